@@ -1,0 +1,1 @@
+"""Darknet Inspector engine: pure Python, numpy and torch. Never imports Qt."""

@@ -1,0 +1,217 @@
+"""Darknet .cfg text -> sections with options, every one carrying its line number.
+
+Follows `read_cfg` / `read_option` / `strip` in Darknet's src/parser.c, src/option_list.c
+and src/utils.c, plus what users need that Darknet never checks (line numbers in every
+message, inline comments, a BOM, CRLF).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from core.errors import CfgError, Diagnostic
+
+SECTION_ALIASES: dict[str, str] = {
+    "conv": "convolutional",
+    "deconv": "deconvolutional",
+    "max": "maxpool",
+    "avg": "avgpool",
+    "soft": "softmax",
+    "conn": "connected",
+    "local_avg": "local_avgpool",
+    "network": "net",
+    "lrn": "normalization",
+    "silence": "empty",
+}
+
+MAX_CFG_BYTES = 16 * 1024 * 1024
+_INLINE_COMMENT = re.compile(r"[#;]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def canonical_section_name(name: str) -> str:
+    """The layer type a section name means: Darknet's `string_to_layer_type` (src/parser.c)."""
+    return SECTION_ALIASES.get(name, name)
+
+
+@dataclass
+class Option:
+    key: str
+    value: str
+    line: int
+
+
+@dataclass
+class Section:
+    """One `[type]` block. Typed getters record which keys a layer actually read."""
+
+    type: str
+    name: str
+    line: int
+    path: str = "<cfg>"
+    options: dict[str, Option] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def has(self, key: str) -> bool:
+        return key in self.options
+
+    def line_of(self, key: str) -> int:
+        opt = self.options.get(key)
+        return opt.line if opt else self.line
+
+    def raw(self, key: str) -> str | None:
+        self.used.add(key)
+        opt = self.options.get(key)
+        return opt.value if opt else None
+
+    def ignore(self, *keys: str) -> None:
+        """Mark keys as known (training-only options a viewer has no use for)."""
+        self.used.update(keys)
+
+    def _error(self, key: str, message: str) -> CfgError:
+        return CfgError(f"[{self.name}] option {key}: {message}", self.path, self.line_of(key))
+
+    def str(self, key: str, default: str | None = None) -> str | None:
+        value = self.raw(key)
+        return default if value is None or value == "" else value
+
+    def int(self, key: str, default: int | None = None) -> int | None:
+        value = self.raw(key)
+        if value is None or value == "":
+            return default
+        return self._to_int(key, value)
+
+    def float(self, key: str, default: float | None = None) -> float | None:
+        value = self.raw(key)
+        if value is None or value == "":
+            return default
+        return self._to_float(key, value)
+
+    def ints(self, key: str, default: list[int] | None = None) -> list[int] | None:
+        value = self.raw(key)
+        if value is None or value == "":
+            return default
+        return [self._to_int(key, v) for v in _split_list(value)]
+
+    def floats(self, key: str, default: list[float] | None = None) -> list[float] | None:
+        value = self.raw(key)
+        if value is None or value == "":
+            return default
+        return [self._to_float(key, v) for v in _split_list(value)]
+
+    def _to_int(self, key: str, text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            raise self._error(key, f"expected an integer, found {text!r}") from None
+        if not number == number or number in (float("inf"), float("-inf")):
+            raise self._error(key, f"expected an integer, found {text!r}")
+        return int(number)
+
+    def _to_float(self, key: str, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise self._error(key, f"expected a number, found {text!r}") from None
+
+    def unused_keys(self) -> list[Option]:
+        return [opt for key, opt in self.options.items() if key not in self.used]
+
+
+def _split_list(value: str) -> list[str]:
+    return [v for v in value.split(",") if v != ""]
+
+
+@dataclass
+class Cfg:
+    path: str
+    text: str
+    sections: list[Section]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Section]:
+        return iter(self.sections)
+
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+def decode_cfg_bytes(data: bytes, path: str) -> str:
+    """Bytes -> text: UTF-8 (BOM dropped), Latin-1 as a fallback; binary files refused."""
+    if b"\x00" in data:
+        raise CfgError("this is not a text cfg file (it contains NUL bytes)", path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def clean_line(line: str) -> str:
+    """A cfg line as Darknet sees it: comment cut off, every whitespace removed (`strip`)."""
+    match = _INLINE_COMMENT.search(line)
+    if match:
+        line = line[: match.start()]
+    return _WHITESPACE.sub("", line)
+
+
+def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
+    """Parse cfg text. Raises CfgError only when nothing usable can be made of it."""
+    sections: list[Section] = []
+    diagnostics: list[Diagnostic] = []
+    current: Section | None = None
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = clean_line(raw_line)
+        if not line:
+            continue
+        if line.startswith("["):
+            if not line.endswith("]") or len(line) < 3:
+                raise CfgError(f"malformed section header {raw_line.strip()!r}", path, number)
+            name = line[1:-1]
+            current = Section(canonical_section_name(name), name, number, path)
+            sections.append(current)
+            continue
+        if current is None:
+            raise CfgError(
+                f"option {raw_line.strip()!r} appears before any [section]", path, number
+            )
+        key, sep, value = line.partition("=")
+        if not sep or not key:
+            diagnostics.append(Diagnostic(
+                "warning", f"{path}:{number}: cannot parse {raw_line.strip()!r} "
+                "(expected key=value); Darknet ignores this line", None, number))
+            continue
+        if key in current.options:
+            first = current.options[key].line
+            diagnostics.append(Diagnostic(
+                "warning", f"{path}:{number}: option {key} repeated in [{current.name}]; "
+                f"Darknet uses the first one (line {first})", None, number))
+            continue
+        current.options[key] = Option(key, value, number)
+    if not sections:
+        raise CfgError("no [sections] found: is this a Darknet cfg file?", path)
+    return Cfg(path, text, sections, diagnostics)
+
+
+def read_cfg(path: str | os.PathLike) -> Cfg:
+    """Read and parse a cfg file; unreadable files raise CfgError naming the path."""
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_CFG_BYTES:
+            raise CfgError(f"file is {size:,} bytes, too large for a cfg", path)
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise CfgError(f"cannot read cfg: {exc.strerror or exc}", path) from None
+    if not data.strip():
+        raise CfgError("the cfg file is empty", path)
+    return parse_cfg(decode_cfg_bytes(data, path), path)

@@ -1,0 +1,233 @@
+"""What every layer type provides, and the records a built network is made of.
+
+A layer type turns one cfg section into a `Built` (output shape, weight layout, inputs)
+and a built `Layer` into a torch module. Modules are `DarknetModule`s whose Darknet
+tensors are attributes named as in the weights file (`biases`, `scales`, ...), dotted
+for nested layers (`input_layer.biases`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from core.cfg import Section
+from core.errors import Diagnostic
+
+Shape = tuple[int, ...]
+
+COMMON_KEYS = frozenset({
+    "clip", "onlyforward", "dont_update", "burnin_update", "stopbackward", "train_only_bn",
+    "dontload", "dontloadscales", "learning_rate", "stream", "wait_stream",
+})
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One tensor of the weights file: its name and natural shape (C order on disk)."""
+
+    name: str
+    shape: Shape
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * self.count
+
+
+@dataclass
+class NetOptions:
+    """The `[net]` section as inference needs it (Darknet's `parse_net_options`)."""
+
+    width: int
+    height: int
+    channels: int
+    inputs: int
+    batch: int = 1
+    letter_box: bool = False
+    section: Section | None = None
+
+    @property
+    def input_shape(self) -> Shape:
+        if self.width and self.height and self.channels:
+            return (self.channels, self.height, self.width)
+        return (self.inputs,)
+
+
+@dataclass
+class Built:
+    """What a layer type's `build` returns."""
+
+    output_shape: Shape
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: list[TensorSpec] = field(default_factory=list)
+    inputs: tuple[int, ...] | None = None
+    runnable: bool = True
+    summary: str = ""
+
+
+@dataclass
+class Layer:
+    """One built layer: where it came from, its shapes and its weight layout."""
+
+    index: int
+    type: str
+    line: int
+    section: Section
+    input_shape: Shape | None
+    output_shape: Shape | None
+    inputs: tuple[int, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: tuple[TensorSpec, ...] = ()
+    runnable: bool = True
+    summary: str = ""
+
+    @property
+    def known(self) -> bool:
+        return self.output_shape is not None
+
+    @property
+    def param_count(self) -> int:
+        return sum(t.count for t in self.weights)
+
+    @property
+    def weight_bytes(self) -> int:
+        return 4 * self.param_count
+
+
+class LayerProblem(Exception):
+    """A user-fixable problem that stops one layer from being built."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class UnknownInput(Exception):
+    """The layer's input comes from a layer that could not be built: say nothing more."""
+
+
+class BuildContext:
+    """What a layer type may look at while building layer `index`."""
+
+    def __init__(self, index: int, section: Section, net: NetOptions, layers: list[Layer],
+                 diagnostics: list[Diagnostic]):
+        self.index = index
+        self.section = section
+        self.net = net
+        self.layers = layers
+        self.diagnostics = diagnostics
+
+    @property
+    def input_shape(self) -> Shape | None:
+        """Output of the previous layer (the network input for layer 0)."""
+        if self.index == 0:
+            return self.net.input_shape
+        return self.layers[self.index - 1].output_shape
+
+    def require_input(self) -> Shape:
+        shape = self.input_shape
+        if shape is None:
+            raise UnknownInput()
+        return shape
+
+    def require_chw(self) -> tuple[int, int, int]:
+        """Input as (C, H, W); flat inputs count as (N, 1, 1), as in Darknet."""
+        return as_chw(self.require_input())
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        self.diagnostics.append(
+            Diagnostic("warning", message, self.index, line or self.section.line))
+
+    def error(self, message: str, line: int | None = None) -> None:
+        self.diagnostics.append(
+            Diagnostic("error", message, self.index, line or self.section.line))
+
+    def resolve_layer(self, value: int, key: str) -> int:
+        """A `layers=`/`from=` entry -> absolute index: negative is relative, as in
+        `parse_route`/`parse_shortcut` (src/parser.c); must name an earlier layer."""
+        absolute = self.index + value if value < 0 else value
+        line = self.section.line_of(key)
+        if absolute < 0 or absolute >= self.index:
+            what = "before the first layer" if absolute < 0 else (
+                "this layer itself" if absolute == self.index else "a later layer")
+            raise LayerProblem(
+                f"[{self.section.name}] {key}={value} points to layer {absolute}, which is "
+                f"{what}; it must name one of layers 0..{self.index - 1}", line)
+        return absolute
+
+    def output_of(self, index: int) -> Shape:
+        shape = self.layers[index].output_shape
+        if shape is None:
+            raise UnknownInput()
+        return shape
+
+
+def as_chw(shape: Shape) -> tuple[int, int, int]:
+    if len(shape) == 3:
+        return shape  # type: ignore[return-value]
+    return (math.prod(shape), 1, 1)
+
+
+def positive(section: Section, key: str, value: int | None) -> int:
+    """A size-like option must be >= 1; say which line otherwise."""
+    if value is None or value < 1:
+        raise LayerProblem(
+            f"[{section.name}] {key}={value} must be a positive integer", section.line_of(key))
+    return value
+
+
+class DarknetModule(nn.Module):
+    """A torch module with Darknet-named tensors (`biases`, `weights`, ...)."""
+
+    def darknet_tensor(self, name: str) -> Tensor:
+        module_path, _, attr = name.rpartition(".")
+        owner = self.get_submodule(module_path) if module_path else self
+        return getattr(owner, attr)
+
+    def load_darknet(self, name: str, values: np.ndarray) -> None:
+        """Copy one tensor read from the weights file (shape already natural)."""
+        target = self.darknet_tensor(name)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # read-only views are only read
+            target.copy_(torch.from_numpy(np.ascontiguousarray(values)).view(target.shape))
+
+    def finish_loading(self) -> None:
+        """Hook run once after all tensors were loaded (e.g. to precompute)."""
+
+
+def empty_parameter(*shape: int) -> nn.Parameter:
+    """A parameter with no initialisation: the weights file overwrites it."""
+    return nn.Parameter(torch.empty(shape), requires_grad=False)
+
+
+class LayerType:
+    """A Darknet layer type: cfg options -> `Built` -> torch module."""
+
+    name: ClassVar[str] = ""
+    known_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def build(self, ctx: BuildContext) -> Built:
+        raise NotImplementedError
+
+    def module(self, layer: Layer) -> nn.Module:
+        raise NotImplementedError
+
+    def stored_to_natural(self, layer: Layer, name: str, values: np.ndarray,
+                          transposed: bool) -> np.ndarray:
+        """Turn a tensor as stored in the file into its natural shape (default: as is)."""
+        return values
+
+    def natural_to_stored(self, layer: Layer, name: str, values: np.ndarray,
+                          transposed: bool) -> np.ndarray:
+        return values

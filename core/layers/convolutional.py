@@ -1,0 +1,245 @@
+"""[convolutional] (alias [conv]): Darknet's `parse_convolutional` (src/parser.c) and
+`forward_convolutional_layer` (src/convolutional_layer.c)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.activations import Activate, activation_or_default, is_known_activation
+from core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+    TensorSpec,
+    empty_parameter,
+    positive,
+)
+from core.layers.registry import register
+
+BN_EPSILON = 0.00001
+SHARE_NONE = -1000000000
+
+
+def darknet_conv_out_size(size_in: int, padding: int, kernel: int, stride: int) -> int:
+    """`convolutional_out_height/width` (src/convolutional_layer.c): dilation is ignored."""
+    return (size_in + 2 * padding - kernel) // stride + 1
+
+
+def darknet_conv_padding(pad: int, padding: int, size: int) -> int:
+    """`pad=1` means size/2 and overrides `padding=` (`parse_convolutional`)."""
+    return size // 2 if pad else padding
+
+
+def darknet_strides(section, ctx_key: str = "stride") -> tuple[int, int]:
+    """stride_x/stride_y win over stride when both are >= 1 (`parse_convolutional`)."""
+    stride_x = section.int("stride_x", -1)
+    stride_y = section.int("stride_y", -1)
+    stride = section.int(ctx_key, 1)
+    if stride_x < 1:
+        stride_x = stride
+    if stride_y < 1:
+        stride_y = stride
+    return stride_x, stride_y
+
+
+def darknet_activation(ctx: BuildContext, default: str) -> str:
+    """`get_activation` (src/activations.c): an unknown name becomes ReLU, loudly here."""
+    name = ctx.section.str("activation", default)
+    if not is_known_activation(name):
+        ctx.warn(f"unknown activation={name} on line {ctx.section.line_of('activation')}; "
+                 "Darknet replaces it with relu", ctx.section.line_of("activation"))
+    return activation_or_default(name)
+
+
+def conv_weight_layout(prefix: str, n: int, c_per_group: int, size: int,
+                       batch_normalize: bool, load_scales: bool = True) -> list[TensorSpec]:
+    """`load_convolutional_weights` order: biases, [scales, mean, variance], weights."""
+    specs = [TensorSpec(prefix + "biases", (n,))]
+    if batch_normalize and load_scales:
+        specs += [TensorSpec(prefix + "scales", (n,)),
+                  TensorSpec(prefix + "rolling_mean", (n,)),
+                  TensorSpec(prefix + "rolling_variance", (n,))]
+    specs.append(TensorSpec(prefix + "weights", (n, c_per_group, size, size)))
+    return specs
+
+
+@register
+class Convolutional(LayerType):
+    name = "convolutional"
+    known_keys = frozenset({
+        "antialiasing", "assisted_excitation", "cbn", "bin_output", "sway", "rotate", "stretch",
+        "stretch_sway", "flipped", "dot", "angle", "grad_centr", "reverse", "coordconv",
+        "stream", "wait_stream",
+    })
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        c, h, w = ctx.require_chw()
+        n = positive(s, "filters", s.int("filters", 1))
+        size = positive(s, "size", s.int("size", 1))
+        groups = positive(s, "groups", s.int("groups", 1))
+        stride_x, stride_y = darknet_strides(s)
+        positive(s, "stride", min(stride_x, stride_y))
+        dilation = s.int("dilation", 1)
+        if size == 1:
+            dilation = 1
+        positive(s, "dilation", dilation)
+        padding = darknet_conv_padding(s.int("pad", 0), s.int("padding", 0), size)
+        if padding < 0:
+            raise LayerProblem(f"[{s.name}] padding={padding} must not be negative",
+                               s.line_of("padding"))
+        activation = darknet_activation(ctx, "logistic")
+        batch_normalize = bool(s.int("batch_normalize", 0) or s.int("cbn", 0))
+        if c % groups:
+            raise LayerProblem(
+                f"[{s.name}] groups={groups} does not divide the {c} input channels",
+                s.line_of("groups"))
+        if n % groups:
+            raise LayerProblem(
+                f"[{s.name}] groups={groups} does not divide filters={n}", s.line_of("groups"))
+        out_h = darknet_conv_out_size(h, padding, size, stride_y)
+        out_w = darknet_conv_out_size(w, padding, size, stride_x)
+        if out_h < 1 or out_w < 1:
+            raise LayerProblem(
+                f"[{s.name}] a {size}x{size} kernel with padding {padding} does not fit the "
+                f"{h}x{w} input", s.line_of("size"))
+        share = s.int("share_index", SHARE_NONE)
+        share_from = None
+        if share != SHARE_NONE:
+            share_from = share if share >= 0 else ctx.index + share
+            if not 0 <= share_from < ctx.index or ctx.layers[share_from].type != self.name:
+                raise LayerProblem(
+                    f"[{s.name}] share_index={share} must name an earlier [convolutional] "
+                    "layer", s.line_of("share_index"))
+        xnor = bool(s.int("xnor", 0))
+        binary = bool(s.int("binary", 0))
+        if xnor:
+            ctx.warn("xnor=1: run as Darknet's float path (binarised weights and inputs, zero "
+                     "padding); Darknet's bit-packed CPU path can differ at image borders",
+                     s.line_of("xnor"))
+        runnable = True
+        if s.int("antialiasing", 0):
+            runnable = False
+            ctx.warn("antialiasing=1 is not run by this tool (the layer is shown, not run)",
+                     s.line_of("antialiasing"))
+        weights = [] if share_from is not None else conv_weight_layout(
+            "", n, c // groups, size, batch_normalize, not s.int("dontloadscales", 0))
+        params = dict(filters=n, size=size, stride_x=stride_x, stride_y=stride_y,
+                      dilation=dilation, padding=padding, groups=groups,
+                      activation=activation, batch_normalize=batch_normalize,
+                      share_from=share_from, xnor=xnor, binary=binary,
+                      flipped=bool(s.int("flipped", 0)), in_channels=c)
+        stride_text = f"{stride_x}" if stride_x == stride_y else f"{stride_x}x{stride_y}"
+        summary = f"{n} {size}x{size}/{stride_text}"
+        if dilation > 1:
+            summary += f" d{dilation}"
+        if groups > 1:
+            summary += f" g{groups}"
+        summary += f" {activation}" + (" bn" if batch_normalize else "")
+        return Built((n, out_h, out_w), params, weights, runnable=runnable, summary=summary)
+
+    def module(self, layer: Layer) -> nn.Module:
+        return ConvModule(layer)
+
+    def stored_to_natural(self, layer, name, values, transposed):
+        """`flipped=1` stores weights transposed (`load_convolutional_weights`)."""
+        if name == "weights" and layer.params["flipped"]:
+            n = layer.params["filters"]
+            return values.reshape(-1, n).T.reshape(values.shape)
+        return values
+
+    def natural_to_stored(self, layer, name, values, transposed):
+        if name == "weights" and layer.params["flipped"]:
+            n = layer.params["filters"]
+            return values.reshape(n, -1).T.reshape(values.shape)
+        return values
+
+
+class ConvModule(DarknetModule):
+    """Conv + (BN | bias) + activation, computed the way Darknet computes it."""
+
+    def __init__(self, layer: Layer):
+        super().__init__()
+        p = layer.params
+        self.n = p["filters"]
+        self.stride = (p["stride_y"], p["stride_x"])
+        self.dilation = p["dilation"]
+        self.padding = p["padding"]
+        self.groups = p["groups"]
+        self.size = p["size"]
+        self.batch_normalize = p["batch_normalize"]
+        self.xnor = p["xnor"]
+        self.binary = p["binary"] or p["xnor"]
+        self.fused = False
+        self.in_shape = layer.input_shape
+        self.out_hw = layer.output_shape[1:]
+        self.act = Activate(p["activation"])
+        self.share_from = p["share_from"]
+        if self.share_from is None:
+            self.weights = empty_parameter(self.n, p["in_channels"] // self.groups,
+                                           self.size, self.size)
+            self.biases = empty_parameter(self.n)
+            if self.batch_normalize:
+                self.scales = empty_parameter(self.n)
+                self.rolling_mean = empty_parameter(self.n)
+                self.rolling_variance = empty_parameter(self.n)
+
+    def share(self, other: ConvModule) -> None:
+        """`share_index`: use another conv's tensors (`make_convolutional_layer`)."""
+        self.weights = other.weights
+        self.biases = other.biases
+        if self.batch_normalize:
+            self.scales = other.scales
+            self.rolling_mean = other.rolling_mean
+            self.rolling_variance = other.rolling_variance
+
+    def fuse(self) -> None:
+        """Fold BN into weights and biases (`fuse_conv_batchnorm`, src/network.c)."""
+        if not self.batch_normalize or self.fused or self.binary:
+            return
+        with torch.no_grad():
+            factor = self.scales / torch.sqrt(self.rolling_variance + BN_EPSILON)
+            weights = self.weights * factor.view(-1, 1, 1, 1)
+            biases = self.biases - factor * self.rolling_mean
+        self.weights = nn.Parameter(weights, requires_grad=False)
+        self.biases = nn.Parameter(biases, requires_grad=False)
+        self.fused = True
+
+    def _weights(self) -> Tensor:
+        if not self.binary:
+            return self.weights
+        mean = self.weights.abs().mean(dim=(1, 2, 3), keepdim=True)
+        return torch.where(self.weights > 0, mean, -mean)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2:
+            x = x.view(x.shape[0], -1, 1, 1)
+        if self.xnor:
+            x = torch.where(x > 0, 1.0, -1.0).to(x.dtype)
+        weights = self._weights()
+        if self.dilation == 1:
+            y = F.conv2d(x, weights, None, self.stride, self.padding, 1, self.groups)
+        else:
+            y = self._dilated(x, weights)
+        if self.batch_normalize and not self.fused:
+            y = F.batch_norm(y, self.rolling_mean, self.rolling_variance, self.scales,
+                             self.biases, False, 0.0, BN_EPSILON)
+        else:
+            y = y + self.biases.view(1, -1, 1, 1)
+        return self.act(y)
+
+    def _dilated(self, x: Tensor, weights: Tensor) -> Tensor:
+        """Darknet keeps the undilated output size and pads `padding` on the top/left;
+        the bottom/right padding is whatever the dilated kernel then reaches
+        (`im2col_cpu_ext`, src/im2col.c)."""
+        out_h, out_w = self.out_hw
+        reach = self.dilation * (self.size - 1) + 1
+        pad_bottom = (out_h - 1) * self.stride[0] + reach - x.shape[2] - self.padding
+        pad_right = (out_w - 1) * self.stride[1] + reach - x.shape[3] - self.padding
+        x = F.pad(x, (self.padding, pad_right, self.padding, pad_bottom))
+        return F.conv2d(x, weights, None, self.stride, 0, self.dilation, self.groups)

@@ -1,0 +1,29 @@
+"""[dropout]: the identity at inference (`forward_dropout_layer`, src/dropout_layer.c,
+does nothing when `state.train` is 0)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from core.layers.registry import register
+
+
+@register
+class Dropout(LayerType):
+    name = "dropout"
+    known_keys = frozenset({"probability", "dropblock", "dropblock_size_rel",
+                            "dropblock_size_abs"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        probability = ctx.section.float("probability", 0.2)
+        return Built(ctx.require_input(), {"probability": probability},
+                     summary=f"p={probability:g}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        return Identity()
+
+
+class Identity(DarknetModule):
+    def forward(self, x: Tensor) -> Tensor:
+        return x

@@ -1,0 +1,162 @@
+"""[maxpool], [local_avgpool] and the global [avgpool]: Darknet's `make_maxpool_layer`,
+`forward_maxpool_layer`, `forward_local_avgpool_layer` (src/maxpool_layer.c) and
+`forward_avgpool_layer` (src/avgpool_layer.c)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+    positive,
+)
+from core.layers.registry import register
+
+
+def darknet_pool_out_size(size_in: int, padding: int, size: int, stride: int) -> int:
+    """`make_maxpool_layer`: out = (in + padding - size) / stride + 1 (padding is total)."""
+    return (size_in + padding - size) // stride + 1
+
+
+def darknet_pool_pads(size_in: int, size_out: int, padding: int, size: int,
+                      stride: int) -> tuple[int, int]:
+    """Darknet starts windows at -padding/2; the far side is whatever the last window
+    reaches (`forward_maxpool_layer`). Returns (before, after); after may be negative."""
+    before = padding // 2
+    after = (size_out - 1) * stride + size - size_in - before
+    return before, after
+
+
+def _pool_geometry(ctx: BuildContext) -> dict:
+    """Options shared by [maxpool] and [local_avgpool] (`parse_maxpool`, src/parser.c)."""
+    s = ctx.section
+    c, h, w = ctx.require_chw()
+    stride = positive(s, "stride", s.int("stride", 1))
+    stride_x = positive(s, "stride_x", s.int("stride_x", stride))
+    stride_y = positive(s, "stride_y", s.int("stride_y", stride))
+    size = positive(s, "size", s.int("size", stride))
+    padding = s.int("padding", size - 1)
+    if padding < 0:
+        raise LayerProblem(f"[{s.name}] padding={padding} must not be negative",
+                           s.line_of("padding"))
+    out_h = darknet_pool_out_size(h, padding, size, stride_y)
+    out_w = darknet_pool_out_size(w, padding, size, stride_x)
+    if out_h < 1 or out_w < 1:
+        raise LayerProblem(f"[{s.name}] a {size}x{size} window does not fit the {h}x{w} input",
+                           s.line_of("size"))
+    return dict(c=c, h=h, w=w, size=size, stride_x=stride_x, stride_y=stride_y,
+                padding=padding, out_h=out_h, out_w=out_w)
+
+
+def _summary(g: dict) -> str:
+    stride = g["stride_x"] if g["stride_x"] == g["stride_y"] else f"{g['stride_x']}x{g['stride_y']}"
+    return f"{g['size']}x{g['size']}/{stride}"
+
+
+@register
+class Maxpool(LayerType):
+    name = "maxpool"
+    known_keys = frozenset({"maxpool_zero_nonmax"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        g = _pool_geometry(ctx)
+        depth = bool(s.int("maxpool_depth", 0))
+        out_channels = positive(s, "out_channels", s.int("out_channels", 1))
+        runnable = True
+        if s.int("antialiasing", 0):
+            runnable = False
+            ctx.warn("antialiasing=1 is not run by this tool", s.line_of("antialiasing"))
+        if depth:
+            g.update(depth=True, out_channels=out_channels)
+            return Built((out_channels, g["h"], g["w"]), g, runnable=runnable,
+                         summary=f"depth -> {out_channels}")
+        g["depth"] = False
+        return Built((g["c"], g["out_h"], g["out_w"]), g, runnable=runnable,
+                     summary=_summary(g))
+
+    def module(self, layer: Layer) -> nn.Module:
+        if layer.params["depth"]:
+            return MaxpoolDepth(layer.params["out_channels"])
+        return WindowPool(layer.params, average=False)
+
+
+@register
+class LocalAvgpool(LayerType):
+    name = "local_avgpool"
+
+    def build(self, ctx: BuildContext) -> Built:
+        g = _pool_geometry(ctx)
+        return Built((g["c"], g["out_h"], g["out_w"]), g, summary=_summary(g))
+
+    def module(self, layer: Layer) -> nn.Module:
+        return WindowPool(layer.params, average=True)
+
+
+@register
+class Avgpool(LayerType):
+    name = "avgpool"
+
+    def build(self, ctx: BuildContext) -> Built:
+        c, _, _ = ctx.require_chw()
+        return Built((c, 1, 1), {}, summary="global")
+
+    def module(self, layer: Layer) -> nn.Module:
+        return GlobalAvgpool()
+
+
+class WindowPool(DarknetModule):
+    """Max or average over windows with Darknet's asymmetric padding; padded cells never
+    win a max and are not counted in an average."""
+
+    def __init__(self, g: dict, average: bool):
+        super().__init__()
+        self.size = g["size"]
+        self.stride = (g["stride_y"], g["stride_x"])
+        self.pad_h = darknet_pool_pads(g["h"], g["out_h"], g["padding"], g["size"], g["stride_y"])
+        self.pad_w = darknet_pool_pads(g["w"], g["out_w"], g["padding"], g["size"], g["stride_x"])
+        self.average = average
+
+    def forward(self, x: Tensor) -> Tensor:
+        pads = (self.pad_w[0], self.pad_w[1], self.pad_h[0], self.pad_h[1])
+        if not self.average:
+            if any(pads):
+                x = F.pad(x, pads, value=float("-inf"))
+            return F.max_pool2d(x, self.size, self.stride)
+        ones = torch.ones((1, 1) + x.shape[2:], dtype=x.dtype, device=x.device)
+        if any(pads):
+            x = F.pad(x, pads)
+            ones = F.pad(ones, pads)
+        total = F.avg_pool2d(x, self.size, self.stride)
+        count = F.avg_pool2d(ones, self.size, self.stride)
+        return total / count
+
+
+class MaxpoolDepth(DarknetModule):
+    """`maxpool_depth=1`: output channel g is the max over input channels g, g+out_c, ..."""
+
+    def __init__(self, out_channels: int):
+        super().__init__()
+        self.out_channels = out_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        groups = -(-c // self.out_channels)
+        missing = groups * self.out_channels - c
+        if missing:
+            x = F.pad(x, (0, 0, 0, 0, 0, missing), value=float("-inf"))
+        return x.view(b, groups, self.out_channels, h, w).amax(dim=1)
+
+
+class GlobalAvgpool(DarknetModule):
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2:
+            return x.view(x.shape[0], -1, 1, 1)
+        return x.mean(dim=(2, 3), keepdim=True)

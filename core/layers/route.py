@@ -1,0 +1,87 @@
+"""[route]: Darknet's `parse_route` (src/parser.c) and `forward_route_layer`
+(src/route_layer.c): concatenate the group_id-th of `groups` slices of each input."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+    as_chw,
+    positive,
+)
+from core.layers.registry import register
+
+
+def route_layer_indices(ctx: BuildContext, key: str) -> list[int]:
+    """Parse a `layers=`/`from=` list into absolute layer indices (relative if < 0)."""
+    values = ctx.section.ints(key)
+    if not values:
+        raise LayerProblem(f"[{ctx.section.name}] needs {key}= naming its input layers",
+                           ctx.section.line)
+    return [ctx.resolve_layer(v, key) for v in values]
+
+
+@register
+class Route(LayerType):
+    name = "route"
+    known_keys = frozenset({"stream", "wait_stream"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        sources = route_layer_indices(ctx, "layers")
+        groups = positive(s, "groups", s.int("groups", 1))
+        group_id = s.int("group_id", 0)
+        if not 0 <= group_id < groups:
+            raise LayerProblem(f"[route] group_id={group_id} must be in 0..{groups - 1}",
+                               s.line_of("group_id"))
+        shapes = [as_chw(ctx.output_of(i)) for i in sources]
+        _, h, w = shapes[0]
+        for index, shape in zip(sources[1:], shapes[1:]):
+            if shape[1:] != (h, w):
+                raise LayerProblem(
+                    f"[route] layer {index} is {shape[2]}x{shape[1]} but layer {sources[0]} "
+                    f"is {w}x{h}: routed layers must have the same width and height",
+                    s.line_of("layers"))
+        for index, shape in zip(sources, shapes):
+            if shape[0] % groups:
+                raise LayerProblem(
+                    f"[route] groups={groups} does not divide the {shape[0]} channels of "
+                    f"layer {index}", s.line_of("groups"))
+        channels = sum(shape[0] // groups for shape in shapes)
+        text = ",".join(str(i) for i in sources)
+        if groups > 1:
+            text += f" ({group_id + 1}/{groups})"
+        params = dict(sources=sources, groups=groups, group_id=group_id,
+                      channels=[shape[0] for shape in shapes])
+        return Built((channels, h, w), params, inputs=tuple(sources), summary=text)
+
+    def module(self, layer: Layer) -> nn.Module:
+        return RouteModule(layer.params["groups"], layer.params["group_id"],
+                           layer.params["channels"], layer.output_shape)
+
+
+class RouteModule(DarknetModule):
+    def __init__(self, groups: int, group_id: int, channels: list[int], out_shape):
+        super().__init__()
+        self.groups = groups
+        self.group_id = group_id
+        self.channels = channels
+        self.out_shape = out_shape
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        parts = []
+        for x, c in zip(xs, self.channels):
+            if x.dim() == 2:
+                x = x.view(x.shape[0], -1, 1, 1)
+            if self.groups > 1:
+                part = c // self.groups
+                x = x[:, part * self.group_id: part * (self.group_id + 1)]
+            parts.append(x)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)

@@ -1,0 +1,53 @@
+"""[upsample]: Darknet's `make_upsample_layer` / `forward_upsample_layer`
+(src/upsample_layer.c). A negative stride sums stride x stride blocks instead."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
+from core.layers.registry import register
+
+
+@register
+class Upsample(LayerType):
+    name = "upsample"
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        c, h, w = ctx.require_chw()
+        stride = s.int("stride", 2)
+        scale = s.float("scale", 1.0)
+        if stride == 0:
+            raise LayerProblem("[upsample] stride=0 is not allowed", s.line_of("stride"))
+        if stride > 0:
+            out = (c, h * stride, w * stride)
+            text = f"x{stride}"
+        else:
+            out = (c, h // -stride, w // -stride)
+            text = f"/{-stride}"
+            if out[1] < 1 or out[2] < 1:
+                raise LayerProblem(f"[upsample] stride={stride} shrinks {w}x{h} to nothing",
+                                   s.line_of("stride"))
+        if scale != 1.0:
+            text += f" scale {scale:g}"
+        return Built(out, dict(stride=stride, scale=scale), summary=text)
+
+    def module(self, layer: Layer) -> nn.Module:
+        return UpsampleModule(layer.params["stride"], layer.params["scale"])
+
+
+class UpsampleModule(DarknetModule):
+    def __init__(self, stride: int, scale: float):
+        super().__init__()
+        self.stride = stride
+        self.scale = scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride > 0:
+            y = x.repeat_interleave(self.stride, dim=2).repeat_interleave(self.stride, dim=3)
+        else:
+            k = -self.stride
+            y = F.avg_pool2d(x, k, k) * float(k * k)
+        return y * self.scale if self.scale != 1.0 else y

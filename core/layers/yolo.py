@@ -1,0 +1,122 @@
+"""[yolo]: Darknet's `parse_yolo` (src/parser.c) and `forward_yolo_layer`
+(src/yolo_layer.c), plus the filters check every detection head shares."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
+from core.layers.registry import register
+
+YOLO_TRAINING_KEYS = frozenset({
+    "jitter", "ignore_thresh", "truth_thresh", "random", "iou_thresh", "iou_loss",
+    "iou_normalizer", "obj_normalizer", "cls_normalizer", "delta_normalizer", "uc_normalizer",
+    "max", "max_delta", "counters_per_class", "label_smooth_eps", "objectness_smooth",
+    "focal_loss", "resize", "show_details", "iou_thresh_kind", "track_history_size",
+    "sim_thresh", "dets_for_track", "dets_for_show", "track_ciou_norm", "embedding_layer",
+    "map", "yolo_point",
+})
+
+
+def check_head_filters(ctx: BuildContext, expected: int, rule: str) -> None:
+    """A head's input channels must equal its rule (e.g. (classes + 5) * len(mask));
+    name the conv whose `filters=` to change and the value to set."""
+    got = ctx.require_chw()[0]
+    if got == expected:
+        return
+    s = ctx.section
+    feeder = ctx.layers[ctx.index - 1] if ctx.index > 0 else None
+    if feeder is not None and feeder.type == "convolutional":
+        line = feeder.section.line_of("filters")
+        fix = f"set filters={expected} on line {line} (layer {feeder.index}, [convolutional])"
+    else:
+        where = f"layer {feeder.index} [{feeder.section.name}]" if feeder else "the input"
+        fix = f"make {where} output {expected} channels"
+    ctx.error(f"[{s.name}] on line {s.line} needs {rule} = {expected} input channels but "
+              f"gets {got}: {fix}", s.line)
+
+
+def parse_mask(ctx: BuildContext, total: int) -> list[int]:
+    """`parse_yolo_mask`: no mask means every anchor 0..num-1; each entry must be < num."""
+    s = ctx.section
+    mask = s.ints("mask")
+    if mask is None:
+        return list(range(total))
+    for m in mask:
+        if not 0 <= m < total:
+            raise LayerProblem(
+                f"[{s.name}] mask entry {m} points past the num={total} anchors "
+                f"(valid: 0..{total - 1})", s.line_of("mask"))
+    return mask
+
+
+def parse_anchors(ctx: BuildContext, total: int) -> list[float]:
+    """`anchors=` as pairs; Darknet reads at most 2*num values, missing ones are 0."""
+    s = ctx.section
+    values = s.floats("anchors", []) or []
+    if len(values) < 2 * total:
+        ctx.warn(f"[{s.name}] num={total} needs {2 * total} anchor values but "
+                 f"anchors= has {len(values)}; Darknet uses 0 for the missing ones",
+                 s.line_of("anchors"))
+    values = (values + [0.0] * (2 * total))[: 2 * total]
+    return values
+
+
+def head_nms_options(section) -> dict:
+    """`nms_kind` and `beta_nms` as `parse_yolo` reads them."""
+    return dict(nms_kind=section.str("nms_kind", "default"),
+                beta_nms=section.float("beta_nms", 0.6))
+
+
+@register
+class Yolo(LayerType):
+    name = "yolo"
+    known_keys = YOLO_TRAINING_KEYS
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        c, h, w = ctx.require_chw()
+        classes = s.int("classes", 20)
+        total = s.int("num", 1)
+        if classes < 0 or total < 1:
+            raise LayerProblem(f"[yolo] classes={classes} and num={total} must be positive",
+                               s.line)
+        mask = parse_mask(ctx, total)
+        anchors = parse_anchors(ctx, total)
+        check_head_filters(ctx, (classes + 5) * len(mask), f"(classes + 5) * len(mask) = "
+                           f"({classes} + 5) * {len(mask)}")
+        params = dict(classes=classes, num=total, mask=mask, anchors=anchors,
+                      scale_x_y=s.float("scale_x_y", 1.0), new_coords=s.int("new_coords", 0),
+                      **head_nms_options(s))
+        return Built((c, h, w), params, summary=f"{classes} classes, mask {mask}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        return YoloModule(len(layer.params["mask"]), layer.params["classes"],
+                          layer.params["scale_x_y"], bool(layer.params["new_coords"]))
+
+
+class YoloModule(DarknetModule):
+    """`forward_yolo_layer` at inference: logistic on x, y, objectness and classes (none
+    with new_coords), then x, y scaled by scale_x_y around the cell centre."""
+
+    def __init__(self, anchors: int, classes: int, scale_x_y: float, new_coords: bool):
+        super().__init__()
+        self.anchors = anchors
+        self.classes = classes
+        self.scale_x_y = scale_x_y
+        self.new_coords = new_coords
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        entries = 5 + self.classes
+        if c != self.anchors * entries:
+            return x
+        v = x.view(b, self.anchors, entries, h, w)
+        xy, wh, rest = v[:, :, 0:2], v[:, :, 2:4], v[:, :, 4:]
+        if not self.new_coords:
+            xy = torch.sigmoid(xy)
+            rest = torch.sigmoid(rest)
+        if self.scale_x_y != 1.0:
+            xy = xy * self.scale_x_y - 0.5 * (self.scale_x_y - 1.0)
+        return torch.cat([xy, wh, rest], dim=2).view(b, c, h, w)

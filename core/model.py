@@ -1,0 +1,129 @@
+"""DarknetModel: a torch module built from a Network, loaded from the weights reader."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+
+from core.errors import InspectorError
+from core.layers import layer_type
+from core.layers.base import DarknetModule, Layer
+from core.network import Network, load_network
+from core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
+
+
+class NotRunnable(DarknetModule):
+    """Stands in for a layer this tool shows but does not run."""
+
+    def __init__(self, layer: Layer):
+        super().__init__()
+        self.message = (f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) "
+                        "is not runnable in this tool; its shapes and weights are still shown")
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        raise InspectorError(self.message)
+
+
+def _module_for(layer: Layer) -> nn.Module:
+    if not layer.runnable:
+        module = layer_type(layer.type).module(layer) if layer.weights else None
+        return module if module is not None else NotRunnable(layer)
+    return layer_type(layer.type).module(layer)
+
+
+def _last_uses(network: Network) -> list[int]:
+    """For each layer, the index of the last layer that reads its output."""
+    last = [layer.index for layer in network.layers]
+    for layer in network.layers:
+        for source in layer.inputs:
+            if source >= 0:
+                last[source] = max(last[source], layer.index)
+    return last
+
+
+class DarknetModel(nn.Module):
+    """Runs a Darknet network the way Darknet's `network_predict` does at inference.
+
+    `forward(x)` returns the head outputs (the last layer for a classifier);
+    `forward(x, all_outputs=True)` returns every layer's output.
+    """
+
+    def __init__(self, network: Network):
+        super().__init__()
+        if not network.complete:
+            bad = next(layer for layer in network.layers if not layer.known)
+            raise InspectorError(
+                f"cannot build a model: layer {bad.index} ([{bad.section.name}], cfg line "
+                f"{bad.line}) has errors; fix the cfg first")
+        self.network = network
+        self.layers = nn.ModuleList(_module_for(layer) for layer in network.layers)
+        self.sources = [tuple(layer.inputs) for layer in network.layers]
+        self.heads = list(network.heads)
+        self.last_use = _last_uses(network)
+        for layer, module in zip(network.layers, self.layers):
+            share_from = layer.params.get("share_from")
+            if share_from is not None:
+                module.share(self.layers[share_from])
+        self.header: WeightsHeader | None = None
+
+    def forward(self, x: Tensor, all_outputs: bool = False) -> list[Tensor]:
+        outputs: list[Tensor | None] = [None] * len(self.layers)
+        keep = set(self.heads)
+        for index, module in enumerate(self.layers):
+            args = [x if j < 0 else outputs[j] for j in self.sources[index]]
+            outputs[index] = module(*args)
+            if not all_outputs:
+                for j in self.sources[index]:
+                    if j >= 0 and self.last_use[j] == index and j not in keep:
+                        outputs[j] = None
+        if all_outputs:
+            return outputs  # type: ignore[return-value]
+        return [outputs[i] for i in self.heads]  # type: ignore[misc]
+
+    def load_records(self, records: Iterable[LayerRecord], transposed: bool = False) -> int:
+        """Copy every fully-read tensor into the model; returns how many were loaded."""
+        loaded = 0
+        for record in records:
+            layer = self.network.layers[record.index]
+            kind = layer_type(layer.type)
+            module = self.layers[record.index]
+            for tensor in record.tensors:
+                if tensor.values is None:
+                    continue
+                values = kind.stored_to_natural(layer, tensor.name, tensor.values, transposed)
+                module.load_darknet(tensor.name, values)
+                loaded += 1
+        for module in self.layers:
+            module.finish_loading()
+        return loaded
+
+    def fuse(self) -> DarknetModel:
+        """Fold batch norm into the convolutions, as Darknet's detector does."""
+        for module in self.layers:
+            fuse = getattr(module, "fuse", None)
+            if fuse is not None:
+                fuse()
+        return self
+
+    def darknet_tensors(self) -> dict[tuple[int, str], Tensor]:
+        """Every tensor the weights file stores, keyed (layer index, tensor name)."""
+        return {(layer.index, spec.name): self.layers[layer.index].darknet_tensor(spec.name)
+                for layer in self.network.layers for spec in layer.weights}
+
+
+def load_model(cfg_path: str | os.PathLike, weights_path: str | os.PathLike | None = None,
+               width: int | None = None, height: int | None = None
+               ) -> tuple[DarknetModel, Ledger | None]:
+    """cfg (+ weights) -> an eval-mode model and the weights ledger."""
+    network = load_network(cfg_path, width, height)
+    model = DarknetModel(network).eval()
+    ledger = None
+    if weights_path is not None:
+        reader = WeightsReader(network, weights_path)
+        model.load_records(reader.records(), reader.header.transposed)
+        ledger = reader.ledger
+        model.header = reader.header
+    return model, ledger

@@ -1,0 +1,136 @@
+"""cfg sections -> Network: layers with shapes and weight layout, plus diagnostics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from core.cfg import Cfg, CfgError, Section, read_cfg
+from core.errors import Diagnostic
+from core.layers import layer_type
+from core.layers.base import (
+    COMMON_KEYS,
+    BuildContext,
+    Layer,
+    LayerProblem,
+    NetOptions,
+    Shape,
+    UnknownInput,
+)
+
+HEAD_TYPES = ("yolo", "Gaussian_yolo", "region", "detection")
+HEADER_BYTES = 20
+
+
+@dataclass
+class Network:
+    cfg: Cfg
+    net: NetOptions
+    layers: list[Layer]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.cfg.path
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.net.input_shape
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def heads(self) -> list[int]:
+        """Indices of detection heads; a classifier's head is its last layer."""
+        found = [layer.index for layer in self.layers if layer.type in HEAD_TYPES]
+        return found or ([len(self.layers) - 1] if self.layers else [])
+
+    @property
+    def param_count(self) -> int:
+        return sum(layer.param_count for layer in self.layers)
+
+    @property
+    def complete(self) -> bool:
+        """Every layer's shape (and so the whole weight layout) is known."""
+        return all(layer.known for layer in self.layers)
+
+    @property
+    def runnable(self) -> bool:
+        return self.complete and all(layer.runnable for layer in self.layers)
+
+    def weight_bytes(self) -> int:
+        return sum(layer.weight_bytes for layer in self.layers)
+
+
+def parse_net_options(section: Section, width: int | None, height: int | None) -> NetOptions:
+    """Input geometry from `[net]`, as `parse_net_options` (src/parser.c) reads it."""
+    h = section.int("height", 0) or 0
+    w = section.int("width", 0) or 0
+    c = section.int("channels", 0) or 0
+    if width is not None:
+        w = width
+    if height is not None:
+        h = height
+    inputs = section.int("inputs", h * w * c) or 0
+    if not inputs and not (h and w and c):
+        raise CfgError("[net] gives no input size: set width=, height= and channels=",
+                       section.path, section.line)
+    for key, value in (("width", w), ("height", h), ("channels", c)):
+        if value < 0:
+            raise CfgError(f"[net] {key}={value} must not be negative", section.path,
+                           section.line_of(key))
+    return NetOptions(width=w, height=h, channels=c, inputs=inputs,
+                      batch=section.int("batch", 1) or 1,
+                      letter_box=bool(section.int("letter_box", 0)), section=section)
+
+
+def build_network(cfg: Cfg, width: int | None = None, height: int | None = None) -> Network:
+    """Build every layer; problems a user can fix become diagnostics, not exceptions."""
+    diagnostics = list(cfg.diagnostics)
+    first = cfg.sections[0]
+    if first.type != "net":
+        raise CfgError(f"the first section must be [net] or [network], found [{first.name}]",
+                       cfg.path, first.line)
+    net = parse_net_options(first, width, height)
+    layers: list[Layer] = []
+    for index, section in enumerate(cfg.sections[1:]):
+        layers.append(_build_layer(index, section, net, layers, diagnostics))
+    return Network(cfg, net, layers, diagnostics)
+
+
+def _build_layer(index: int, section: Section, net: NetOptions, layers: list[Layer],
+                 diagnostics: list[Diagnostic]) -> Layer:
+    ctx = BuildContext(index, section, net, layers, diagnostics)
+    kind = layer_type(section.type)
+    unknown = Layer(index, section.type, section.line, section, ctx.input_shape, None,
+                    (index - 1,))
+    if kind is None:
+        ctx.error(f"unknown section [{section.name}] on line {section.line} "
+                  "(Darknet does not know this layer type)")
+        return unknown
+    try:
+        built = kind.build(ctx)
+    except UnknownInput:
+        return unknown
+    except LayerProblem as problem:
+        ctx.error(problem.message, problem.line)
+        return unknown
+    except CfgError as exc:
+        ctx.error(exc.message, exc.line)
+        return unknown
+    section.ignore(*COMMON_KEYS, *kind.known_keys)
+    for option in section.unused_keys():
+        ctx.warn(f"unknown option {option.key} in [{section.name}] on line {option.line} "
+                 "(Darknet ignores it)", option.line)
+    weights = () if section.int("dontload", 0) else tuple(built.weights)
+    inputs = built.inputs if built.inputs is not None else (index - 1,)
+    return Layer(index, section.type, section.line, section, ctx.input_shape,
+                 built.output_shape, inputs, built.params, weights, built.runnable,
+                 built.summary)
+
+
+def load_network(path: str | os.PathLike, width: int | None = None,
+                 height: int | None = None) -> Network:
+    return build_network(read_cfg(path), width, height)

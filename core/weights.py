@@ -1,0 +1,272 @@
+"""Darknet .weights files: header, a streaming reader over a memory map, the byte ledger
+(what the cfg needs vs. what the file has) and a writer.
+
+Follows `load_weights_upto` / `save_weights_upto` in Darknet's src/parser.c.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.atomic import atomic_write
+from core.errors import Diagnostic, WeightsError
+from core.layers.base import Layer
+from core.network import Network
+
+FLOAT = np.dtype("<f4")
+DEFAULT_VERSION = (0, 2, 5)
+
+
+def header_size(major: int, minor: int) -> int:
+    """`seen` is a uint64 when major*10+minor >= 2, else a uint32 (`load_weights_upto`)."""
+    return 20 if major * 10 + minor >= 2 else 16
+
+
+@dataclass(frozen=True)
+class WeightsHeader:
+    major: int = DEFAULT_VERSION[0]
+    minor: int = DEFAULT_VERSION[1]
+    revision: int = DEFAULT_VERSION[2]
+    seen: int = 0
+
+    @property
+    def size(self) -> int:
+        return header_size(self.major, self.minor)
+
+    @property
+    def transposed(self) -> bool:
+        """`major > 1000 || minor > 1000`: [connected] weights are stored transposed."""
+        return self.major > 1000 or self.minor > 1000
+
+    def pack(self) -> bytes:
+        seen = struct.pack("<Q" if self.size == 20 else "<I", self.seen)
+        return struct.pack("<iii", self.major, self.minor, self.revision) + seen
+
+
+def parse_header(data: bytes, path: str = "<weights>") -> WeightsHeader:
+    if len(data) < 12:
+        raise WeightsError(f"{path}: the file is {len(data)} bytes, shorter than a Darknet "
+                           "weights header (16 or 20 bytes)")
+    major, minor, revision = struct.unpack_from("<iii", data, 0)
+    size = header_size(major, minor)
+    if len(data) < size:
+        raise WeightsError(f"{path}: the file is {len(data)} bytes, shorter than its "
+                           f"{size}-byte header (version {major}.{minor}.{revision})")
+    (seen,) = struct.unpack_from("<Q" if size == 20 else "<I", data, 12)
+    return WeightsHeader(major, minor, revision, seen)
+
+
+@dataclass
+class TensorRecord:
+    layer: int
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    nbytes: int
+    status: str  # ok | partial | missing
+    values: np.ndarray | None = None  # natural shape, a view on the file; only when ok
+
+
+@dataclass
+class LayerRecord:
+    index: int
+    type: str
+    line: int
+    tensors: list[TensorRecord]
+
+    @property
+    def status(self) -> str:
+        """ok | partial | missing | none, as in `inspect --json`."""
+        if not self.tensors:
+            return "none"
+        states = {t.status for t in self.tensors}
+        if states == {"ok"}:
+            return "ok"
+        if states == {"missing"}:
+            return "missing"
+        return "partial"
+
+
+@dataclass
+class Ledger:
+    """Bytes the cfg needs against bytes the file holds, and what that means."""
+
+    path: str
+    header: WeightsHeader
+    expected_bytes: int | None
+    file_bytes: int
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.expected_bytes is None:
+            return "unknown"
+        if self.file_bytes < self.expected_bytes:
+            return "short"
+        if self.file_bytes > self.expected_bytes:
+            return "long"
+        return "ok"
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "major": self.header.major, "minor": self.header.minor,
+                "revision": self.header.revision, "seen": self.header.seen,
+                "header_bytes": self.header.size, "expected_bytes": self.expected_bytes,
+                "file_bytes": self.file_bytes, "status": self.status}
+
+
+def _open_map(path: str) -> tuple[mmap.mmap | bytes, int]:
+    try:
+        size = os.path.getsize(path)
+        if os.path.isdir(path):
+            raise WeightsError(f"{path}: is a folder, not a weights file")
+        if size == 0:
+            raise WeightsError(f"{path}: the weights file is empty")
+        with open(path, "rb") as handle:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), size
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read weights: {exc.strerror or exc}") from None
+
+
+class WeightsReader:
+    """Stream a weights file layer by layer against a network's layout.
+
+    `records()` yields one LayerRecord per layer as it is read (numpy views on a memory
+    map, nothing copied); when it is exhausted, `ledger` holds the verdict.
+    """
+
+    def __init__(self, network: Network, path: str | os.PathLike):
+        self.network = network
+        self.path = os.fspath(path)
+        self.buffer, self.file_bytes = _open_map(self.path)
+        self.header = parse_header(self.buffer[:20], self.path)
+        self.ledger: Ledger | None = None
+
+    def records(self) -> Iterator[LayerRecord]:
+        offset = self.header.size
+        diagnostics: list[Diagnostic] = []
+        short_reported = False
+        unknown_from: Layer | None = None
+        for layer in self.network.layers:
+            if not layer.known:
+                unknown_from = layer
+                break
+            tensors = []
+            for spec in layer.weights:
+                end = offset + spec.nbytes
+                if end <= self.file_bytes:
+                    values = np.frombuffer(self.buffer, FLOAT, spec.count, offset)
+                    tensors.append(TensorRecord(layer.index, spec.name, spec.shape, offset,
+                                                spec.nbytes, "ok", values.reshape(spec.shape)))
+                else:
+                    status = "partial" if offset < self.file_bytes else "missing"
+                    if not short_reported:
+                        diagnostics.append(self._short_diagnostic(layer, spec.name, offset))
+                        short_reported = True
+                    tensors.append(TensorRecord(layer.index, spec.name, spec.shape, offset,
+                                                spec.nbytes, status))
+                offset = end
+            yield LayerRecord(layer.index, layer.type, layer.line, tensors)
+        expected = None if unknown_from is not None else offset
+        if unknown_from is not None:
+            diagnostics.append(Diagnostic(
+                "warning", f"the weights cannot be checked past layer {unknown_from.index} "
+                f"([{unknown_from.section.name}], cfg line {unknown_from.line}): its shape is "
+                "unknown because of the cfg errors above", unknown_from.index, unknown_from.line))
+        elif self.file_bytes > offset:
+            diagnostics.append(self._long_diagnostic(offset))
+        if self.header.transposed:
+            diagnostics.append(Diagnostic(
+                "warning", f"header version {self.header.major}.{self.header.minor} (> 1000) "
+                "means [connected] weights are stored transposed; they are transposed back"))
+        self.ledger = Ledger(self.path, self.header, expected, self.file_bytes, diagnostics)
+
+    def read_all(self) -> list[LayerRecord]:
+        return list(self.records())
+
+    def _short_diagnostic(self, layer: Layer, tensor: str, offset: int) -> Diagnostic:
+        needed = self.network.weight_bytes() + self.header.size if self.network.complete else None
+        missing = f"{needed - self.file_bytes:,} bytes early" if needed else "early"
+        where = "at the start of" if offset >= self.file_bytes else "inside"
+        boundary = ""
+        if offset >= self.file_bytes and tensor == layer.weights[0].name:
+            boundary = (f"; it ends exactly after layer {layer.index - 1}, as a file saved "
+                        "with a cutoff (e.g. `darknet partial`) does")
+        return Diagnostic(
+            "error", f"the weights file ends {missing} (file {self.file_bytes:,} bytes"
+            + (f", cfg needs {needed:,}" if needed else "") + f"), {where} layer {layer.index} "
+            f"({layer.type}, cfg line {layer.line}), in its {tensor} tensor at byte "
+            f"{offset:,}{boundary}", layer.index, layer.line)
+
+    def _long_diagnostic(self, expected: int) -> Diagnostic:
+        extra = self.file_bytes - expected
+        return Diagnostic(
+            "error", f"the weights file has {extra:,} bytes left over after the last layer "
+            f"(file {self.file_bytes:,} bytes, cfg needs {expected:,} = {extra // 4:,} floats "
+            "more than the cfg describes): the cfg is probably not the one these weights were "
+            "trained with")
+
+
+def read_weights(network: Network, path: str | os.PathLike) -> tuple[list[LayerRecord], Ledger]:
+    reader = WeightsReader(network, path)
+    records = reader.read_all()
+    assert reader.ledger is not None
+    return records, reader.ledger
+
+
+TensorKey = tuple[int, str]
+
+
+def serialize_weights(network: Network, tensors: Mapping[TensorKey, np.ndarray],
+                      header: WeightsHeader) -> Iterator[bytes]:
+    """Header, then every layer's tensors in file order (`save_weights_upto`)."""
+    from core.layers import layer_type
+
+    yield header.pack()
+    for layer in network.layers:
+        kind = layer_type(layer.type)
+        for spec in layer.weights:
+            values = np.asarray(tensors[(layer.index, spec.name)], dtype=FLOAT)
+            if values.size != spec.count:
+                raise WeightsError(
+                    f"layer {layer.index} ({layer.type}, cfg line {layer.line}) tensor "
+                    f"{spec.name}: expected {spec.count} values {spec.shape}, got {values.size}")
+            values = kind.natural_to_stored(layer, spec.name, values.reshape(spec.shape),
+                                            header.transposed)
+            yield np.ascontiguousarray(values, dtype=FLOAT).tobytes()
+
+
+def write_weights(path: str | os.PathLike, network: Network,
+                  tensors: Mapping[TensorKey, np.ndarray],
+                  header: WeightsHeader | None = None) -> None:
+    """Write a Darknet weights file atomically."""
+    if not network.complete:
+        raise WeightsError("cannot write weights for a network whose shapes are not all known")
+    with atomic_write(path) as out:
+        for chunk in serialize_weights(network, tensors, header or WeightsHeader()):
+            out.write(chunk)
+
+
+def random_weights(network: Network, seed: int = 0, scale: float = 0.1
+                   ) -> dict[TensorKey, np.ndarray]:
+    """Plausible random tensors for tests and benchmarks (BN variance kept positive)."""
+    rng = np.random.default_rng(seed)
+    tensors: dict[TensorKey, np.ndarray] = {}
+    for layer in network.layers:
+        for spec in layer.weights:
+            if spec.name.endswith("rolling_variance"):
+                values = rng.uniform(0.5, 1.5, spec.shape)
+            elif spec.name.endswith("scales"):
+                values = rng.uniform(0.5, 1.5, spec.shape)
+            elif spec.name.endswith("weights") and len(spec.shape) == 4:
+                fan_in = max(1, int(np.prod(spec.shape[1:])))
+                values = rng.normal(0.0, 1.0 / np.sqrt(fan_in), spec.shape)
+            else:
+                values = rng.normal(0.0, scale, spec.shape)
+            tensors[(layer.index, spec.name)] = values.astype(FLOAT)
+    return tensors
