@@ -231,3 +231,7 @@ class LayerType:
     def natural_to_stored(self, layer: Layer, name: str, values: np.ndarray,
                           transposed: bool) -> np.ndarray:
         return values
+
+    def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
+        """One sample's output laid out as Darknet's `l.output` holds it (for `dump`)."""
+        return output.reshape(layer.output_shape)

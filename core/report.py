@@ -1,0 +1,93 @@
+"""The inspection report: one object that both `inspect --json` and the table print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.errors import Diagnostic
+from core.network import Network
+from core.weights import LayerRecord, Ledger
+
+
+@dataclass
+class Report:
+    network: Network
+    records: list[LayerRecord] | None = None
+    ledger: Ledger | None = None
+    problems: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+def make_report(network: Network, records: list[LayerRecord] | None = None,
+                ledger: Ledger | None = None) -> Report:
+    problems = list(network.diagnostics) + (list(ledger.diagnostics) if ledger else [])
+    return Report(network, records, ledger, problems)
+
+
+def layer_status(report: Report, index: int) -> str:
+    layer = report.network.layers[index]
+    if not layer.weights:
+        return "none"
+    if report.records is None or index >= len(report.records):
+        return "missing"
+    return report.records[index].status
+
+
+def report_to_dict(report: Report) -> dict:
+    """The `inspect --json` object, exactly as DESIGN.md specifies it."""
+    network = report.network
+    layers = []
+    for layer in network.layers:
+        record = (report.records[layer.index]
+                  if report.records is not None and layer.index < len(report.records) else None)
+        offsets = {t.name: t.offset for t in record.tensors} if record else {}
+        layers.append({
+            "index": layer.index,
+            "type": layer.type,
+            "line": layer.line,
+            "input_shape": list(layer.input_shape) if layer.input_shape else None,
+            "output_shape": list(layer.output_shape) if layer.output_shape else None,
+            "params": [{"name": t.name, "shape": list(t.shape), "offset": offsets.get(t.name)}
+                       for t in layer.weights],
+            "param_count": layer.param_count,
+            "status": layer_status(report, layer.index),
+        })
+    return {
+        "cfg": network.path,
+        "input": list(network.input_shape),
+        "layers": layers,
+        "weights": report.ledger.to_dict() if report.ledger else None,
+        "problems": [p.to_dict() for p in report.problems],
+    }
+
+
+def _shape(shape) -> str:
+    return "?" if shape is None else "x".join(str(d) for d in shape)
+
+
+def report_to_text(report: Report) -> str:
+    """A readable table: one row per layer, then the weights verdict and the problems."""
+    network = report.network
+    rows = [f"{network.path}: {len(network.layers)} layers, input {_shape(network.input_shape)}"
+            f", {network.param_count:,} parameters"]
+    rows.append(f"{'#':>4}  {'type':<14} {'line':>5}  {'input':>14} -> {'output':<14} "
+                f"{'params':>10}  {'weights':<8} details")
+    for layer in network.layers:
+        rows.append(
+            f"{layer.index:>4}  {layer.type:<14} {layer.line:>5}  {_shape(layer.input_shape):>14}"
+            f" -> {_shape(layer.output_shape):<14} {layer.param_count:>10,}  "
+            f"{layer_status(report, layer.index):<8} {layer.summary}")
+    if report.ledger:
+        ledger = report.ledger
+        expected = "?" if ledger.expected_bytes is None else f"{ledger.expected_bytes:,}"
+        rows.append(f"weights: {ledger.path} version {ledger.header.major}.{ledger.header.minor}"
+                    f".{ledger.header.revision}, seen {ledger.header.seen:,}; file "
+                    f"{ledger.file_bytes:,} bytes, cfg needs {expected}: {ledger.status}")
+    errors = sum(p.severity == "error" for p in report.problems)
+    warnings = len(report.problems) - errors
+    rows.append(f"problems: {errors} error(s), {warnings} warning(s)")
+    rows.extend(f"  {p}" for p in report.problems)
+    return "\n".join(rows)
