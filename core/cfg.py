@@ -30,6 +30,7 @@ SECTION_ALIASES: dict[str, str] = {
 MAX_CFG_BYTES = 16 * 1024 * 1024
 _INLINE_COMMENT = re.compile(r"[#;]")
 _WHITESPACE = re.compile(r"\s+")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def canonical_section_name(name: str) -> str:
@@ -140,7 +141,13 @@ class Cfg:
         return iter(self.sections)
 
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return split_lines(self.text)
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as an editor numbers them: LF, CRLF or CR ends a line, nothing else does
+    (`str.splitlines` would also break on form feeds and U+2028 and shift line numbers)."""
+    return _LINE_BREAK.split(text)
 
 
 def decode_cfg_bytes(data: bytes, path: str) -> str:
@@ -168,7 +175,8 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
     sections: list[Section] = []
     diagnostics: list[Diagnostic] = []
     current: Section | None = None
-    for number, raw_line in enumerate(text.splitlines(), start=1):
+    text = text.removeprefix("\ufeff")
+    for number, raw_line in enumerate(split_lines(text), start=1):
         line = clean_line(raw_line)
         if not line:
             continue
@@ -184,10 +192,11 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
                 f"option {raw_line.strip()!r} appears before any [section]", path, number
             )
         key, sep, value = line.partition("=")
-        if not sep or not key:
+        if not sep or not key or not value:
+            what = "has no value" if sep and key else "is not key=value"
             diagnostics.append(Diagnostic(
-                "warning", f"{path}:{number}: cannot parse {raw_line.strip()!r} "
-                "(expected key=value); Darknet ignores this line", None, number))
+                "warning", f"{path}:{number}: {raw_line.strip()!r} {what}; Darknet ignores "
+                "this line", None, number))
             continue
         if key in current.options:
             first = current.options[key].line

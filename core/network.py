@@ -21,6 +21,24 @@ from core.layers.base import (
 HEAD_TYPES = ("yolo", "Gaussian_yolo", "region", "detection")
 HEADER_BYTES = 20
 
+NET_KEYS = frozenset({
+    "max_batches", "batch", "learning_rate", "learning_rate_min", "sgdr_cycle", "sgdr_mult",
+    "momentum", "decay", "subdivisions", "time_steps", "track", "augment_speed",
+    "sequential_subdivisions", "try_fix_nan", "weights_reject_freq", "equidistant_point",
+    "badlabels_rejection_percentage", "num_sigmas_reject_badlabels", "ema_alpha",
+    "use_cuda_graph", "loss_scale", "dynamic_minibatch", "optimized_memory",
+    "workspace_size_limit_MB", "adam", "B1", "B2", "eps", "height", "width", "channels",
+    "inputs", "max_crop", "min_crop", "flip", "blur", "gaussian_noise", "mixup", "cutmix",
+    "mosaic", "letter_box", "mosaic_bound", "contrastive", "contrastive_jit_flip",
+    "contrastive_color", "unsupervised", "label_smooth_eps", "resize_step", "attention",
+    "adversarial_lr", "max_chart_loss", "angle", "aspect", "saturation", "exposure", "hue",
+    "power", "policy", "burn_in", "step", "scale", "steps", "scales", "seq_scales", "gamma",
+    "show_receptive_field",
+})
+"""Every key Darknet reads from `[net]`: `parse_net_options` plus `show_receptive_field`
+in `parse_network_cfg_custom` (src/parser.c). Keys read only under some `policy=` or
+`adam=1` count as known; Darknet itself never reports unused `[net]` keys."""
+
 
 @dataclass
 class Network:
@@ -86,6 +104,14 @@ def parse_net_options(section: Section, width: int | None, height: int | None) -
                       letter_box=bool(section.int("letter_box", 0)), section=section)
 
 
+def unknown_net_keys(section: Section) -> list[Diagnostic]:
+    """Warnings for `[net]` keys that no part of Darknet reads (typos, foreign keys)."""
+    section.ignore(*NET_KEYS)
+    return [Diagnostic("warning", f"unknown option {option.key} in [{section.name}] on line "
+                       f"{option.line} (Darknet ignores it)", None, option.line)
+            for option in section.unused_keys()]
+
+
 def build_network(cfg: Cfg, width: int | None = None, height: int | None = None) -> Network:
     """Build every layer; problems a user can fix become diagnostics, not exceptions."""
     diagnostics = list(cfg.diagnostics)
@@ -94,6 +120,7 @@ def build_network(cfg: Cfg, width: int | None = None, height: int | None = None)
         raise CfgError(f"the first section must be [net] or [network], found [{first.name}]",
                        cfg.path, first.line)
     net = parse_net_options(first, width, height)
+    diagnostics.extend(unknown_net_keys(first))
     layers: list[Layer] = []
     for index, section in enumerate(cfg.sections[1:]):
         layers.append(_build_layer(index, section, net, layers, diagnostics))
