@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 
@@ -104,6 +105,35 @@ def parse_net_options(section: Section, width: int | None, height: int | None) -
                       letter_box=bool(section.int("letter_box", 0)), section=section)
 
 
+DARKNET_SECTION_NAMES = frozenset({
+    "shortcut", "scale_channels", "sam", "crop", "cost", "detection", "region", "yolo",
+    "Gaussian_yolo", "local", "conv", "convolutional", "activation", "net", "network", "crnn",
+    "gru", "lstm", "conv_lstm", "history", "rnn", "conn", "connected", "max", "maxpool",
+    "local_avg", "local_avgpool", "reorg3d", "reorg", "avg", "avgpool", "dropout", "lrn",
+    "normalization", "batchnorm", "soft", "softmax", "contrastive", "route", "upsample",
+    "empty", "silence", "implicit", "deconvolutional", "deconv",
+})
+"""Section names Darknet's `string_to_layer_type` (src/parser.c) knows (case-sensitive)."""
+
+
+def unsupported_section_message(section: Section) -> str:
+    """Why a section has no layer type here: misplaced [net], a Darknet type this tool
+    does not run, or a name Darknet does not know (with the nearest known name)."""
+    name = section.name
+    if section.type == "net":
+        return (f"[{name}] on line {section.line} may only be the first section; remove it "
+                "or merge its options into the first [net]")
+    if name in DARKNET_SECTION_NAMES:
+        return (f"[{name}] on line {section.line} is a Darknet layer type this tool does not "
+                "support yet; the layers after it cannot be shaped")
+    close = difflib.get_close_matches(name, sorted(DARKNET_SECTION_NAMES), n=1, cutoff=0.75)
+    if not close:
+        close = [known for known in DARKNET_SECTION_NAMES if known.lower() == name.lower()]
+    hint = f"; did you mean [{close[0]}]?" if close else (
+        "; check its spelling (section names are case-sensitive)")
+    return f"unknown section [{name}] on line {section.line}: Darknet does not know it{hint}"
+
+
 def unknown_net_keys(section: Section) -> list[Diagnostic]:
     """Warnings for `[net]` keys that no part of Darknet reads (typos, foreign keys)."""
     section.ignore(*NET_KEYS)
@@ -134,8 +164,7 @@ def _build_layer(index: int, section: Section, net: NetOptions, layers: list[Lay
     unknown = Layer(index, section.type, section.line, section, ctx.input_shape, None,
                     (index - 1,))
     if kind is None:
-        ctx.error(f"unknown section [{section.name}] on line {section.line} "
-                  "(Darknet does not know this layer type)")
+        ctx.error(unsupported_section_message(section))
         return unknown
     try:
         built = kind.build(ctx)
