@@ -21,11 +21,20 @@ from core.network import Network
 
 FLOAT = np.dtype("<f4")
 DEFAULT_VERSION = (0, 2, 5)
+TRANSPOSED_TYPES = frozenset({"connected", "rnn", "lstm", "gru"})
+"""Layer types whose matrices `load_weights_upto` transposes when the header says so."""
+
+
+def _int32(value: int) -> int:
+    """Wrap to a C `int32_t`, as Darknet's arithmetic on header fields does."""
+    return (value + 2**31) % 2**32 - 2**31
 
 
 def header_size(major: int, minor: int) -> int:
-    """`seen` is a uint64 when major*10+minor >= 2, else a uint32 (`load_weights_upto`)."""
-    return 20 if major * 10 + minor >= 2 else 16
+    """`seen` is a uint64 when major*10+minor >= 2 (int32 arithmetic), else a uint32:
+    AlexeyAB's `load_weights_upto` (src/parser.c). pjreddie's Darknet also required
+    major and minor < 1000; AlexeyAB (and so this tool) does not."""
+    return 20 if _int32(_int32(major * 10) + minor) >= 2 else 16
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,21 @@ class WeightsHeader:
         return struct.pack("<iii", self.major, self.minor, self.revision) + seen
 
 
+def refuse_foreign_file(data: bytes, path: str) -> None:
+    """Files people pass as weights by mistake: a PyTorch zip or a cfg (text)."""
+    if data.startswith(b"PK\x03\x04"):
+        raise WeightsError(f"{path}: this is a zip file (a PyTorch .pt?), not Darknet weights; "
+                           "use export-weights to turn our .pt back into .weights")
+    head = data[:16].removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    text_like = all(32 <= byte < 127 or byte in b"\t\r\n" for byte in head)
+    if head[:1] in (b"[", b"#", b";") and text_like:
+        raise WeightsError(f"{path}: this is a cfg (text) file, not Darknet weights; pass the "
+                           "cfg first and the .weights second")
+
+
 def parse_header(data: bytes, path: str = "<weights>") -> WeightsHeader:
+    """The 16- or 20-byte header; a file too short for it is a WeightsError."""
+    refuse_foreign_file(data, path)
     if len(data) < 12:
         raise WeightsError(f"{path}: the file is {len(data)} bytes, shorter than a Darknet "
                            "weights header (16 or 20 bytes)")
@@ -152,6 +175,7 @@ class WeightsReader:
         diagnostics: list[Diagnostic] = []
         short_reported = False
         unknown_from: Layer | None = None
+        self._last_complete: Layer | None = None
         for layer in self.network.layers:
             if not layer.known:
                 unknown_from = layer
@@ -171,6 +195,8 @@ class WeightsReader:
                     tensors.append(TensorRecord(layer.index, spec.name, spec.shape, offset,
                                                 spec.nbytes, status))
                 offset = end
+            if layer.weights and offset <= self.file_bytes:
+                self._last_complete = layer
             yield LayerRecord(layer.index, layer.type, layer.line, tensors)
         expected = None if unknown_from is not None else offset
         if unknown_from is not None:
@@ -180,7 +206,8 @@ class WeightsReader:
                 "unknown because of the cfg errors above", unknown_from.index, unknown_from.line))
         elif self.file_bytes > offset:
             diagnostics.append(self._long_diagnostic(offset))
-        if self.header.transposed:
+        if self.header.transposed and any(
+                layer.type in TRANSPOSED_TYPES and layer.weights for layer in self.network.layers):
             diagnostics.append(Diagnostic(
                 "warning", f"header version {self.header.major}.{self.header.minor} (> 1000) "
                 "means [connected] weights are stored transposed; they are transposed back"))
@@ -190,26 +217,39 @@ class WeightsReader:
         return list(self.records())
 
     def _short_diagnostic(self, layer: Layer, tensor: str, offset: int) -> Diagnostic:
+        """Where the file ends: inside a tensor, between two tensors of a layer, at a layer
+        boundary (a file saved with a cutoff), or right after the header."""
         needed = self.network.weight_bytes() + self.header.size if self.network.complete else None
-        missing = f"{needed - self.file_bytes:,} bytes early" if needed else "early"
-        where = "at the start of" if offset >= self.file_bytes else "inside"
-        boundary = ""
-        if offset >= self.file_bytes and tensor == layer.weights[0].name:
-            boundary = (f"; it ends exactly after layer {layer.index - 1}, as a file saved "
-                        "with a cutoff (e.g. `darknet partial`) does")
-        return Diagnostic(
-            "error", f"the weights file ends {missing} (file {self.file_bytes:,} bytes"
-            + (f", cfg needs {needed:,}" if needed else "") + f"), {where} layer {layer.index} "
-            f"({layer.type}, cfg line {layer.line}), in its {tensor} tensor at byte "
-            f"{offset:,}{boundary}", layer.index, layer.line)
+        early = f"{needed - self.file_bytes:,} bytes early" if needed else "early"
+        sizes = f"file {self.file_bytes:,} bytes" + (f", cfg needs {needed:,}" if needed else "")
+        where = f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line})"
+        spec = next(t for t in layer.weights if t.name == tensor)
+        if offset < self.file_bytes:
+            place = (f"inside {where}, in its {tensor} tensor {list(spec.shape)} at byte "
+                     f"{offset:,}: only {self.file_bytes - offset:,} of its {spec.nbytes:,} "
+                     "bytes are there")
+        elif tensor != layer.weights[0].name:
+            place = f"inside {where}, before its {tensor} tensor at byte {offset:,}"
+        elif self._last_complete is None:
+            place = (f"right after the {self.header.size}-byte header, before {where} and its "
+                     f"{tensor} tensor: it holds no weights at all")
+        else:
+            done = self._last_complete.index
+            held = "layer 0" if done == 0 else f"layers 0..{done}"
+            place = (f"at the start of {where}, before its {tensor} tensor at byte {offset:,}; "
+                     f"it holds {held} complete, as a file saved with a cutoff (e.g. `darknet "
+                     "partial`) does")
+        return Diagnostic("error", f"the weights file ends {early} ({sizes}), {place}",
+                          layer.index, layer.line)
 
     def _long_diagnostic(self, expected: int) -> Diagnostic:
         extra = self.file_bytes - expected
+        floats = (f"{extra // 4:,} floats" if extra % 4 == 0
+                  else f"{extra:,} bytes, not a whole number of floats")
         return Diagnostic(
             "error", f"the weights file has {extra:,} bytes left over after the last layer "
-            f"(file {self.file_bytes:,} bytes, cfg needs {expected:,} = {extra // 4:,} floats "
-            "more than the cfg describes): the cfg is probably not the one these weights were "
-            "trained with")
+            f"(file {self.file_bytes:,} bytes, cfg needs {expected:,}; {floats} more than the "
+            "cfg describes): the cfg is probably not the one these weights were trained with")
 
 
 def read_weights(network: Network, path: str | os.PathLike) -> tuple[list[LayerRecord], Ledger]:
@@ -231,6 +271,9 @@ def serialize_weights(network: Network, tensors: Mapping[TensorKey, np.ndarray],
     for layer in network.layers:
         kind = layer_type(layer.type)
         for spec in layer.weights:
+            if (layer.index, spec.name) not in tensors:
+                raise WeightsError(f"layer {layer.index} ({layer.type}, cfg line {layer.line}): "
+                                   f"no values for its {spec.name} tensor")
             values = np.asarray(tensors[(layer.index, spec.name)], dtype=FLOAT)
             if values.size != spec.count:
                 raise WeightsError(
