@@ -1,0 +1,62 @@
+"""Start the desktop app: `darknet-inspector [gui] [CFG [WEIGHTS]]`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from core.errors import UsageError
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+ICON_NAMES = ("darknet-inspector.svg", "darknet-inspector.png")
+
+
+def check_display() -> None:
+    """On Linux without a display Qt aborts the process; say so in one clear line instead."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    raise UsageError("no display found (neither DISPLAY nor WAYLAND_DISPLAY is set): the "
+                     "desktop app needs a screen; use `darknet-inspector inspect CFG "
+                     "[WEIGHTS]` instead, or set QT_QPA_PLATFORM=offscreen")
+
+
+def app_icon():
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for name in ICON_NAMES:
+        path = RESOURCES / name
+        if path.is_file():
+            icon.addFile(str(path))
+    return icon
+
+
+def make_application():
+    """The QApplication (reused if one exists), named and with the app icon."""
+    from PySide6.QtWidgets import QApplication
+
+    from gui.settings import APPLICATION, ORGANISATION
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("Darknet Inspector")
+    app.setDesktopFileName("darknet-inspector")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def run_app(cfg: str | None, weights: str | None) -> int:
+    """Show the main window (opening CFG and WEIGHTS if given) and run until it closes."""
+    check_display()
+    app = make_application()
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if cfg:
+        window.open_cfg(cfg, weights)
+    return app.exec()

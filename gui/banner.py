@@ -1,0 +1,137 @@
+"""The verdict banner: one sentence, impossible to miss, saying what state the model is in."""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy
+
+from gui import palette
+from gui.document import ModelDocument
+
+
+@dataclass
+class Verdict:
+    level: str  # info | busy | ok | warning | error
+    text: str
+    action: tuple[str, str] | None = None  # (button label, action key)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _size(n: int) -> str:
+    return f"{n:,} bytes"
+
+
+def verdict(doc: ModelDocument, sibling_weights: str | None = None) -> Verdict:
+    """What the banner says for the document's current state."""
+    if doc.cfg_error:
+        return Verdict("error", f"Cannot open the cfg: {doc.cfg_error}")
+    if doc.network is None:
+        return Verdict("info", "Open a Darknet model: File \u2192 Open cfg\u2026, or drop a "
+                       ".cfg and its .weights onto this window.", ("Open cfg\u2026", "open-cfg"))
+    errors = [d for d in doc.network.diagnostics if d.severity == "error"]
+    if doc.stream_state == "streaming":
+        p = doc.progress
+        return Verdict("busy", f"Reading {os.path.basename(doc.weights_path or '')}: "
+                       f"layer {p.layers_done} of {p.layers_total}, {p.bytes_done:,} of "
+                       f"{p.total_bytes:,} bytes\u2026")
+    if errors:
+        more = f" ({len(errors) - 1} more in Problems)" if len(errors) > 1 else ""
+        where = f"Layer {errors[0].layer}: " if errors[0].layer is not None else ""
+        return Verdict("error", f"The cfg has {len(errors)} error(s). {where}"
+                       f"{_sentence(errors[0].message)}{more}")
+    if doc.stream_state == "failed":
+        return Verdict("error", f"Could not read the weights: {doc.stream_error}",
+                       ("Open weights\u2026", "open-weights"))
+    if doc.stream_state == "cancelled":
+        p = doc.progress
+        return Verdict("warning", f"Reading was cancelled after {p.layers_done} of "
+                       f"{p.layers_total} layers; the layers after that were not checked.",
+                       ("Read again", "reload-weights"))
+    if doc.stream_state == "done" and doc.ledger is not None:
+        return _ledger_verdict(doc)
+    return _cfg_only_verdict(doc, sibling_weights)
+
+
+def _cfg_only_verdict(doc: ModelDocument, sibling: str | None) -> Verdict:
+    net = doc.network
+    assert net is not None
+    shape = "\u00d7".join(str(d) for d in net.input_shape)
+    text = (f"{len(net.layers)} layers, input {shape}, {net.param_count:,} parameters "
+            f"({_size(net.weight_bytes())} of weights). ")
+    if sibling:
+        return Verdict("info", text + f"{os.path.basename(sibling)} lies beside the cfg.",
+                       (f"Open {os.path.basename(sibling)}", "open-sibling"))
+    return Verdict("info", text + "Open its .weights to check them against the cfg.",
+                   ("Open weights\u2026", "open-weights"))
+
+
+def _ledger_verdict(doc: ModelDocument) -> Verdict:
+    ledger = doc.ledger
+    assert ledger is not None
+    errors = [d for d in ledger.diagnostics if d.severity == "error"]
+    if errors:
+        text = _sentence(errors[0].message) + "."
+        bad = doc.first_bad_layer()
+        if bad is not None:
+            text += (f" Layer {bad} and everything after it are marked in red; "
+                     "what could be read is shown.")
+        return Verdict("error", text)
+    if ledger.status == "unknown":
+        warning = next((d.message for d in ledger.diagnostics), "the layout is unknown")
+        return Verdict("warning", _sentence(warning) + ".")
+    text = (f"Weights match the cfg: {_size(ledger.file_bytes)}, {len(doc.records)} layers, "
+            "every tensor read.")
+    if doc.flagged:
+        layers = ", ".join(str(i) for i in sorted(doc.flagged)[:8])
+        more = "\u2026" if len(doc.flagged) > 8 else ""
+        return Verdict("warning", text + f" But some tensors look suspicious (NaN/Inf, dead "
+                       f"filters or bad batch-norm variances) in layer(s) {layers}{more}: "
+                       "marked \u26a0.")
+    return Verdict("ok", text)
+
+
+class Banner(QFrame):
+    """Coloured strip showing a Verdict; its button emits `action` with the action key."""
+
+    action = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("verdictBanner")
+        self._label = QLabel()
+        self._label.setWordWrap(True)
+        self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._button = QPushButton()
+        self._button.clicked.connect(lambda: self.action.emit(self._action_key))
+        self._action_key = ""
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        layout.addWidget(self._label, 1)
+        layout.addWidget(self._button)
+        self.level = "info"
+        self.show_verdict(Verdict("info", ""))
+
+    def text(self) -> str:
+        return self._plain
+
+    def show_verdict(self, v: Verdict) -> None:
+        self.level = v.level
+        self._plain = v.text
+        background, foreground, border = palette.BANNER_STYLES[v.level]
+        self.setStyleSheet(
+            f"#verdictBanner {{ background: {background}; border: 1px solid {border}; "
+            f"border-radius: 4px; }} #verdictBanner QLabel {{ color: {foreground}; }}")
+        weight = "600" if v.level in ("error", "warning") else "normal"
+        self._label.setText(f"<span style='font-weight:{weight}'>{html.escape(v.text)}</span>")
+        if v.action:
+            self._button.setText(v.action[0])
+            self._action_key = v.action[1]
+        self._button.setVisible(v.action is not None)

@@ -1,0 +1,180 @@
+"""Convert dialog: format, fold BN, output path; runs in a worker, then checks the result."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from core.network import Network
+from gui import palette
+from gui.settings import AppSettings
+from gui.tasks import ConvertOptions, ConvertProgress, ConvertResult, convert_model
+from gui.workers import TaskRunner
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    key: str
+    label: str
+    suffix: str
+    unavailable: str | None = None  # why it cannot be chosen, or None
+
+
+FORMATS = (
+    ExportFormat("pt", "PyTorch .pt (weights + cfg, loads without the cfg)", ".pt"),
+    ExportFormat("torchscript", "TorchScript", ".torchscript.pt",
+                 "not available yet: TorchScript export is not part of this version"),
+    ExportFormat("onnx", "ONNX", ".onnx",
+                 "not available yet: ONNX export is not part of this version"),
+)
+
+
+class ConvertDialog(QDialog):
+    """Convert the open model; `log(message, level, details)` reports to the main log."""
+
+    def __init__(self, network: Network, weights: str, settings: AppSettings,
+                 log: Callable[..., None], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Convert to PyTorch")
+        self.setMinimumWidth(560)
+        self.network = network
+        self.weights = weights
+        self.settings = settings
+        self.log = log
+        self.runner: TaskRunner | None = None
+        self.result: ConvertResult | None = None
+
+        self.format = QComboBox()
+        model: QStandardItemModel = self.format.model()  # type: ignore[assignment]
+        for fmt in FORMATS:
+            text = fmt.label if fmt.unavailable is None else f"{fmt.label} \u2014 {fmt.unavailable}"
+            self.format.addItem(text, fmt.key)
+            item = model.item(self.format.count() - 1)
+            if fmt.unavailable:
+                item.setEnabled(False)
+                item.setToolTip(fmt.unavailable)
+        self.format.currentIndexChanged.connect(self._format_changed)
+        self.fuse = QCheckBox("Fold batch norm into the convolutions (as Darknet does at "
+                              "inference)")
+        self.fuse.setChecked(self.settings.text("convert/fuse", "0") == "1")
+        self.output = QLineEdit(self._default_output())
+        browse = QPushButton("Browse\u2026")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.output, 1)
+        row.addWidget(browse)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setValue(0)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.buttons = QDialogButtonBox()
+        self.convert_button = self.buttons.addButton("Convert",
+                                                     QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.convert_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.reject)
+        self.cancel_button.setEnabled(False)
+
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("", self.fuse)
+        form.addRow("Output", row)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+
+    def _default_output(self) -> str:
+        stem = os.path.splitext(os.path.basename(self.weights))[0]
+        return os.path.join(self.settings.folder("convert")
+                            if self.settings.qt.contains("folders/convert")
+                            else os.path.dirname(os.path.abspath(self.weights)), stem + ".pt")
+
+    def _format_changed(self) -> None:
+        fmt = FORMATS[self.format.currentIndex()]
+        stem = os.path.splitext(self.output.text())[0]
+        self.output.setText(stem + fmt.suffix)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save converted model", self.output.text(),
+                                              "PyTorch model (*.pt)")
+        if path:
+            self.output.setText(path)
+
+    def start(self) -> None:
+        output = self.output.text().strip()
+        folder = os.path.dirname(os.path.abspath(output)) if output else ""
+        if not output or not os.path.isdir(folder):
+            self._say(f"Choose an output file in an existing folder (not {output!r}).", True)
+            return
+        self.settings.remember_folder("convert", output)
+        self.settings.set_text("convert/fuse", "1" if self.fuse.isChecked() else "0")
+        options = ConvertOptions(output, self.fuse.isChecked())
+        network, weights = self.network, self.weights
+        self.runner = TaskRunner(lambda: convert_model(network, weights, options), "convert", self)
+        self.runner.yielded.connect(self._progress)
+        self.runner.returned.connect(self._done)
+        self.runner.errored.connect(self._failed)
+        self.runner.cancelled.connect(lambda: self._say("Conversion cancelled.", True))
+        self.runner.finished.connect(self._finished)
+        self.convert_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._say("Converting\u2026")
+        self.log(f"converting to {output}")
+        self.runner.start()
+
+    def cancel(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.runner.cancel()
+
+    def _progress(self, step: ConvertProgress) -> None:
+        self.progress.setMaximum(step.total)
+        self.progress.setValue(step.done)
+        self.progress.setFormat(f"{step.step} (%p%)")
+
+    def _done(self, result: ConvertResult) -> None:
+        self.result = result
+        self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat("done")
+        self._say(result.summary())
+        self.log(result.summary())
+
+    def _failed(self, message: str, details: str) -> None:
+        self._say(f"Conversion failed: {message}", True)
+        self.log(f"conversion failed: {message}", "error", details)
+
+    def _finished(self) -> None:
+        self.convert_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        colour = palette.ERROR_TEXT.name() if error else "#222"
+        self.status.setStyleSheet(f"color: {colour};")
+        self.status.setText(text)
+
+    def reject(self) -> None:
+        if self.runner is not None and self.runner.running:
+            self.runner.cancel()
+            self.runner.wait()
+        super().reject()

@@ -1,0 +1,548 @@
+"""The main window: banner, layer tree, cfg and tensor views, Problems and Log panels."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import InspectorError
+from core.network import load_network
+from gui.banner import Banner, verdict
+from gui.cfg_view import CfgSectionView
+from gui.convert_dialog import ConvertDialog
+from gui.document import ModelDocument
+from gui.layer_model import (
+    COL_INDEX,
+    COL_LINE,
+    COL_OPTIONS,
+    COL_STATUS,
+    LAYER_ROLE,
+    TENSOR_ROLE,
+    LayerFilterProxy,
+    LayerTreeModel,
+)
+from gui.log_panel import LogPanel
+from gui.problems import ProblemsPanel
+from gui.settings import AppSettings
+from gui.tasks import StreamStart, StreamUpdate, save_array, stream_weights
+from gui.tensor_view import TensorView
+from gui.workers import TaskRunner, describe_error
+
+CFG_SUFFIXES = (".cfg",)
+WEIGHTS_SUFFIXES = (".weights",)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+LIVE_VIEW_INTERVAL_MS = 100
+
+
+def sibling_weights(cfg_path: str) -> str | None:
+    """`model.weights` beside `model.cfg`, offered (never opened) when it exists."""
+    candidate = os.path.splitext(cfg_path)[0] + ".weights"
+    return candidate if os.path.isfile(candidate) else None
+
+
+def largest_tensor(layer) -> str | None:
+    return max(layer.weights, key=lambda s: s.count).name if layer.weights else None
+
+
+class MainWindow(QMainWindow):
+    stream_finished = Signal(str)  # the document's final stream state
+
+    def __init__(self, settings: AppSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings or AppSettings()
+        self.doc = ModelDocument(self)
+        self.stream_runner: TaskRunner | None = None
+        self._runners: set[TaskRunner] = set()
+        self._sibling: str | None = None
+        self._follow_stream = True
+        self._stream_started_at = 0.0
+        self.setWindowTitle("Darknet Inspector")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+        self._build_views()
+        self._build_docks()
+        self._build_status_bar()
+        self._build_menus()
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_VIEW_INTERVAL_MS)
+        self._live_timer.timeout.connect(self._refresh_live_view)
+        self.doc.network_changed.connect(self._network_changed)
+        self.doc.stream_started.connect(self._refresh_banner)
+        self.doc.layer_updated.connect(self._layer_read)
+        self.doc.stream_ended.connect(self._stream_ended)
+        self.doc.problems_changed.connect(self._refresh_banner)
+        self._restore_layout()
+        self._refresh_banner()
+
+    # -- construction ---------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.banner = Banner()
+        self.banner.action.connect(self._banner_action)
+        self.tree_model = LayerTreeModel(self.doc, self)
+        self.proxy = LayerFilterProxy(self.tree_model, self)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter layers: 12 \u00b7 10-20 \u00b7 conv \u00b7 "
+                                       "yolo \u00b7 leaky \u00b7 status:missing")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.set_query)
+        self.tree = QTreeView()
+        self.tree.setModel(self.proxy)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setAllColumnsShowFocus(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_OPTIONS, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((COL_INDEX, 70), (COL_STATUS, 70), (COL_LINE, 50)):
+            header.resizeSection(column, width)
+        self.tree.selectionModel().currentChanged.connect(self._current_changed)
+        self.cfg_view = CfgSectionView(self.doc)
+        self.tensor_view = TensorView(self.doc)
+        self.tensor_view.export_requested.connect(self.export_tensor)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.filter)
+        left_layout.addWidget(self.tree)
+        self.right_split = QSplitter(Qt.Orientation.Vertical)
+        self.right_split.addWidget(self.cfg_view)
+        self.right_split.addWidget(self.tensor_view)
+        self.right_split.setSizes([260, 600])
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split.addWidget(left)
+        self.main_split.addWidget(self.right_split)
+        self.main_split.setStretchFactor(0, 3)
+        self.main_split.setStretchFactor(1, 2)
+        self.main_split.setSizes([860, 520])
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.main_split, "Layers")
+        self.preview = self._make_preview()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+    def _make_preview(self):
+        try:
+            from gui.preview import PreviewTab
+        except ImportError as exc:
+            note = QLabel(f"Detection preview is not available: {exc}")
+            note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            note.setWordWrap(True)
+            self.tabs.addTab(note, "Detection preview")
+            return None
+        preview = PreviewTab(self.doc, self.settings, self.log)
+        self.tabs.addTab(preview, "Detection preview")
+        return preview
+
+    def _build_docks(self) -> None:
+        self.problems = ProblemsPanel(self.doc)
+        self.problems.layer_activated.connect(self.select_layer)
+        self.problems_dock = QDockWidget("Problems", self)
+        self.problems_dock.setObjectName("problemsDock")
+        self.problems_dock.setWidget(self.problems)
+        self.log_panel = LogPanel()
+        self.log_dock = QDockWidget("Log", self)
+        self.log_dock.setObjectName("logDock")
+        self.log_dock.setWidget(self.log_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.tabifyDockWidget(self.problems_dock, self.log_dock)
+        self.problems_dock.raise_()
+        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
+
+    def _build_status_bar(self) -> None:
+        self.stream_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(260)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_stream)
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.stream_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        self._show_stream_controls(False)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_cfg_action = self._action(file_menu, "Open &cfg\u2026", self.ask_open_cfg,
+                                            QKeySequence.StandardKey.Open)
+        self.open_weights_action = self._action(file_menu, "Open &weights\u2026",
+                                                self.ask_open_weights, "Ctrl+Shift+O")
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        self.convert_action = self._action(file_menu, "Con&vert to PyTorch\u2026",
+                                           self.open_convert_dialog, "Ctrl+E")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Filter layers", self.filter.setFocus, "Ctrl+F")
+        view_menu.addAction(self.problems_dock.toggleViewAction())
+        view_menu.addAction(self.log_dock.toggleViewAction())
+        self._action(view_menu, "Expand all", self.tree.expandAll)
+        self._action(view_menu, "Collapse all", self.tree.collapseAll)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About", self._about)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    # -- logging --------------------------------------------------------------------------
+    def log(self, message: str, level: str = "info", details: str = "") -> None:
+        self.log_panel.add(message, level, details)
+        if level in ("error", "warning"):
+            self.statusBar().showMessage(message, 8000)
+
+    # -- opening --------------------------------------------------------------------------
+    def ask_open_cfg(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open Darknet cfg", self.settings.folder("cfg"),
+                                              "Darknet cfg (*.cfg);;All files (*)")
+        if path:
+            self.open_cfg(path)
+
+    def ask_open_weights(self) -> None:
+        if self.doc.network is None:
+            self.log("open a cfg first: the weights are read against its layout", "warning")
+            return
+        start = self.settings.folder("weights")
+        if self.doc.cfg_path and not self.settings.qt.contains("folders/weights"):
+            start = os.path.dirname(self.doc.cfg_path)
+        path, _ = QFileDialog.getOpenFileName(self, "Open Darknet weights", start,
+                                              "Darknet weights (*.weights);;All files (*)")
+        if path:
+            self.open_weights(path)
+
+    def open_cfg(self, path: str, weights: str | None = None) -> bool:
+        """Open a cfg (and optionally its weights). Problems end up in the banner."""
+        path = os.fspath(path)
+        self.cancel_stream(wait=True)
+        try:
+            network = load_network(path)
+        except InspectorError as exc:
+            self.doc.set_cfg_error(path, str(exc))
+            self.log(f"cannot open {path}: {exc}", "error")
+            return False
+        except Exception as exc:  # never die from a bad file
+            import traceback
+
+            self.doc.set_cfg_error(path, describe_error(exc))
+            self.log(f"cannot open {path}: {describe_error(exc)}", "error",
+                     traceback.format_exc())
+            return False
+        self._sibling = None if weights else sibling_weights(path)
+        self.doc.set_network(path, network)
+        self.settings.remember_folder("cfg", path)
+        self.settings.add_recent(path, weights)
+        self.setWindowTitle(f"{os.path.basename(path)} \u2014 Darknet Inspector")
+        self.log(f"opened {path}: {len(network.layers)} layers, "
+                 f"{len(network.diagnostics)} problem(s)")
+        if weights:
+            self.open_weights(weights)
+        return True
+
+    def open_weights(self, path: str) -> None:
+        """Stream a weights file against the open cfg in a worker thread."""
+        network = self.doc.network
+        if network is None:
+            self.log("open a cfg first: the weights are read against its layout", "warning")
+            return
+        path = os.fspath(path)
+        self.cancel_stream(wait=True)
+        self._sibling = None
+        self.settings.remember_folder("weights", path)
+        if self.doc.cfg_path:
+            self.settings.add_recent(self.doc.cfg_path, path)
+        self._follow_stream = True
+        self.doc.begin_stream(path)
+        runner = TaskRunner(lambda: stream_weights(network, path), "stream-weights", self)
+        runner.yielded.connect(self._stream_item)
+        runner.returned.connect(self.doc.finish_stream)
+        runner.errored.connect(self._stream_failed)
+        runner.cancelled.connect(self.doc.cancel_stream)
+        runner.finished.connect(lambda: self._runner_done(runner))
+        self.stream_runner = runner
+        self._runners.add(runner)
+        self._show_stream_controls(True)
+        self._stream_started_at = time.perf_counter()
+        self.log(f"reading {path}")
+        runner.start()
+
+    def _stream_item(self, item) -> None:
+        if isinstance(item, StreamStart):
+            self.doc.stream_sized(item)
+        elif isinstance(item, StreamUpdate):
+            self.doc.apply(item)
+
+    def _stream_failed(self, message: str, details: str) -> None:
+        self.doc.fail_stream(message)
+        self.log(f"could not read the weights: {message}", "error", details)
+
+    def cancel_stream(self, wait: bool = False) -> None:
+        runner = self.stream_runner
+        if runner is not None and runner.running:
+            runner.cancel()
+            if wait:
+                runner.wait()
+
+    def _runner_done(self, runner: TaskRunner) -> None:
+        self._runners.discard(runner)
+        if runner is self.stream_runner:
+            self._show_stream_controls(False)
+
+    # -- reacting to the document ---------------------------------------------------------
+    def _network_changed(self) -> None:
+        self._refresh_banner()
+        has_model = self.doc.network is not None
+        self.open_weights_action.setEnabled(has_model)
+        self._update_convert_action()
+
+    def _layer_read(self, index: int) -> None:
+        p = self.doc.progress
+        if p.total_bytes:
+            self.progress.setValue(int(1000 * p.bytes_done / p.total_bytes))
+        self.stream_label.setText(f"layer {p.layers_done}/{p.layers_total} \u00b7 "
+                                  f"{p.bytes_done / 1e6:,.1f} of {p.total_bytes / 1e6:,.1f} MB")
+        if not self._live_timer.isActive():
+            self._live_timer.start()
+
+    def _refresh_live_view(self) -> None:
+        if self.doc.stream_state == "streaming":
+            self._refresh_banner()
+        if not self._follow_stream or not self.doc.records:
+            return
+        index = max(self.doc.records)
+        name = largest_tensor(self.doc.layers[index])
+        if name is None:
+            return
+        self.tensor_view.show_tensor(index, name, live=self.doc.stream_state == "streaming")
+
+    def _stream_ended(self) -> None:
+        self._live_timer.stop()
+        self._refresh_live_view()
+        self._show_stream_controls(False)
+        elapsed = time.perf_counter() - self._stream_started_at
+        state = self.doc.stream_state
+        ledger = self.doc.ledger
+        if state == "done" and ledger is not None:
+            self.log(f"read {len(self.doc.records)} layers in {elapsed:.2f} s: {ledger.status}")
+            bad = self.doc.first_bad_layer()
+            if bad is not None:
+                self.select_layer(bad)
+            if self.doc.errors():
+                self.problems_dock.raise_()
+        elif state == "cancelled":
+            self.log(f"reading cancelled after {len(self.doc.records)} layers", "warning")
+        self._update_convert_action()
+        self._refresh_banner()
+        self.stream_finished.emit(state)
+
+    def _refresh_banner(self) -> None:
+        self.banner.show_verdict(verdict(self.doc, self._sibling))
+
+    def _banner_action(self, key: str) -> None:
+        if key == "open-cfg":
+            self.ask_open_cfg()
+        elif key == "open-weights":
+            self.ask_open_weights()
+        elif key == "open-sibling" and self._sibling:
+            self.open_weights(self._sibling)
+        elif key == "reload-weights" and self.doc.weights_path:
+            self.open_weights(self.doc.weights_path)
+
+    def _show_stream_controls(self, visible: bool) -> None:
+        self.stream_label.setVisible(visible)
+        self.progress.setVisible(visible)
+        self.cancel_button.setVisible(visible)
+        self.cancel_button.setEnabled(visible)
+        if visible:
+            self.progress.setValue(0)
+            self.stream_label.setText("opening\u2026")
+
+    def _update_convert_action(self) -> None:
+        ready = (self.doc.network is not None and self.doc.stream_state == "done"
+                 and not self.doc.errors())
+        self.convert_action.setEnabled(ready)
+        if self.preview is not None:
+            self.preview.model_ready(ready)
+
+    # -- selection ------------------------------------------------------------------------
+    def select_layer(self, index: int, tensor: str | None = None) -> None:
+        """Select a layer (or one of its tensors) in the tree, clearing the filter if needed."""
+        if not 0 <= index < len(self.doc.layers):
+            return
+        self.tabs.setCurrentIndex(0)
+        source = (self.tree_model.tensor_index(index, tensor) if tensor
+                  else self.tree_model.layer_index(index))
+        proxy_index = self.proxy.mapFromSource(source)
+        if not proxy_index.isValid():
+            self.filter.clear()
+            proxy_index = self.proxy.mapFromSource(source)
+        self.tree.setCurrentIndex(proxy_index)
+        self.tree.scrollTo(proxy_index, QAbstractItemView.ScrollHint.PositionAtCenter)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        layer = current.data(LAYER_ROLE)
+        tensor = current.data(TENSOR_ROLE)
+        if layer is None:
+            return
+        self.cfg_view.show_layer(int(layer))
+        name = tensor or largest_tensor(self.doc.layers[int(layer)])
+        if self.tree.hasFocus() or tensor:
+            self._follow_stream = False
+        if name is not None:
+            self.tensor_view.show_tensor(int(layer), name)
+
+    # -- actions --------------------------------------------------------------------------
+    def open_convert_dialog(self) -> ConvertDialog | None:
+        if self.doc.network is None or not self.doc.weights_path:
+            self.log("open a cfg and its weights first", "warning")
+            return None
+        if self.doc.errors():
+            self.log("the model has errors (see Problems); fix them before converting",
+                     "warning")
+            return None
+        dialog = ConvertDialog(self.doc.network, self.doc.weights_path, self.settings,
+                               self.log, self)
+        dialog.show()
+        return dialog
+
+    def export_tensor(self, layer: int, name: str, path: str | None = None) -> None:
+        tensor = self.doc.tensor_record(layer, name)
+        if tensor is None or tensor.values is None:
+            return
+        if path is None:
+            default = os.path.join(self.settings.folder("export"),
+                                   f"layer{layer:03d}_{name.replace('.', '_')}.npy")
+            path, _ = QFileDialog.getSaveFileName(self, "Export tensor", default,
+                                                  "NumPy array (*.npy)")
+            if not path:
+                return
+        self.settings.remember_folder("export", path)
+        values = tensor.values
+        runner = TaskRunner(lambda: save_array(values, path), "export", self)
+        runner.returned.connect(lambda p: self.log(f"wrote {p}"))
+        runner.errored.connect(lambda m, d: self.log(f"export failed: {m}", "error", d))
+        runner.finished.connect(lambda: self._runner_done(runner))
+        self._runners.add(runner)
+        runner.start()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        entries = self.settings.recent()
+        if not entries:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for cfg, weights in entries:
+            text = os.path.basename(cfg) + (f" + {os.path.basename(weights)}" if weights else "")
+            action = self.recent_menu.addAction(text)
+            action.setToolTip(cfg)
+            action.triggered.connect(lambda checked=False, c=cfg, w=weights: self.open_cfg(c, w))
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "Darknet Inspector",
+                          "Open Darknet models (.cfg + .weights), see every layer, find where "
+                          "cfg and weights disagree, convert to PyTorch, preview detections.")
+
+    # -- drag and drop --------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(self._kind(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.open_paths([u.toLocalFile() for u in event.mimeData().urls()])
+        event.acceptProposedAction()
+
+    @staticmethod
+    def _kind(path: str) -> str | None:
+        lower = path.lower()
+        for kind, suffixes in (("cfg", CFG_SUFFIXES), ("weights", WEIGHTS_SUFFIXES),
+                               ("image", IMAGE_SUFFIXES)):
+            if lower.endswith(suffixes):
+                return kind
+        return None
+
+    def open_paths(self, paths: list[str]) -> None:
+        """What a drop does: a cfg (+ weights) opens the model, weights alone stream
+        against the open cfg, an image goes to the preview."""
+        by_kind: dict[str, list[str]] = {}
+        for path in paths:
+            kind = self._kind(path)
+            if kind is None:
+                self.log(f"ignored {path}: not a .cfg, .weights or image", "warning")
+            else:
+                by_kind.setdefault(kind, []).append(path)
+        cfgs, weights = by_kind.get("cfg", []), by_kind.get("weights", [])
+        if cfgs:
+            self.open_cfg(cfgs[0], weights[0] if weights else None)
+        elif weights:
+            self.open_weights(weights[0])
+        images = by_kind.get("image", [])
+        if images and self.preview is not None:
+            self.preview.open_image(images[0])
+            self.tabs.setCurrentWidget(self.preview)
+
+    # -- layout ---------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.layout("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.layout("state")
+        if state is not None:
+            self.restoreState(state)
+        for key, splitter in (("main_split", self.main_split), ("right_split", self.right_split)):
+            saved = self.settings.layout(key)
+            if saved is not None:
+                splitter.restoreState(saved)
+
+    def save_layout(self) -> None:
+        self.settings.set_layout("geometry", self.saveGeometry())
+        self.settings.set_layout("state", self.saveState())
+        self.settings.set_layout("main_split", self.main_split.saveState())
+        self.settings.set_layout("right_split", self.right_split.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for runner in list(self._runners):
+            runner.cancel()
+        for runner in list(self._runners):
+            runner.wait(5000)
+        if self.preview is not None:
+            self.preview.shutdown()
+        self.save_layout()
+        super().closeEvent(event)

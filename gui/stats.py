@@ -1,0 +1,130 @@
+"""Summary numbers for one tensor, computed on the numpy view without copying it whole.
+
+Run in worker threads: every function here is plain numpy, no Qt.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HISTOGRAM_BINS = 64
+HISTOGRAM_SAMPLE = 1 << 16
+DEAD_FILTER_NORM = 1e-6
+TINY_VARIANCE = 1e-6
+
+
+@dataclass
+class TensorStats:
+    count: int
+    minimum: float
+    maximum: float
+    mean: float
+    std: float
+    zeros: int
+    nans: int
+    infs: int
+    counts: np.ndarray  # histogram counts
+    edges: np.ndarray  # histogram bin edges (len(counts) + 1)
+    sampled: int  # how many values the histogram was computed from
+    filter_norms: np.ndarray | None = None  # L2 norm per output filter (4-D tensors)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def zero_share(self) -> float:
+        return self.zeros / self.count if self.count else 0.0
+
+    @property
+    def dead_filters(self) -> int:
+        if self.filter_norms is None:
+            return 0
+        return int(np.count_nonzero(self.filter_norms < DEAD_FILTER_NORM))
+
+
+def strided_sample(flat: np.ndarray, limit: int = HISTOGRAM_SAMPLE) -> np.ndarray:
+    """At most `limit` evenly spaced values: a strided view, not a copy."""
+    step = max(1, math.ceil(flat.size / limit))
+    return flat[::step]
+
+
+def _finite_range(flat: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
+    finite = flat[np.isfinite(flat)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    return float(finite.min()), float(finite.max())
+
+
+def histogram(flat: np.ndarray, lo: float, hi: float, bins: int = HISTOGRAM_BINS
+              ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Histogram of a strided subsample over [lo, hi], non-finite values left out."""
+    sample = strided_sample(flat)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        sample = sample[np.isfinite(sample)]
+        lo, hi = _finite_range(flat, lo, hi)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(sample, bins=bins, range=(lo, hi))
+    return counts, edges, int(sample.size)
+
+
+def filter_norms(values: np.ndarray) -> np.ndarray | None:
+    """L2 norm of each output filter of a 4-D weight tensor (first axis = filters)."""
+    if values.ndim != 4 or values.shape[0] == 0:
+        return None
+    rows = values.reshape(values.shape[0], -1)
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
+
+
+def variance_flags(name: str, values: np.ndarray) -> list[str]:
+    """Batch-norm variances must be positive; near zero blows up the normalised output."""
+    if not name.endswith("rolling_variance"):
+        return []
+    flags = []
+    negative = int(np.count_nonzero(values < 0))
+    tiny = int(np.count_nonzero((values >= 0) & (values < TINY_VARIANCE)))
+    if negative:
+        flags.append(f"{negative} negative batch-norm variance(s)")
+    if tiny:
+        flags.append(f"{tiny} batch-norm variance(s) near zero (< {TINY_VARIANCE:g})")
+    return flags
+
+
+def tensor_stats(name: str, values: np.ndarray) -> TensorStats:
+    """Exact min/max/mean/std/zero/NaN/Inf counts, histogram on a subsample, flags."""
+    flat = values.reshape(-1)
+    count = int(flat.size)
+    if count == 0:
+        return TensorStats(0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, np.zeros(0), np.zeros(1), 0)
+    lo, hi = float(flat.min()), float(flat.max())
+    nans = infs = 0
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        nans = int(np.count_nonzero(np.isnan(flat)))
+        infs = int(np.count_nonzero(np.isinf(flat)))
+    if nans or infs:
+        finite = flat[np.isfinite(flat)]
+        mean = float(finite.mean(dtype=np.float64)) if finite.size else math.nan
+        std = float(finite.std(dtype=np.float64)) if finite.size else math.nan
+        lo, hi = _finite_range(flat, lo, hi)
+    else:
+        mean = float(flat.mean(dtype=np.float64))
+        std = float(flat.std(dtype=np.float64))
+    zeros = int(count - np.count_nonzero(flat))
+    counts, edges, sampled = histogram(flat, lo, hi)
+    norms = filter_norms(values)
+    flags = []
+    if nans:
+        flags.append(f"{nans:,} NaN value(s)")
+    if infs:
+        flags.append(f"{infs:,} infinite value(s)")
+    flags += variance_flags(name, values)
+    stats = TensorStats(count, lo, hi, mean, std, zeros, nans, infs, counts, edges, sampled,
+                        norms, flags)
+    if stats.dead_filters:
+        flags.append(f"{stats.dead_filters} dead filter(s) (norm < {DEAD_FILTER_NORM:g})")
+    if zeros == count:
+        flags.append("all values are zero")
+    return stats

@@ -1,0 +1,169 @@
+"""One tensor up close: histogram, summary numbers, per-filter norms, flags, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import palette
+from gui.document import ModelDocument
+from gui.layer_model import shape_text
+from gui.stats import DEAD_FILTER_NORM, TensorStats
+
+STAT_NAMES = ("values", "min", "max", "mean", "std", "zeros", "NaN", "Inf")
+HIST_PEN = pg.mkPen("#2f6db5", width=1)
+HIST_BRUSH = pg.mkBrush(47, 109, 181, 90)
+
+
+def stat_values(stats: TensorStats) -> dict[str, str]:
+    return {
+        "values": f"{stats.count:,}",
+        "min": f"{stats.minimum:.5g}",
+        "max": f"{stats.maximum:.5g}",
+        "mean": f"{stats.mean:.5g}",
+        "std": f"{stats.std:.5g}",
+        "zeros": f"{100 * stats.zero_share:.2f} %",
+        "NaN": f"{stats.nans:,}",
+        "Inf": f"{stats.infs:,}",
+    }
+
+
+def _plot(title: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background="w")
+    plot.setTitle(title, color="#333", size="9pt")
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.setMenuEnabled(False)
+    plot.setMinimumHeight(140)
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).setTextPen("#444")
+        plot.getAxis(axis).setPen("#999")
+    return plot
+
+
+class TensorView(QWidget):
+    """Handed the document; `show_tensor(layer, name)` fills it from the document's stats."""
+
+    export_requested = Signal(int, str)
+
+    def __init__(self, document: ModelDocument, parent=None):
+        super().__init__(parent)
+        self.doc = document
+        self.current: tuple[int, str] | None = None
+        self.title = QLabel("Select a tensor (expand a layer) to see its values.")
+        self.title.setWordWrap(True)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.flags = QLabel()
+        self.flags.setWordWrap(True)
+        self.flags.setStyleSheet(f"color: {palette.ERROR_TEXT.name()};")
+        self.values: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(14)
+        for i, name in enumerate(STAT_NAMES):
+            label = QLabel(name)
+            label.setStyleSheet(f"color: {palette.MUTED_TEXT.name()};")
+            value = QLabel("\u2014")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.values[name] = value
+            grid.addWidget(label, (i % 4), 2 * (i // 4))
+            grid.addWidget(value, (i % 4), 2 * (i // 4) + 1)
+        grid.setColumnStretch(4, 1)
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.toggled.connect(self._apply_log)
+        self.export_button = QPushButton("Export .npy\u2026")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export)
+        self.histogram = _plot("Histogram")
+        self.histogram.setLabel("left", "count")
+        self._hist_item = self.histogram.plot([0, 1], [0], stepMode="center", fillLevel=0,
+                                              pen=HIST_PEN, brush=HIST_BRUSH)
+        self.filters = _plot("Norm per output filter (red: dead)")
+        self.filters.setLabel("bottom", "filter")
+        self._bars: pg.BarGraphItem | None = None
+        tools = QHBoxLayout()
+        tools.addWidget(self.log_scale)
+        tools.addStretch(1)
+        tools.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addLayout(grid)
+        layout.addWidget(self.flags)
+        layout.addLayout(tools)
+        layout.addWidget(self.histogram, 3)
+        layout.addWidget(self.filters, 2)
+        self.filters.hide()
+        document.network_changed.connect(self.clear)
+        document.weights_cleared.connect(self.clear)
+
+    def clear(self) -> None:
+        self.current = None
+        self.title.setText("Select a tensor (expand a layer) to see its values.")
+        self.flags.clear()
+        for value in self.values.values():
+            value.setText("\u2014")
+        self._hist_item.setData([0, 1], [0])
+        self.filters.hide()
+        self.export_button.setEnabled(False)
+
+    def show_tensor(self, layer: int, name: str, live: bool = False) -> None:
+        """Show the document's stats for one tensor (`live`: it is being read now)."""
+        self.current = (layer, name)
+        spec = next((s for s in self.doc.layers[layer].weights if s.name == name), None)
+        shape = shape_text(spec.shape) if spec else "?"
+        kind = self.doc.layers[layer].type
+        prefix = "Reading: " if live else ""
+        self.title.setText(f"{prefix}layer {layer} ({kind}) \u2014 {name} [{shape}]")
+        stats = self.doc.stats.get((layer, name))
+        tensor = self.doc.tensor_record(layer, name)
+        self.export_button.setEnabled(tensor is not None and tensor.values is not None)
+        if stats is None:
+            why = "not read yet" if tensor is None else f"not in the file ({tensor.status})"
+            self.flags.setText(f"No values: {why}.")
+            for value in self.values.values():
+                value.setText("\u2014")
+            self._hist_item.setData([0, 1], [0])
+            self.filters.hide()
+            return
+        for key, text in stat_values(stats).items():
+            self.values[key].setText(text)
+        sampled = "" if stats.sampled >= stats.count else \
+            f" (histogram of {stats.sampled:,} evenly spaced values)"
+        self.flags.setText("\u26a0 " + "; ".join(stats.flags) if stats.flags else "")
+        self.histogram.setTitle(f"Histogram{sampled}", color="#333", size="9pt")
+        self._hist_item.setData(stats.edges, stats.counts)
+        self.histogram.enableAutoRange()
+        self._show_filters(stats.filter_norms)
+
+    def _show_filters(self, norms: np.ndarray | None) -> None:
+        if norms is None:
+            self.filters.hide()
+            return
+        if self._bars is not None:
+            self.filters.removeItem(self._bars)
+        dead = norms < DEAD_FILTER_NORM
+        brushes = [pg.mkBrush("#c62828") if d else pg.mkBrush("#5b8fd0") for d in dead]
+        self._bars = pg.BarGraphItem(x=np.arange(norms.size), height=norms, width=0.9,
+                                     brushes=brushes, pen=None)
+        self.filters.addItem(self._bars)
+        self.filters.enableAutoRange()
+        self.filters.show()
+
+    def _apply_log(self, on: bool) -> None:
+        self.histogram.setLogMode(False, on)
+        self.histogram.setLabel("left", "count (log)" if on else "count")
+
+    def _export(self) -> None:
+        if self.current is not None:
+            self.export_requested.emit(*self.current)

@@ -1,0 +1,117 @@
+"""Run a generator task (gui.tasks) on a QThread: one signal per yielded value.
+
+`TaskRunner` is the handle the UI keeps: start it, connect to its signals (delivered on
+the UI thread), cancel it. The cancel flag is checked between yields, so a weights
+stream stops between two layers and what was read stays consistent.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Generator
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from core.errors import InspectorError
+
+
+def describe_error(exc: BaseException) -> str:
+    """A message for the user: core's own words, or the exception's type and text."""
+    if isinstance(exc, InspectorError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory (the model or input is too large)"
+    text = str(exc) or "(no message)"
+    return f"unexpected {type(exc).__name__}: {text}"
+
+
+class GeneratorWorker(QObject):
+    """Lives on the worker thread; iterates the task and reports through signals."""
+
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str, str)  # message for the user, traceback for the log
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, factory: Callable[[], Generator]):
+        super().__init__()
+        self._factory = factory
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._iterate()
+        except BaseException as exc:  # a worker must never take the app down
+            self.errored.emit(describe_error(exc), traceback.format_exc())
+        finally:
+            self.done.emit()
+
+    def _iterate(self) -> None:
+        if self._cancel.is_set():
+            self.cancelled.emit()
+            return
+        generator = self._factory()
+        while True:
+            try:
+                value = next(generator)
+            except StopIteration as stop:
+                self.returned.emit(stop.value)
+                return
+            self.yielded.emit(value)
+            if self._cancel.is_set():
+                generator.close()
+                self.cancelled.emit()
+                return
+
+
+class TaskRunner(QObject):
+    """The UI-side handle of one task; its signals arrive on the UI thread."""
+
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str, str)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, factory: Callable[[], Generator], name: str = "task",
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.name = name
+        self._thread = QThread()
+        self._thread.setObjectName(name)
+        self._worker = GeneratorWorker(factory)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.yielded.connect(self.yielded)
+        self._worker.returned.connect(self.returned)
+        self._worker.errored.connect(self.errored)
+        self._worker.cancelled.connect(self.cancelled)
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._running = False
+
+    def start(self) -> TaskRunner:
+        self._running = True
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._worker.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def wait(self, msecs: int = 10_000) -> bool:
+        """Block until the thread ends (used when the window closes)."""
+        return self._thread.wait(msecs)
+
+    def _on_thread_finished(self) -> None:
+        self._running = False
+        self.finished.emit()
