@@ -1,11 +1,28 @@
 """Layer types, one module per family; importing this package registers them all."""
 
 from core.layers import (  # noqa: F401  (imported to register)
+    activation,
+    attention,
+    batchnorm,
+    connected,
+    contrastive,
     convolutional,
+    cost,
+    crop,
+    detection,
     dropout,
+    empty,
+    gaussian_yolo,
+    implicit,
+    local,
+    normalization,
     pooling,
+    recurrent,
+    region,
+    reorg,
     route,
     shortcut,
+    softmax,
     upsample,
     yolo,
 )

@@ -1,0 +1,74 @@
+"""[activation]: Darknet's `parse_activation` (src/parser.c) and
+`forward_activation_layer` (src/activation_layer.c), plus the activation rule shared by
+every layer whose forward pass calls the plain `activate_array` (src/activations.c)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from core.activations import ACTIVATIONS
+from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from core.layers.convolutional import darknet_activation
+from core.layers.registry import register
+
+ACTIVATE_ARRAY_GIVES_ZERO = frozenset({
+    "relu6", "swish", "mish", "hard_mish", "normalize_channels",
+    "normalize_channels_softmax", "normalize_channels_softmax_maxval",
+})
+
+
+def plain_activation(ctx: BuildContext, default: str) -> tuple[str, bool]:
+    """The layer's activation and whether Darknet zeroes its output instead.
+
+    `activate_array` (src/activations.c) special-cases linear, leaky and logistic and
+    sends everything else to `activate`, whose switch has no case for relu6, swish, mish,
+    hard_mish or normalize_channels*: it returns 0. Only [convolutional] and [shortcut]
+    route those through dedicated functions, so any other layer outputs zeros."""
+    name = darknet_activation(ctx, default)
+    zeroes = name in ACTIVATE_ARRAY_GIVES_ZERO
+    if zeroes:
+        s = ctx.section
+        ctx.warn(f"[{s.name}] activation={name} on line {s.line_of('activation')}: Darknet's "
+                 f"activate_array has no {name} outside [convolutional] and [shortcut], so "
+                 "this layer outputs 0 everywhere in Darknet (and here); use linear, leaky, "
+                 "logistic, relu, tanh or another plain activation", s.line_of("activation"))
+    return name, zeroes
+
+
+class PlainActivate(nn.Module):
+    """An activation applied the way `activate_array` applies it (zeros when it cannot)."""
+
+    def __init__(self, name: str, zeroes: bool = False):
+        super().__init__()
+        self.name = name
+        self.zeroes = zeroes
+        self.fn = ACTIVATIONS[name]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.zeros_like(x) if self.zeroes else self.fn(x)
+
+    def extra_repr(self) -> str:
+        return f"{self.name} (Darknet gives 0)" if self.zeroes else self.name
+
+
+@register
+class Activation(LayerType):
+    name = "activation"
+
+    def build(self, ctx: BuildContext) -> Built:
+        shape = ctx.require_input()
+        activation, zeroes = plain_activation(ctx, "linear")
+        return Built(shape, dict(activation=activation, zeroes=zeroes), summary=activation)
+
+    def module(self, layer: Layer) -> nn.Module:
+        return ActivationModule(layer.params["activation"], layer.params["zeroes"])
+
+
+class ActivationModule(DarknetModule):
+    def __init__(self, name: str, zeroes: bool):
+        super().__init__()
+        self.act = PlainActivate(name, zeroes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(x)

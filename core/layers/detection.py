@@ -1,0 +1,87 @@
+"""[detection] (YOLO v1): Darknet's `parse_detection` (src/parser.c),
+`make_detection_layer` and `forward_detection_layer` (src/detection_layer.c)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
+from core.layers.registry import register
+
+DETECTION_TRAINING_KEYS = frozenset({
+    "rescore", "max", "coord_scale", "forced", "object_scale", "noobject_scale",
+    "class_scale", "jitter", "resize", "random", "reorg",
+})
+
+
+def detection_inputs(side: int, num: int, coords: int, classes: int) -> int:
+    """`make_detection_layer` asserts side*side*((1 + coords)*num + classes) == inputs."""
+    return side * side * ((1 + coords) * num + classes)
+
+
+def check_detection_inputs(ctx: BuildContext, got: int, expected: int, rule: str) -> None:
+    """Name the layer whose size to change (Darknet only fails an assert)."""
+    if got == expected:
+        return
+    s = ctx.section
+    feeder = ctx.layers[ctx.index - 1] if ctx.index > 0 else None
+    if feeder is not None and feeder.type == "connected":
+        line = feeder.section.line_of("output")
+        fix = f"set output={expected} on line {line} (layer {feeder.index}, [connected])"
+    else:
+        where = f"layer {feeder.index} [{feeder.section.name}]" if feeder else "the input"
+        fix = f"make {where} output {expected} values"
+    ctx.error(f"[detection] on line {s.line} needs {rule} = {expected} inputs but gets "
+              f"{got}: {fix}", s.line)
+
+
+@register
+class Detection(LayerType):
+    name = "detection"
+    known_keys = DETECTION_TRAINING_KEYS
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        inputs = math.prod(ctx.require_input())
+        coords = s.int("coords", 1)
+        classes = s.int("classes", 1)
+        num = s.int("num", 1)
+        side = s.int("side", 7)
+        if min(coords, classes) < 0 or min(num, side) < 1:
+            raise LayerProblem(f"[detection] coords={coords}, classes={classes}, num={num} "
+                               f"and side={side} must be positive", s.line)
+        expected = detection_inputs(side, num, coords, classes)
+        check_detection_inputs(ctx, inputs, expected, f"side*side*((1 + coords)*num + "
+                               f"classes) = {side}*{side}*((1 + {coords})*{num} + {classes})")
+        params = dict(classes=classes, coords=coords, num=num, side=side,
+                      sqrt=bool(s.int("sqrt", 0)), softmax=bool(s.int("softmax", 0)),
+                      nms_kind="default", beta_nms=0.6)
+        return Built((inputs,), params, runnable=inputs == expected,
+                     summary=f"{classes} classes, {side}x{side}x{num}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        p = layer.params
+        return DetectionModule(p["side"] * p["side"], p["classes"], p["softmax"])
+
+
+class DetectionModule(DarknetModule):
+    """`forward_detection_layer` at inference: the input copied, and with `softmax=1` the
+    class scores of each of the side*side cells (stored first) softmaxed."""
+
+    def __init__(self, locations: int, classes: int, softmax: bool):
+        super().__init__()
+        self.locations = locations
+        self.classes = classes
+        self.softmax = softmax
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(x.shape[0], -1)
+        if not self.softmax:
+            return flat
+        split = self.locations * self.classes
+        scores = flat[:, :split].reshape(-1, self.locations, self.classes)
+        scores = torch.softmax(scores, dim=2).reshape(-1, split)
+        return torch.cat([scores, flat[:, split:]], dim=1)

@@ -1,0 +1,46 @@
+"""[implicit]: Darknet's `parse_implicit` (src/parser.c), `make_implicit_layer` and
+`forward_implicit_layer` (src/representation_layer.c): a learned constant tensor of
+`filters` channels, `atoms` rows and one column, the same for every sample; its input is
+ignored."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerType,
+    TensorSpec,
+    positive,
+)
+from core.layers.connected import filled_parameter
+from core.layers.registry import register
+
+
+@register
+class Implicit(LayerType):
+    name = "implicit"
+    known_keys = frozenset({"mean", "std"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        filters = positive(s, "filters", s.int("filters", 128))
+        atoms = positive(s, "atoms", s.int("atoms", 1))
+        shape = (filters, atoms, 1)
+        return Built(shape, dict(filters=filters, atoms=atoms),
+                     [TensorSpec("weights", shape)], summary=f"{filters}x{atoms}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        return ImplicitModule(layer.output_shape)
+
+
+class ImplicitModule(DarknetModule):
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.weights = filled_parameter(*shape, value=0.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.weights.unsqueeze(0).expand(x.shape[0], *self.weights.shape)

@@ -1,0 +1,259 @@
+"""The recurrent family: [rnn], [gru], [lstm] (nested [connected] layers), [crnn] and
+[conv_lstm] (nested [convolutional] layers) and [history]. Darknet's `parse_*`
+(src/parser.c), `make_*_layer` (src/rnn_layer.c, src/gru_layer.c, src/lstm_layer.c,
+src/crnn_layer.c, src/conv_lstm_layer.c) and the nested loads in `load_weights_upto`.
+
+Their state carries over from one call to the next, so a single forward pass is not
+Darknet's answer in general: these layers are shown (shapes, weights) but not run, except
+[history], which at inference (one time step) is a plain copy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from core.errors import InspectorError
+from core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+    TensorSpec,
+    positive,
+)
+from core.layers.connected import TransposedConnectedWeights, connected_weight_layout
+from core.layers.convolutional import (
+    conv_weight_layout,
+    darknet_activation,
+    darknet_conv_out_size,
+    darknet_conv_padding,
+)
+from core.layers.registry import register
+
+RNN_LAYERS = ("input_layer", "self_layer", "output_layer")
+GRU_LAYERS = ("input_z_layer", "input_r_layer", "input_h_layer",
+              "state_z_layer", "state_r_layer", "state_h_layer")
+LSTM_LAYERS = ("wf", "wi", "wg", "wo", "uf", "ui", "ug", "uo")
+
+
+def not_runnable(ctx: BuildContext) -> None:
+    ctx.warn(f"[{ctx.section.name}] is not runnable in this tool (shapes and weights are "
+             "shown): its state carries over between calls in Darknet")
+
+
+def nested_connected(names: tuple[str, ...], sizes: dict[str, tuple[int, int]],
+                     batch_normalize: bool) -> list[TensorSpec]:
+    """Each nested [connected] in load order, its tensors named `<layer>.<tensor>`."""
+    specs: list[TensorSpec] = []
+    for name in names:
+        inputs, outputs = sizes[name]
+        specs += connected_weight_layout(name + ".", inputs, outputs, batch_normalize)
+    return specs
+
+
+def nested_conv(name: str, filters: int, channels: int, groups: int, size: int,
+                batch_normalize: bool) -> list[TensorSpec]:
+    """A nested [convolutional] (`load_convolutional_weights`, no `dontloadscales`)."""
+    return conv_weight_layout(name + ".", filters, channels // groups, size, batch_normalize)
+
+
+class RecurrentType(LayerType):
+    """Layer types shown but not run: the module only holds the tensors."""
+
+    def module(self, layer: Layer) -> nn.Module:
+        return HeldTensors(layer)
+
+
+class HeldTensors(DarknetModule):
+    """Holds a layer's Darknet tensors (nested layers as submodules) so weights load and
+    export; running it is refused with a message."""
+
+    def __init__(self, layer: Layer):
+        super().__init__()
+        self.message = (f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) "
+                        "is not runnable in this tool; its shapes and weights are still shown")
+        for spec in layer.weights:
+            owner: nn.Module = self
+            *path, attr = spec.name.split(".")
+            for part in path:
+                if not hasattr(owner, part):
+                    owner.add_module(part, DarknetModule())
+                owner = getattr(owner, part)
+            owner.register_parameter(attr, nn.Parameter(
+                torch.zeros(spec.shape), requires_grad=False))
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        raise InspectorError(self.message)
+
+
+@register
+class Rnn(TransposedConnectedWeights, RecurrentType):
+    name = "rnn"
+    known_keys = frozenset({"shortcut"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        inputs = math.prod(ctx.require_input())
+        output = positive(s, "output", s.int("output", 1))
+        hidden = positive(s, "hidden", s.int("hidden", 1))
+        activation = darknet_activation(ctx, "logistic")
+        bn = bool(s.int("batch_normalize", 0))
+        log = s.int("logistic", 0)
+        sizes = dict(input_layer=(inputs, hidden), self_layer=(hidden, hidden),
+                     output_layer=(hidden, output))
+        not_runnable(ctx)
+        params = dict(inputs=inputs, hidden=hidden, output=output, activation=activation,
+                      batch_normalize=bn, logistic=log)
+        return Built((output,), params, nested_connected(RNN_LAYERS, sizes, bn),
+                     runnable=False, summary=f"{inputs} -> {hidden} -> {output}")
+
+
+@register
+class Gru(TransposedConnectedWeights, RecurrentType):
+    name = "gru"
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        inputs = math.prod(ctx.require_input())
+        output = positive(s, "output", s.int("output", 1))
+        bn = bool(s.int("batch_normalize", 0))
+        sizes = {name: ((inputs if name.startswith("input") else output), output)
+                 for name in GRU_LAYERS}
+        not_runnable(ctx)
+        return Built((output,), dict(inputs=inputs, output=output, batch_normalize=bn),
+                     nested_connected(GRU_LAYERS, sizes, bn), runnable=False,
+                     summary=f"{inputs} -> {output}")
+
+
+@register
+class Lstm(TransposedConnectedWeights, RecurrentType):
+    name = "lstm"
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        inputs = math.prod(ctx.require_input())
+        output = positive(s, "output", s.int("output", 1))
+        bn = bool(s.int("batch_normalize", 0))
+        sizes = {name: ((output if name.startswith("w") else inputs), output)
+                 for name in LSTM_LAYERS}
+        not_runnable(ctx)
+        return Built((output,), dict(inputs=inputs, output=output, batch_normalize=bn),
+                     nested_connected(LSTM_LAYERS, sizes, bn), runnable=False,
+                     summary=f"{inputs} -> {output}")
+
+
+def recurrent_conv_geometry(ctx: BuildContext) -> dict:
+    """Options `parse_crnn` and `parse_conv_lstm` share: size 3, stride 1, padding
+    (size/2 with pad=1), groups, dilation; and the nested convs' output size."""
+    s = ctx.section
+    c, h, w = ctx.require_chw()
+    size = positive(s, "size", s.int("size", 3))
+    stride = positive(s, "stride", s.int("stride", 1))
+    groups = positive(s, "groups", s.int("groups", 1))
+    padding = darknet_conv_padding(s.int("pad", 0), s.int("padding", 0), size)
+    out_h = darknet_conv_out_size(h, padding, size, stride)
+    out_w = darknet_conv_out_size(w, padding, size, stride)
+    if out_h < 1 or out_w < 1:
+        raise LayerProblem(f"[{s.name}] a {size}x{size} kernel does not fit the {w}x{h} "
+                           "input", s.line_of("size"))
+    return dict(c=c, h=h, w=w, size=size, stride=stride, groups=groups, padding=padding,
+                out_h=out_h, out_w=out_w, batch_normalize=bool(s.int("batch_normalize", 0)),
+                xnor=bool(s.int("xnor", 0)))
+
+
+@register
+class Crnn(RecurrentType):
+    name = "crnn"
+    known_keys = frozenset({"shortcut", "dilation"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        g = recurrent_conv_geometry(ctx)
+        output = positive(s, "output", s.int("output", 1))
+        hidden = positive(s, "hidden", s.int("hidden", 1))
+        activation = darknet_activation(ctx, "logistic")
+        if (g["out_h"], g["out_w"]) != (g["h"], g["w"]):
+            raise LayerProblem(
+                f"[crnn] its convolutions turn {g['w']}x{g['h']} into {g['out_w']}x"
+                f"{g['out_h']}, but the hidden state must keep the input size (Darknet "
+                "asserts it): use stride=1 and pad=1", s.line_of("size"))
+        bn, groups, size = g["batch_normalize"], g["groups"], g["size"]
+        weights = (nested_conv("input_layer", hidden, g["c"], groups, size, bn)
+                   + nested_conv("self_layer", hidden, hidden, groups, size, bn)
+                   + nested_conv("output_layer", output, hidden, groups, size, bn))
+        not_runnable(ctx)
+        params = dict(g, hidden=hidden, output=output, activation=activation)
+        return Built((output, g["out_h"], g["out_w"]), params, weights, runnable=False,
+                     summary=f"{hidden} -> {output} {size}x{size}")
+
+
+def conv_lstm_load_order(peephole: bool, bottleneck: bool) -> list[str]:
+    """`load_weights_upto` for CONV_LSTM: vf, vi, vo when peephole; wf; wi, wg, wo unless
+    bottleneck; then uf, ui, ug, uo."""
+    order = ["vf", "vi", "vo"] if peephole else []
+    order.append("wf")
+    if not bottleneck:
+        order += ["wi", "wg", "wo"]
+    return order + ["uf", "ui", "ug", "uo"]
+
+
+@register
+class ConvLstm(RecurrentType):
+    name = "conv_lstm"
+    known_keys = frozenset({"state_constrain", "shortcut", "lstm_activation",
+                            "time_normalizer", "dilation"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        g = recurrent_conv_geometry(ctx)
+        output = positive(s, "output", s.int("output", 1))
+        activation = darknet_activation(ctx, "linear")
+        peephole = bool(s.int("peephole", 0))
+        bottleneck = bool(s.int("bottleneck", 0))
+        bn, groups, size = g["batch_normalize"], g["groups"], g["size"]
+        weights: list[TensorSpec] = []
+        for name in conv_lstm_load_order(peephole, bottleneck):
+            channels = g["c"] if name.startswith("u") else output
+            if name == "wf" and bottleneck:
+                channels = 2 * output
+            weights += nested_conv(name, output, channels, groups, size, bn)
+        not_runnable(ctx)
+        params = dict(g, output=output, activation=activation, peephole=peephole,
+                      bottleneck=bottleneck)
+        return Built((output, g["out_h"], g["out_w"]), params, weights, runnable=False,
+                     summary=f"{output} {size}x{size}" + (" peephole" if peephole else ""))
+
+
+@register
+class History(LayerType):
+    name = "history"
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        c, h, w = ctx.require_chw()
+        size = positive(s, "history_size", s.int("history_size", 4))
+        return Built((c * size, h, w), dict(history_size=size), summary=f"x{size}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        return HistoryModule(math.prod(layer.output_shape), layer.output_shape)
+
+
+class HistoryModule(DarknetModule):
+    """`forward_history_layer` with one time step (inference): the whole batch's input is
+    copied to the start of the zeroed output buffer, the rest stays zero."""
+
+    def __init__(self, outputs: int, out_shape: tuple[int, ...]):
+        super().__init__()
+        self.outputs = outputs
+        self.out_shape = tuple(out_shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(-1)
+        buffer = flat.new_zeros(x.shape[0] * self.outputs)
+        buffer[: flat.numel()] = flat
+        return buffer.view(x.shape[0], *self.out_shape)

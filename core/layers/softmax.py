@@ -1,0 +1,68 @@
+"""[softmax] (alias [soft]): Darknet's `parse_softmax` (src/parser.c),
+`forward_softmax_layer` (src/softmax_layer.c) and `softmax_cpu` (src/blas.c)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+    positive,
+)
+from core.layers.registry import register
+
+
+@register
+class Softmax(LayerType):
+    name = "softmax"
+    known_keys = frozenset({"noloss"})
+
+    def build(self, ctx: BuildContext) -> Built:
+        s = ctx.section
+        inputs = math.prod(ctx.require_input())
+        groups = positive(s, "groups", s.int("groups", 1))
+        if inputs % groups:
+            raise LayerProblem(f"[{s.name}] groups={groups} does not divide its {inputs} "
+                               "inputs (Darknet asserts inputs % groups == 0)",
+                               s.line_of("groups"))
+        temperature = s.float("temperature", 1.0)
+        if temperature == 0:
+            raise LayerProblem(f"[{s.name}] temperature=0 divides by zero",
+                               s.line_of("temperature"))
+        tree = s.str("tree")
+        if tree:
+            ctx.warn(f"[{s.name}] tree={tree}: the hierarchical softmax needs that tree file; "
+                     "this layer is not run by this tool (shapes are shown)", s.line_of("tree"))
+        if s.float("spatial", 0.0):
+            ctx.warn(f"[{s.name}] spatial=1 is used only by Darknet's GPU build (a softmax "
+                     "over channels at each pixel); its CPU forward, which this tool follows, "
+                     f"softmaxes {inputs // groups} values at a time", s.line_of("spatial"))
+        params = dict(groups=groups, temperature=temperature, tree=tree)
+        text = f"groups {groups}" if groups > 1 else ""
+        return Built((inputs,), params, runnable=not tree, summary=text)
+
+    def module(self, layer: Layer) -> nn.Module:
+        return SoftmaxModule(layer.params["groups"], layer.params["temperature"])
+
+
+class SoftmaxModule(DarknetModule):
+    """`softmax_cpu`: the flattened input in `groups` consecutive chunks, each softmaxed
+    as exp(x/t - max/t) / sum."""
+
+    def __init__(self, groups: int, temperature: float):
+        super().__init__()
+        self.groups = groups
+        self.temperature = temperature
+
+    def forward(self, x: Tensor) -> Tensor:
+        b = x.shape[0]
+        chunks = x.reshape(b, self.groups, -1) / self.temperature
+        return torch.softmax(chunks, dim=2).reshape(b, -1)
