@@ -42,7 +42,7 @@ class GaussianYolo(LayerType):
             raise LayerProblem(f"[Gaussian_yolo] classes={classes} and num={total} must be "
                                "positive", s.line)
         mask = parse_mask(ctx, total)
-        anchors = parse_anchors(ctx, total)
+        anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
         expected = (classes + BOX_ENTRIES + 1) * len(mask)
         check_head_filters(ctx, expected, f"(classes + 9) * len(mask) = ({classes} + 9) * "
                            f"{len(mask)}")

@@ -38,29 +38,42 @@ def check_head_filters(ctx: BuildContext, expected: int, rule: str) -> None:
 
 
 def parse_mask(ctx: BuildContext, total: int) -> list[int]:
-    """`parse_yolo_mask`: no mask means every anchor 0..num-1; each entry must be < num."""
+    """`parse_yolo_mask`: no mask means every anchor 0..num-1. Darknet never checks the
+    entries: one at or past num reads past its anchor array (warned); negative ones
+    are refused."""
     s = ctx.section
     mask = s.ints("mask")
     if mask is None:
         return list(range(total))
     for m in mask:
-        if not 0 <= m < total:
-            raise LayerProblem(
-                f"[{s.name}] mask entry {m} points past the num={total} anchors "
-                f"(valid: 0..{total - 1})", s.line_of("mask"))
+        if m < 0:
+            raise LayerProblem(f"[{s.name}] mask entry {m} is negative (valid: 0..{total - 1})",
+                               s.line_of("mask"))
+    beyond = [m for m in mask if m >= total]
+    if beyond:
+        ctx.warn(f"[{s.name}] mask entries {','.join(map(str, beyond))} point past the "
+                 f"num={total} anchors: Darknet reads past its anchor array there (undefined "
+                 f"boxes); this tool takes them from anchors= as if num={max(beyond) + 1}. "
+                 f"Set num={max(beyond) + 1} on line {s.line_of('num')} or fix mask=",
+                 s.line_of("mask"))
     return mask
 
 
-def parse_anchors(ctx: BuildContext, total: int) -> list[float]:
-    """`anchors=` as pairs; Darknet reads at most 2*num values, missing ones are 0."""
+MISSING_ANCHOR = 0.5
+
+
+def parse_anchors(ctx: BuildContext, total: int, needed: int | None = None) -> list[float]:
+    """`anchors=` as pairs: Darknet reads at most 2*num values; the ones it lacks keep the
+    0.5 `make_yolo_layer` / `make_region_layer` start with. `needed` pairs past num (a
+    mask pointing past num) come from the extra values listed, else 0.5."""
     s = ctx.section
     values = s.floats("anchors", []) or []
     if len(values) < 2 * total:
         ctx.warn(f"[{s.name}] num={total} needs {2 * total} anchor values but "
-                 f"anchors= has {len(values)}; Darknet uses 0 for the missing ones",
-                 s.line_of("anchors"))
-    values = (values + [0.0] * (2 * total))[: 2 * total]
-    return values
+                 f"anchors= has {len(values)}; Darknet uses {MISSING_ANCHOR} for the missing "
+                 "ones", s.line_of("anchors"))
+    count = 2 * max(total, needed or 0)
+    return (values + [MISSING_ANCHOR] * count)[:count]
 
 
 def head_nms_options(section) -> dict:
@@ -83,7 +96,7 @@ class Yolo(LayerType):
             raise LayerProblem(f"[yolo] classes={classes} and num={total} must be positive",
                                s.line)
         mask = parse_mask(ctx, total)
-        anchors = parse_anchors(ctx, total)
+        anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
         check_head_filters(ctx, (classes + 5) * len(mask), f"(classes + 5) * len(mask) = "
                            f"({classes} + 5) * {len(mask)}")
         params = dict(classes=classes, num=total, mask=mask, anchors=anchors,
