@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("-o", "--output", required=True)
     _add_size(dump)
 
+    _add_detect_parser(sub)
+
     export = sub.add_parser("export-weights", help="our .pt back to Darknet .weights")
     export.add_argument("model")
     export.add_argument("-o", "--output", required=True)
@@ -188,6 +190,130 @@ def run_dump(args: argparse.Namespace) -> int:
         np.savez(out, **arrays)
     print(f"wrote {args.output} ({len(arrays)} layers)")
     return EXIT_OK
+
+
+def _add_detect_parser(sub) -> None:
+    detect = sub.add_parser("detect", help="detections on an image, as Darknet's detector "
+                            "test finds them")
+    detect.add_argument("cfg")
+    detect.add_argument("weights")
+    detect.add_argument("image")
+    detect.add_argument("--names", help="class names, one per line (coco.names style)")
+    detect.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    detect.add_argument("--conf", type=_unit_interval, default=0.25,
+                        help="confidence threshold (default 0.25)")
+    detect.add_argument("--nms", type=_unit_interval, default=0.45,
+                        help="NMS overlap threshold, 0 = no NMS (default 0.45)")
+    resize = detect.add_mutually_exclusive_group()
+    resize.add_argument("--letterbox", dest="letterbox", action="store_const", const=True,
+                        help="keep the aspect ratio (default: the cfg's letter_box)")
+    resize.add_argument("--resize", dest="letterbox", action="store_const", const=False,
+                        help="stretch to the network size")
+    detect.add_argument("--json", metavar="OUT", help="write the detections as JSON "
+                        "('-' prints them instead of the text report)")
+    detect.add_argument("--save", metavar="OUT.jpg", help="save the image with boxes drawn")
+    detect.add_argument("--half", action="store_true", help="float16 on CUDA")
+    detect.add_argument("--agnostic", action="store_true", help="NMS across classes")
+    detect.set_defaults(letterbox=None, width=None, height=None)
+
+
+def _unit_interval(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{number} must be between 0 and 1")
+    return number
+
+
+def _image_format(path: str) -> str:
+    from PIL import Image
+
+    extension = os.path.splitext(path)[1].lower()
+    fmt = Image.registered_extensions().get(extension)
+    if fmt is None:
+        raise UsageError(f"{path}: unknown image extension {extension!r}; use .jpg or .png")
+    return fmt
+
+
+@command("detect")
+def run_detect(args: argparse.Namespace) -> int:
+    from core.detect import Detector, read_names, resolve_device
+    from core.image import load_image
+
+    image_path = _require_file(args.image, "image")
+    for target in (args.json, args.save):
+        if target and target != "-":
+            _writable_target(target)
+    save_format = _image_format(args.save) if args.save else None
+    names = read_names(_require_file(args.names, "names")) if args.names else None
+    device = resolve_device(args.device)
+    image = load_image(image_path)
+    model = _load_checked(args)
+    if model is None:
+        return EXIT_PROBLEMS
+    detector = Detector(model.fuse(), names, device, args.letterbox, args.half)
+    inference = detector.infer(image)
+    found = detector.detections(inference, args.conf, args.nms, args.agnostic)
+    for note in _detect_notes(detector, names) + inference.warnings:
+        print(f"darknet-inspector: warning: {note}", file=sys.stderr)
+    if args.json:
+        _write_detect_json(args.json, args.image, inference, found)
+    if args.save:
+        _save_drawn(args.save, save_format, image, found)
+    if args.json != "-":
+        print(_detect_text(args.image, inference, found))
+    return EXIT_OK
+
+
+def _detect_notes(detector, names: list[str] | None) -> list[str]:
+    classes = detector.classes
+    if names is not None and len(names) < classes:
+        return [f"the names file has {len(names)} names but the model has {classes} "
+                "classes; the others are shown by number"]
+    return []
+
+
+def _write_detect_json(target: str, image: str, inference, found) -> None:
+    from core.atomic import atomic_write
+
+    width, height = inference.image_size
+    payload = {"image": image, "width": width, "height": height, "device": inference.device,
+               "detections": [d.to_dict() for d in found]}
+    if target == "-":
+        print(json.dumps(payload))
+        return
+    with atomic_write(target, "w") as out:
+        json.dump(payload, out, indent=1)
+
+
+def _save_drawn(target: str, fmt: str, image, found) -> None:
+    from core.atomic import atomic_write
+    from core.draw import draw_detections
+
+    drawn = draw_detections(image, found)
+    options = {"quality": 92} if fmt == "JPEG" else {}
+    with atomic_write(target) as out:
+        drawn.save(out, format=fmt, **options)
+
+
+def _detect_text(image: str, inference, found) -> str:
+    width, height = inference.image_size
+    net_w, net_h = inference.input_size
+    how = "letterbox" if inference.letterbox else "stretch"
+    lines = [f"{image}: {width}x{height} -> {net_w}x{net_h} ({how}), device "
+             f"{inference.device}, {len(found)} detection{'s' if len(found) != 1 else ''}"]
+    name_width = max((len(d.name) for d in found), default=0)
+    for d in found:
+        x1, y1, x2, y2 = d.box
+        lines.append(f"  {d.name:<{name_width}} {d.confidence * 100:5.1f}%  "
+                     f"box {x1:7.1f} {y1:7.1f} {x2:7.1f} {y2:7.1f}")
+    t = inference.timings
+    lines.append(f"time: preprocess {t['preprocess'] * 1e3:.1f} ms, forward "
+                 f"{t['forward'] * 1e3:.1f} ms, decode+NMS "
+                 f"{(t['decode'] + t.get('nms', 0.0)) * 1e3:.1f} ms")
+    return "\n".join(lines)
 
 
 @command("export-weights")

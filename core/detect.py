@@ -1,0 +1,474 @@
+"""Detection preview: what Darknet's `detector test` does after the network.
+
+Head outputs (as `DarknetModel.forward` returns them, activations applied) are decoded
+into candidate boxes once per image (`Detector.infer`); thresholds and NMS then run on
+the cached candidates (`Detector.detections`), so a slider never re-runs the network.
+Everything stays on the chosen torch device.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from core.errors import UsageError
+from core.image import (
+    darknet_letterbox,
+    darknet_resize,
+    image_to_chw,
+    letterbox_size,
+    load_image,
+    to_rgb8,
+)
+from core.model import DarknetModel
+
+Size = tuple[int, int]
+NMS_MATRIX_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One (box, class) Darknet reports; box is x1, y1, x2, y2 in original image pixels."""
+
+    class_id: int
+    name: str
+    confidence: float
+    box: tuple[float, float, float, float]
+
+    def to_dict(self) -> dict:
+        return {"class_id": self.class_id, "name": self.name,
+                "confidence": self.confidence, "box": list(self.box)}
+
+
+@dataclass
+class Decoded:
+    """One head's candidates: boxes (N, 4) as centre x, y, w, h relative to the network
+    input; a box is considered only where gate > thresh; probs (N, classes)."""
+
+    boxes: Tensor
+    gate: Tensor
+    probs: Tensor
+
+
+@dataclass
+class Inference:
+    """One image run through the network, with its candidates cached for `detections`."""
+
+    image_size: Size
+    input_size: Size
+    letterbox: bool
+    device: str
+    candidates: list[Decoded]
+    nms_kind: str = "default"
+    beta_nms: float = 0.6
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- head decoding
+
+HeadDecoder = Callable[[dict, Tensor, Size], Decoded]
+_DECODERS: dict[str, HeadDecoder] = {}
+
+
+def head_decoder(layer_type: str) -> Callable[[HeadDecoder], HeadDecoder]:
+    """Register the decoder for one head layer type (one per type)."""
+
+    def register(fn: HeadDecoder) -> HeadDecoder:
+        if layer_type in _DECODERS:
+            raise ValueError(f"head decoder for [{layer_type}] registered twice")
+        _DECODERS[layer_type] = fn
+        return fn
+
+    return register
+
+
+def decodable_types() -> list[str]:
+    return sorted(_DECODERS)
+
+
+def _entries(output: Tensor, anchors: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(A*E, H, W) -> entries (H*W*A, E) in Darknet's detection order (cell row-major,
+    then anchor), plus each row's column and row index."""
+    channels, h, w = output.shape
+    entries = output.reshape(anchors, channels // anchors, h, w).permute(2, 3, 0, 1)
+    entries = entries.reshape(h * w * anchors, -1)
+    cell = torch.arange(h * w, device=output.device).repeat_interleave(anchors)
+    return entries, (cell % w).to(output.dtype), (cell // w).to(output.dtype)
+
+
+def _anchor_sizes(anchors: list[float], which: list[int], cells: int, device) -> Tensor:
+    """(cells*len(which), 2) anchor w, h for each entry row (anchor index cycles fastest)."""
+    pairs = torch.tensor([[anchors[2 * m], anchors[2 * m + 1]] for m in which],
+                         dtype=torch.float32, device=device)
+    return pairs.repeat(cells, 1)
+
+
+@head_decoder("yolo")
+def decode_yolo(params: dict, output: Tensor, input_size: Size) -> Decoded:
+    """`get_yolo_detections` / `get_yolo_box` (src/yolo_layer.c): x, y already logistic
+    and scale_x_y-shifted by the layer; w, h = exp(t)*anchor/net (new_coords=0) or
+    t*t*4*anchor/net (new_coords=1), anchors in input pixels; prob = objectness * class."""
+    mask = list(params["mask"])
+    _, h, w = output.shape
+    entries, col, row = _entries(output, len(mask))
+    anchor = _anchor_sizes(params["anchors"], mask, h * w, output.device)
+    net = torch.tensor(input_size, dtype=output.dtype, device=output.device)
+    t_wh = entries[:, 2:4]
+    scale = t_wh * t_wh * 4 if params.get("new_coords", 0) else torch.exp(t_wh)
+    boxes = torch.stack([(col + entries[:, 0]) / w, (row + entries[:, 1]) / h], dim=1)
+    boxes = torch.cat([boxes, scale * anchor / net], dim=1)
+    objectness = entries[:, 4]
+    return Decoded(boxes, objectness, objectness[:, None] * entries[:, 5:])
+
+
+YOLO_POINT_SHIFT = {"center": 0.0, "left_top": 0.5, "right_bottom": -0.5}
+
+
+@head_decoder("Gaussian_yolo")
+def decode_gaussian_yolo(params: dict, output: Tensor, input_size: Size) -> Decoded:
+    """`get_gaussian_yolo_detections` / `get_gaussian_yolo_box` (src/gaussian_yolo_layer.c):
+    box means in entries 0, 2, 4, 6 (exp w, h), their uncertainties in 1, 3, 5, 7;
+    prob = objectness * class * (1 - mean uncertainty); `yolo_point` moves the centre."""
+    mask = list(params["mask"])
+    _, h, w = output.shape
+    entries, col, row = _entries(output, len(mask))
+    anchor = _anchor_sizes(params["anchors"], mask, h * w, output.device)
+    net = torch.tensor(input_size, dtype=output.dtype, device=output.device)
+    wh = torch.exp(entries[:, [4, 6]]) * anchor / net
+    xy = torch.stack([(col + entries[:, 0]) / w, (row + entries[:, 2]) / h], dim=1)
+    point = str(params.get("yolo_point", "center")).lower()
+    xy = xy + YOLO_POINT_SHIFT.get(point, 0.0) * wh
+    uncertainty = entries[:, [1, 3, 5, 7]].mean(dim=1, keepdim=True)
+    objectness = entries[:, 8]
+    probs = objectness[:, None] * entries[:, 9:] * (1 - uncertainty)
+    return Decoded(torch.cat([xy, wh], dim=1), objectness, probs)
+
+
+@head_decoder("region")
+def decode_region(params: dict, output: Tensor, input_size: Size) -> Decoded:
+    """`get_region_boxes` / `get_region_box` (src/region_layer.c, YOLOv2): x, y arrive raw
+    and go through the logistic here, w, h = exp(t)*anchor/grid (anchors in grid cells);
+    objectness (entry 4, logistic) and classes (from entry 5, softmax) come from the layer;
+    every box is a candidate (`custom_get_region_detections` sets objectness 1),
+    prob = objectness * class."""
+    total, classes = int(params["num"]), int(params["classes"])
+    _, h, w = output.shape
+    entries, col, row = _entries(output, total)
+    anchor = _anchor_sizes(params["anchors"], list(range(total)), h * w, output.device)
+    grid = torch.tensor((w, h), dtype=output.dtype, device=output.device)
+    xy = torch.sigmoid(entries[:, 0:2])
+    boxes = torch.stack([(col + xy[:, 0]) / w, (row + xy[:, 1]) / h], dim=1)
+    boxes = torch.cat([boxes, torch.exp(entries[:, 2:4]) * anchor / grid], dim=1)
+    gate = torch.full((entries.shape[0],), float("inf"), device=output.device)
+    probs = entries[:, 4:5] * entries[:, 5:5 + classes]
+    return Decoded(boxes, gate, probs)
+
+
+def correct_boxes(boxes: Tensor, image_size: Size, input_size: Size, letterbox: bool
+                  ) -> Tensor:
+    """`correct_yolo_boxes` (src/yolo_layer.c): network-relative boxes -> image-relative;
+    only a letterboxed input moves them (the padding is taken off and the scale undone)."""
+    if not letterbox:
+        return boxes
+    net_w, net_h = input_size
+    new_w, new_h = letterbox_size(image_size[0], image_size[1], net_w, net_h)
+    ratio = torch.tensor([new_w / net_w, new_h / net_h], dtype=boxes.dtype,
+                         device=boxes.device)
+    shift = torch.tensor([(net_w - new_w) / 2.0 / net_w, (net_h - new_h) / 2.0 / net_h],
+                         dtype=boxes.dtype, device=boxes.device)
+    return torch.cat([(boxes[:, :2] - shift) / ratio, boxes[:, 2:] / ratio], dim=1)
+
+
+# ---------------------------------------------------------------- NMS
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """Pairwise IoU (n, m) of centre-size boxes, as Darknet's `box_iou` (src/box.c):
+    0 when the boxes do not touch or the union is empty."""
+    a, b = a[:, None, :], b[None, :, :]
+    iw = torch.minimum(a[..., 0] + a[..., 2] / 2, b[..., 0] + b[..., 2] / 2) - torch.maximum(
+        a[..., 0] - a[..., 2] / 2, b[..., 0] - b[..., 2] / 2)
+    ih = torch.minimum(a[..., 1] + a[..., 3] / 2, b[..., 1] + b[..., 3] / 2) - torch.maximum(
+        a[..., 1] - a[..., 3] / 2, b[..., 1] - b[..., 3] / 2)
+    inter = torch.where((iw < 0) | (ih < 0), torch.zeros_like(iw), iw * ih)
+    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+    empty = (inter == 0) | (union == 0)
+    return torch.where(empty, torch.zeros_like(inter), inter / torch.where(empty, 1, union))
+
+
+def box_diou(a: Tensor, b: Tensor, beta: float) -> Tensor:
+    """Pairwise DIoU (n, m) as Darknet's `box_diounms` (src/box.c): IoU minus
+    (centre distance^2 / enclosing diagonal^2) ** beta; plain IoU when the diagonal is 0."""
+    iou = box_iou(a, b)
+    a, b = a[:, None, :], b[None, :, :]
+    cw = torch.maximum(a[..., 0] + a[..., 2] / 2, b[..., 0] + b[..., 2] / 2) - torch.minimum(
+        a[..., 0] - a[..., 2] / 2, b[..., 0] - b[..., 2] / 2)
+    ch = torch.maximum(a[..., 1] + a[..., 3] / 2, b[..., 1] + b[..., 3] / 2) - torch.minimum(
+        a[..., 1] - a[..., 3] / 2, b[..., 1] - b[..., 3] / 2)
+    diagonal = cw * cw + ch * ch
+    distance = (a[..., 0] - b[..., 0]) ** 2 + (a[..., 1] - b[..., 1]) ** 2
+    term = torch.pow(distance / torch.where(diagonal == 0, 1, diagonal), beta)
+    return torch.where(diagonal == 0, iou, iou - term)
+
+
+def nms_overlap(kind: str, beta: float) -> Callable[[Tensor, Tensor], Tensor]:
+    """The overlap Darknet's NMS compares with the threshold, by the head's `nms_kind`
+    (`parse_yolo` + `test_detector`, src/parser.c, src/detector.c): `default` (and any
+    unknown name) -> `do_nms_sort` with IoU; `greedynms` -> `diounms_sort` with
+    `box_diou`, whose exponent is fixed at 0.6; `diounms` -> `box_diounms` with beta_nms."""
+    if kind == "greedynms":
+        return lambda a, b: box_diou(a, b, 0.6)
+    if kind == "diounms":
+        return lambda a, b: box_diou(a, b, beta)
+    return box_iou
+
+
+def greedy_nms(boxes: Tensor, scores: Tensor, classes: Tensor, thresh: float,
+               kind: str = "default", beta: float = 0.6, agnostic: bool = False,
+               matrix_limit: int = NMS_MATRIX_LIMIT) -> Tensor:
+    """Darknet's greedy NMS (`do_nms_sort` / `diounms_sort`, src/box.c): by falling
+    score, each surviving box removes later boxes of its class whose overlap > thresh
+    (every class when `agnostic`). Returns the kept indices, highest score first."""
+    order = torch.argsort(scores, descending=True, stable=True)
+    if order.numel() == 0:
+        return order
+    boxes, classes = boxes[order], classes[order]
+    overlap = nms_overlap(kind, beta)
+    if order.numel() <= matrix_limit:
+        keep = _nms_by_matrix(boxes, classes, thresh, overlap, agnostic)
+    else:
+        keep = _nms_by_rows(boxes, classes, thresh, overlap, agnostic)
+    return order[keep]
+
+
+def _nms_by_matrix(boxes, classes, thresh, overlap, agnostic) -> Tensor:
+    """All pairwise overlaps at once, then the greedy sweep over a boolean matrix."""
+    suppress = overlap(boxes, boxes) > thresh
+    if not agnostic:
+        suppress &= classes[:, None] == classes[None, :]
+    matrix = torch.triu(suppress, diagonal=1).cpu().numpy()
+    alive = np.ones(len(matrix), dtype=bool)
+    for i in range(len(matrix)):
+        if alive[i]:
+            alive &= ~matrix[i]
+    return torch.from_numpy(np.flatnonzero(alive)).to(boxes.device)
+
+
+def _nms_by_rows(boxes, classes, thresh, overlap, agnostic) -> Tensor:
+    """One overlap row per kept box (memory O(n)) for very many candidates."""
+    remaining = torch.arange(len(boxes), device=boxes.device)
+    kept = []
+    while remaining.numel():
+        first, rest = remaining[0], remaining[1:]
+        kept.append(first)
+        suppress = overlap(boxes[first][None], boxes[rest])[0] > thresh
+        if not agnostic:
+            suppress &= classes[rest] == classes[first]
+        remaining = rest[~suppress]
+    return torch.stack(kept)
+
+
+# ---------------------------------------------------------------- devices and names
+
+def cuda_unavailable_reason() -> str | None:
+    """Why CUDA cannot be used here, in one line, or None when it can."""
+    if torch.version.cuda is None:
+        return (f"this PyTorch ({torch.__version__}) is built without CUDA support; "
+                "install a CUDA build of torch to use a GPU")
+    if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
+        return (f"PyTorch (CUDA {torch.version.cuda}) finds no usable NVIDIA GPU: no device "
+                "is visible or its driver is missing")
+    return None
+
+
+def resolve_device(spec: str) -> torch.device:
+    """`cpu`, `cuda`, `cuda:N` or `auto` -> a torch device; UsageError (one line) if the
+    device is not there."""
+    text = str(spec).strip().lower()
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "auto":
+        return torch.device("cuda", 0) if cuda_unavailable_reason() is None else torch.device(
+            "cpu")
+    if text == "cuda" or text.startswith("cuda:"):
+        reason = cuda_unavailable_reason()
+        if reason:
+            raise UsageError(f"cannot use device {spec!r}: {reason}")
+        index_text = text.partition(":")[2] or "0"
+        count = torch.cuda.device_count()
+        if not index_text.isdigit() or int(index_text) >= count:
+            raise UsageError(f"cannot use device {spec!r}: there are {count} CUDA devices "
+                             f"(cuda:0 .. cuda:{count - 1})")
+        return torch.device("cuda", int(index_text))
+    raise UsageError(f"unknown device {spec!r}: use cpu, cuda, cuda:N or auto")
+
+
+def available_devices() -> list[tuple[str, str | None]]:
+    """Devices to offer: ("cpu", None), then ("cuda:N", None) each, or ("cuda", reason)."""
+    devices: list[tuple[str, str | None]] = [("cpu", None)]
+    reason = cuda_unavailable_reason()
+    if reason:
+        return devices + [("cuda", reason)]
+    return devices + [(f"cuda:{i}", None) for i in range(torch.cuda.device_count())]
+
+
+def read_names(path: str | os.PathLike) -> list[str]:
+    """Class names, one per line (coco.names style); trailing blank lines dropped."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            names = [line.strip() for line in handle.read().splitlines()]
+    except OSError as exc:
+        raise UsageError(f"{os.fspath(path)}: cannot read names file "
+                         f"({exc.strerror or exc})") from None
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise UsageError(f"{os.fspath(path)}: names file has no names")
+    return names
+
+
+# ---------------------------------------------------------------- the detector
+
+class Detector:
+    """Load once, detect many times: `infer` runs preprocessing and the network once per
+    image; `detections` applies thresholds and NMS to the cached candidates.
+
+    The model is put in eval mode and moved to `device` (in place).
+    """
+
+    def __init__(self, model: DarknetModel, names: list[str] | None = None,
+                 device: str | torch.device = "cpu", letterbox: bool | None = None,
+                 half: bool = False):
+        network = model.network
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.heads = [network.layers[i] for i in model.heads]
+        _check_heads(self.heads)
+        if network.net.channels != 3:
+            raise UsageError(f"{network.path}: the network takes {network.net.channels} "
+                             "input channels; detection preview needs an RGB (channels=3) "
+                             "network")
+        self.model = model.eval().to(self.device)
+        self.names = list(names) if names else None
+        self.input_size: Size = (network.net.width, network.net.height)
+        self.letterbox = bool(network.net.letter_box if letterbox is None else letterbox)
+        self.half = half and self.device.type == "cuda"
+        self.notes: list[str] = []
+        if half and not self.half:
+            self.notes.append("half precision needs a CUDA device; running in float32")
+        self._half_model: DarknetModel | None = None
+
+    @property
+    def classes(self) -> int:
+        return max(int(layer.params.get("classes", 0)) for layer in self.heads)
+
+    def name_of(self, class_id: int) -> str:
+        if self.names and class_id < len(self.names):
+            return self.names[class_id]
+        return str(class_id)
+
+    def preprocess(self, image: str | os.PathLike | Image.Image) -> tuple[np.ndarray, Size]:
+        """Image -> the network input (float32 CHW) and the original (width, height)."""
+        picture = to_rgb8(image) if isinstance(image, Image.Image) else load_image(image)
+        chw = image_to_chw(picture)
+        resize = darknet_letterbox if self.letterbox else darknet_resize
+        return resize(chw, *self.input_size), picture.size
+
+    def infer(self, image: str | os.PathLike | Image.Image) -> Inference:
+        """Preprocess, run the network once and decode every head's candidates."""
+        start = time.perf_counter()
+        chw, image_size = self.preprocess(image)
+        x = torch.from_numpy(chw)[None].to(self.device)
+        preprocessed = self._now()
+        notes = list(self.notes)
+        outputs = self._forward(x, notes)
+        forwarded = self._now()
+        candidates = []
+        for layer, output in zip(self.heads, outputs):
+            decoded = _DECODERS[layer.type](layer.params, output[0].float(), self.input_size)
+            decoded.boxes = correct_boxes(decoded.boxes, image_size, self.input_size,
+                                          self.letterbox)
+            candidates.append(decoded)
+        decoded_at = self._now()
+        last = self.heads[-1].params
+        return Inference(
+            image_size=image_size, input_size=self.input_size, letterbox=self.letterbox,
+            device=str(self.device), candidates=candidates,
+            nms_kind=str(last.get("nms_kind", "default")),
+            beta_nms=float(last.get("beta_nms", 0.6)),
+            timings={"preprocess": preprocessed - start, "forward": forwarded - preprocessed,
+                     "decode": decoded_at - forwarded},
+            warnings=notes)
+
+    def detections(self, inference: Inference, conf: float = 0.25, nms: float = 0.45,
+                   agnostic: bool = False) -> list[Detection]:
+        """Darknet's thresholds and NMS on cached candidates (no network re-run):
+        a (box, class) pair counts when gate > conf and prob > conf; NMS with the last
+        head's `nms_kind` unless nms <= 0; sorted by confidence, highest first."""
+        start = time.perf_counter()
+        boxes, scores, classes = _pairs_above(inference.candidates, conf)
+        if nms > 0:
+            keep = greedy_nms(boxes, scores, classes, nms, inference.nms_kind,
+                              inference.beta_nms, agnostic)
+        else:
+            keep = torch.argsort(scores, descending=True, stable=True)
+        found = self._records(boxes[keep], scores[keep], classes[keep], inference.image_size)
+        inference.timings["nms"] = time.perf_counter() - start
+        return found
+
+    def _records(self, boxes: Tensor, scores: Tensor, classes: Tensor, image_size: Size
+                 ) -> list[Detection]:
+        width, height = image_size
+        scale = torch.tensor([width, height, width, height], dtype=torch.float64)
+        centre, size = boxes[:, :2].double().cpu(), boxes[:, 2:].double().cpu()
+        corners = (torch.cat([centre - size / 2, centre + size / 2], dim=1) * scale).tolist()
+        return [Detection(int(c), self.name_of(int(c)), float(s), tuple(box))
+                for c, s, box in zip(classes.tolist(), scores.tolist(), corners)]
+
+    def _forward(self, x: Tensor, notes: list[str]) -> list[Tensor]:
+        with torch.inference_mode():
+            if self.half:
+                if self._half_model is None:
+                    self._half_model = copy.deepcopy(self.model).half()
+                outputs = [o.float() for o in self._half_model(x.half())]
+                if all(bool(torch.isfinite(o).all()) for o in outputs):
+                    return outputs
+                notes.append("half precision gave NaN/Inf in the head outputs; "
+                             "ran again in float32")
+            return list(self.model(x))
+
+    def _now(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+
+def _check_heads(heads) -> None:
+    """Every head must be a type we can decode; say which one is not."""
+    for layer in heads:
+        if layer.type not in _DECODERS:
+            kinds = ", ".join(f"[{t}]" for t in decodable_types())
+            raise UsageError(
+                f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) is not "
+                f"a detection head this preview decodes ({kinds}); this model is not a "
+                "supported detector")
+
+
+def _pairs_above(candidates: list[Decoded], conf: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Every (box, class) with gate > conf and prob > conf, as `get_yolo_detections` and
+    `get_region_boxes` keep them: boxes (n, 4), scores (n,), class ids (n,)."""
+    boxes, scores, classes = [], [], []
+    for decoded in candidates:
+        valid = (decoded.gate > conf)[:, None] & (decoded.probs > conf)
+        box_index, class_index = torch.nonzero(valid, as_tuple=True)
+        boxes.append(decoded.boxes[box_index])
+        scores.append(decoded.probs[box_index, class_index])
+        classes.append(class_index)
+    return torch.cat(boxes), torch.cat(scores), torch.cat(classes)

@@ -1,0 +1,541 @@
+"""Detection preview: head decoding, NMS, thresholds, devices, the Detector API and the
+`detect` command; on the real Yolo-Fastest model against real Darknet and OpenCV DNN."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.cli import build_parser, main
+from core.detect import (
+    NMS_MATRIX_LIMIT,
+    Decoded,
+    Detector,
+    Inference,
+    available_devices,
+    correct_boxes,
+    decode_gaussian_yolo,
+    decode_region,
+    decode_yolo,
+    greedy_nms,
+    read_names,
+    resolve_device,
+)
+from core.errors import UsageError
+from core.image import darknet_letterbox, image_to_chw
+from core.layers.yolo import YoloModule
+from core.model import load_model
+from core.network import load_network
+from tests.conftest import zoo_path
+from tests.helpers import write_random_weights
+
+CUDA = torch.cuda.is_available()
+PHOTOS = ("dog", "person", "horses", "eagle", "giraffe")
+
+
+def set_entries(output: torch.Tensor, anchor: int, row: int, col: int, values: list[float],
+                entries: int) -> None:
+    """Write one anchor's entries at one cell of a (A*E, H, W) head output."""
+    for e, value in enumerate(values):
+        output[anchor * entries + e, row, col] = value
+
+
+# ---------------------------------------------------------------- decoding
+
+def test_yolo_box_is_cell_plus_offset_and_exp_anchor_over_input():
+    params = dict(classes=2, num=2, mask=[1], anchors=[10, 14, 20, 30], new_coords=0)
+    out = torch.zeros(7, 2, 3)
+    set_entries(out, 0, 1, 2, [0.25, 0.75, math.log(2), 0.0, 0.8, 0.5, 0.9], 7)
+    decoded = decode_yolo(params, out, (64, 32))
+    index = (1 * 3 + 2) * 1  # Darknet's order: cell row-major, then anchor
+    box = decoded.boxes[index].tolist()
+    assert box == pytest.approx([(2 + 0.25) / 3, (1 + 0.75) / 2, 2 * 20 / 64, 1 * 30 / 32])
+    assert decoded.gate[index].item() == pytest.approx(0.8)
+    assert decoded.probs[index].tolist() == pytest.approx([0.8 * 0.5, 0.8 * 0.9])
+    assert decoded.boxes.shape == (6, 4) and decoded.probs.shape == (6, 2)
+
+
+def test_yolo_new_coords_squares_w_h_times_four_anchors():
+    params = dict(classes=1, num=1, mask=[0], anchors=[20, 30], new_coords=1)
+    out = torch.zeros(6, 1, 1)
+    set_entries(out, 0, 0, 0, [0.5, 0.5, 0.5, 0.25, 0.7, 1.0], 6)
+    box = decode_yolo(params, out, (64, 32)).boxes[0].tolist()
+    assert box == pytest.approx([0.5, 0.5, 0.5 * 0.5 * 4 * 20 / 64, 0.25 * 0.25 * 4 * 30 / 32])
+
+
+def test_yolo_orders_anchors_within_a_cell_and_uses_the_masked_anchor():
+    params = dict(classes=1, num=3, mask=[2, 0], anchors=[4, 4, 8, 8, 16, 16], new_coords=0)
+    out = torch.zeros(12, 1, 2)
+    set_entries(out, 1, 0, 1, [0.5, 0.5, 0.0, 0.0, 0.9, 1.0], 6)
+    decoded = decode_yolo(params, out, (32, 32))
+    index = (0 * 2 + 1) * 2 + 1
+    assert decoded.boxes[index].tolist() == pytest.approx([0.75, 0.5, 4 / 32, 4 / 32])
+    assert decoded.boxes[index - 1, 2].item() == pytest.approx(16 / 32)
+
+
+def test_scale_x_y_comes_from_the_layer_and_is_not_applied_twice():
+    """The layer maps x to sigmoid(t)*1.2 - 0.1; decoding adds the cell and divides."""
+    raw = torch.zeros(1, 7, 1, 2)
+    raw[0, 0, 0, 1] = math.log(3)  # sigmoid = 0.75 -> 0.75*1.2 - 0.1 = 0.8
+    layer_out = YoloModule(1, 2, 1.2, False)(raw)
+    params = dict(classes=2, num=1, mask=[0], anchors=[8, 8], new_coords=0)
+    boxes = decode_yolo(params, layer_out[0], (32, 32)).boxes
+    assert boxes[1, 0].item() == pytest.approx((1 + 0.8) / 2)
+    assert boxes[0, 0].item() == pytest.approx((0 + 0.5) / 2)
+
+
+def test_region_applies_logistic_to_x_y_and_anchors_in_grid_cells():
+    params = dict(classes=3, coords=4, num=2, anchors=[1, 2, 3, 4], softmax=True)
+    out = torch.zeros(2 * 8, 2, 2)
+    classes = torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0).tolist()
+    set_entries(out, 1, 0, 1, [0.0, math.log(3), math.log(2), 0.0, 0.5, *classes], 8)
+    decoded = decode_region(params, out, (416, 416))
+    index = (0 * 2 + 1) * 2 + 1
+    assert decoded.boxes[index].tolist() == pytest.approx(
+        [(1 + 0.5) / 2, (0 + 0.75) / 2, 2 * 3 / 2, 1 * 4 / 2])
+    assert decoded.probs[index].tolist() == pytest.approx([0.5 * p for p in classes])
+    assert decoded.gate[index].item() == math.inf  # Darknet sets objectness 1 for region
+
+
+def test_gaussian_yolo_lowers_the_score_by_the_mean_uncertainty():
+    params = dict(classes=1, num=1, mask=[0], anchors=[8, 16], yolo_point="center")
+    out = torch.zeros(10, 1, 1)
+    set_entries(out, 0, 0, 0, [0.5, 0.2, 0.25, 0.4, math.log(2), 0.6, 0.0, 0.8, 0.9, 0.5], 10)
+    decoded = decode_gaussian_yolo(params, out, (32, 32))
+    assert decoded.boxes[0].tolist() == pytest.approx([0.5, 0.25, 2 * 8 / 32, 16 / 32])
+    assert decoded.probs[0, 0].item() == pytest.approx(0.9 * 0.5 * (1 - 0.5))
+    assert decoded.gate[0].item() == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("point, centre", [("left_top", (0.75, 0.5)),
+                                           ("right_bottom", (0.25, 0.0))])
+def test_gaussian_yolo_point_moves_the_centre_by_half_the_box(point, centre):
+    params = dict(classes=1, num=1, mask=[0], anchors=[8, 16], yolo_point=point)
+    out = torch.zeros(10, 1, 1)
+    set_entries(out, 0, 0, 0, [0.5, 0, 0.25, 0, math.log(2), 0, 0.0, 0, 0.9, 0.5], 10)
+    assert decode_gaussian_yolo(params, out, (32, 32)).boxes[0, :2].tolist() == pytest.approx(
+        list(centre))
+
+
+def test_letterboxed_boxes_lose_the_padding_and_the_scale():
+    """200x100 image in a 64x64 letterbox: 64x32 content, 16 rows of bars above."""
+    boxes = torch.tensor([[0.5, 0.5, 0.5, 0.25], [0.25, 0.3, 0.1, 0.1]])
+    got = correct_boxes(boxes, (200, 100), (64, 64), letterbox=True)
+    expected = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.25, 0.1, 0.1, 0.2]])
+    torch.testing.assert_close(got, expected)
+    assert correct_boxes(boxes, (200, 100), (64, 64), letterbox=False) is boxes
+
+
+# ---------------------------------------------------------------- NMS
+
+def darknet_overlap(a, b, kind: str, beta: float) -> float:
+    """`box_iou` / `box_diou` / `box_diounms` of src/box.c for two (x, y, w, h) boxes."""
+    def overlap_1d(x1, w1, x2, w2):
+        return min(x1 + w1 / 2, x2 + w2 / 2) - max(x1 - w1 / 2, x2 - w2 / 2)
+
+    iw, ih = overlap_1d(a[0], a[2], b[0], b[2]), overlap_1d(a[1], a[3], b[1], b[3])
+    inter = 0.0 if iw < 0 or ih < 0 else iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    iou = 0.0 if inter == 0 or union == 0 else inter / union
+    if kind == "default":
+        return iou
+    cw = max(a[0] + a[2] / 2, b[0] + b[2] / 2) - min(a[0] - a[2] / 2, b[0] - b[2] / 2)
+    ch = max(a[1] + a[3] / 2, b[1] + b[3] / 2) - min(a[1] - a[3] / 2, b[1] - b[3] / 2)
+    c = cw * cw + ch * ch
+    if c == 0:
+        return iou
+    d = (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2
+    return iou - (d / c) ** (0.6 if kind == "greedynms" else beta)
+
+
+def darknet_nms_reference(boxes, probs, thresh, kind, beta, agnostic=False) -> set:
+    """Darknet's `do_nms_sort` / `diounms_sort` written as loops: per class, sort by that
+    class's prob, each nonzero entry zeroes later overlapping ones. Agnostic: one list
+    of (box, class) pairs. Returns the surviving (box, class) pairs."""
+    probs = [list(row) for row in probs]
+    groups = ([[(i, k) for i in range(len(boxes)) for k in range(len(probs[0]))]]
+              if agnostic else
+              [[(i, k) for i in range(len(boxes))] for k in range(len(probs[0]))])
+    for pairs in groups:
+        pairs = sorted(pairs, key=lambda p: -probs[p[0]][p[1]])
+        for a, (i, k) in enumerate(pairs):
+            if probs[i][k] == 0:
+                continue
+            for j, m in pairs[a + 1:]:
+                if darknet_overlap(boxes[i], boxes[j], kind, beta) > thresh:
+                    probs[j][m] = 0
+    return {(i, k) for i in range(len(boxes)) for k in range(len(probs[0])) if probs[i][k] > 0}
+
+
+def random_candidates(seed: int, n: int = 70, classes: int = 3):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0.2, 0.8, (n, 2))
+    sizes = rng.uniform(0.05, 0.4, (n, 2))
+    boxes = np.concatenate([centres, sizes], axis=1)
+    probs = rng.uniform(0, 1, (n, classes)) * (rng.uniform(0, 1, (n, classes)) < 0.6)
+    return boxes, probs
+
+
+@pytest.mark.parametrize("kind", ["default", "greedynms", "diounms"])
+@pytest.mark.parametrize("agnostic", [False, True])
+@pytest.mark.parametrize("matrix_limit", [NMS_MATRIX_LIMIT, 0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nms_keeps_what_darknets_loops_keep(kind, agnostic, matrix_limit, seed):
+    boxes, probs = random_candidates(seed)
+    pair_box, pair_class = np.nonzero(probs > 0)
+    kept = greedy_nms(torch.from_numpy(boxes[pair_box]),
+                      torch.from_numpy(probs[pair_box, pair_class]),
+                      torch.from_numpy(pair_class), 0.45, kind, 0.8, agnostic, matrix_limit)
+    ours = {(int(pair_box[i]), int(pair_class[i])) for i in kept.tolist()}
+    expected = darknet_nms_reference(boxes.tolist(), probs.tolist(), 0.45, kind, 0.8,
+                                     agnostic)
+    assert ours == expected
+    scores = probs[pair_box, pair_class][kept.numpy()]
+    assert (np.diff(scores) <= 0).all()
+
+
+def test_greedynms_is_diou_with_exponent_point_six_not_plain_iou():
+    """Two same-class boxes with IoU 0.5 whose centres are apart: plain IoU NMS removes
+    the weaker one, Darknet's greedynms (DIoU, exponent 0.6) keeps both."""
+    boxes = torch.tensor([[0.3, 0.5, 0.4, 0.4], [0.4333333, 0.5, 0.4, 0.4]], dtype=torch.float64)
+    scores, classes = torch.tensor([0.9, 0.8], dtype=torch.float64), torch.tensor([0, 0])
+    assert greedy_nms(boxes, scores, classes, 0.45, "default").tolist() == [0]
+    assert greedy_nms(boxes, scores, classes, 0.45, "greedynms").tolist() == [0, 1]
+
+
+def test_nms_never_suppresses_across_classes_unless_agnostic():
+    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2]] * 2)
+    scores, classes = torch.tensor([0.9, 0.8]), torch.tensor([0, 1])
+    assert greedy_nms(boxes, scores, classes, 0.45).tolist() == [0, 1]
+    assert greedy_nms(boxes, scores, classes, 0.45, agnostic=True).tolist() == [0]
+
+
+def test_nms_of_nothing_is_nothing():
+    empty = torch.zeros(0, 4)
+    assert greedy_nms(empty, torch.zeros(0), torch.zeros(0, dtype=torch.long), 0.45).numel() == 0
+
+
+# ---------------------------------------------------------------- the Detector on a tiny model
+
+TINY_CFG = """[net]
+width=64
+height=48
+channels=3
+{letter_box}
+
+[convolutional]
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+filters=21
+size=1
+stride=1
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=8,8, 16,24, 40,30
+classes=2
+num=3
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A two-class detector with random weights, and a 50x30 photo-like image."""
+    cfg = tmp_path / "tiny.cfg"
+    cfg.write_text(TINY_CFG.format(letter_box=""))
+    weights = tmp_path / "tiny.weights"
+    write_random_weights(load_network(cfg), weights, seed=3)
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (30, 50, 3), np.uint8)).save(image)
+    return cfg, weights, image
+
+
+def test_thresholds_change_without_running_the_network_again(tiny):
+    cfg, weights, image = tiny
+    model, _ = load_model(cfg, weights)
+    calls = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    detector = Detector(model)
+    inference = detector.infer(image)
+    low = detector.detections(inference, conf=0.2)
+    high = detector.detections(inference, conf=0.5)
+    agnostic = detector.detections(inference, conf=0.2, agnostic=True)
+    assert len(calls) == 1
+    assert low and high == [d for d in low if d.confidence > 0.5]
+    assert len(agnostic) <= len(low)
+    assert [d.confidence for d in low] == sorted((d.confidence for d in low), reverse=True)
+    assert set(inference.timings) >= {"preprocess", "forward", "decode", "nms"}
+    assert inference.image_size == (50, 30)
+
+
+def test_detection_boxes_are_image_pixels_of_the_decoded_boxes(tiny):
+    cfg, weights, image = tiny
+    detector = Detector(load_model(cfg, weights)[0], names=["cat", "dog"])
+    inference = detector.infer(image)
+    found = detector.detections(inference, conf=0.3, nms=0)
+    decoded = inference.candidates[0]
+    expected = []
+    for index in range(len(decoded.boxes)):
+        x, y, w, h = decoded.boxes[index].tolist()
+        for k in range(2):
+            prob = decoded.probs[index, k].item()
+            if decoded.gate[index] > 0.3 and prob > 0.3:
+                expected.append((k, prob, (x - w / 2) * 50, (y - h / 2) * 30,
+                                 (x + w / 2) * 50, (y + h / 2) * 30))
+    got = [(d.class_id, d.confidence, *d.box) for d in found]
+    assert len(got) == len(expected) > 0
+    for mine, theirs in zip(sorted(got), sorted(expected)):
+        assert mine == pytest.approx(theirs)
+    assert {d.name for d in found} <= {"cat", "dog"}
+
+
+def test_letterbox_comes_from_the_cfg_unless_overridden(tmp_path, tiny):
+    cfg, weights, image = tiny
+    boxed = tmp_path / "boxed.cfg"
+    boxed.write_text(TINY_CFG.format(letter_box="letter_box=1"))
+    model = load_model(boxed, weights)[0]
+    assert Detector(model).letterbox is True
+    assert Detector(model, letterbox=False).letterbox is False
+    assert Detector(load_model(cfg, weights)[0]).letterbox is False
+    chw, size = Detector(model).preprocess(image)
+    expected = darknet_letterbox(image_to_chw(Image.open(image).convert("RGB")), 64, 48)
+    assert size == (50, 30) and np.array_equal(chw, expected)
+
+
+def test_names_missing_a_class_fall_back_to_the_class_number(tiny):
+    cfg, weights, image = tiny
+    detector = Detector(load_model(cfg, weights)[0], names=["only"])
+    assert detector.name_of(0) == "only" and detector.name_of(1) == "1"
+
+
+def test_read_names_drops_trailing_blank_lines_and_carriage_returns(tmp_path):
+    path = tmp_path / "x.names"
+    path.write_bytes(b"person\r\nbicycle\r\n\r\n")
+    assert read_names(path) == ["person", "bicycle"]
+    with pytest.raises(UsageError, match="cannot read names"):
+        read_names(tmp_path / "absent.names")
+
+
+def test_a_classifier_is_refused_with_the_layer_named(tmp_path):
+    cfg = tmp_path / "classifier.cfg"
+    cfg.write_text("[net]\nwidth=8\nheight=8\nchannels=3\n\n[convolutional]\nfilters=4\n"
+                   "size=1\nactivation=linear\n\n[avgpool]\n")
+    weights = tmp_path / "c.weights"
+    write_random_weights(load_network(cfg), weights)
+    with pytest.raises(UsageError, match=r"layer 1 \(\[avgpool\].*not a detection head"):
+        Detector(load_model(cfg, weights)[0])
+
+
+def test_half_precision_falls_back_to_float32_when_heads_are_not_finite(tiny):
+    cfg, weights, image = tiny
+    detector = Detector(load_model(cfg, weights)[0])
+    reference = detector.detections(detector.infer(image))
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            return [torch.full((1, 21, 12, 16), float("nan"), dtype=torch.float16)]
+
+    detector.half, detector._half_model = True, Broken()
+    inference = detector.infer(image)
+    assert any("NaN/Inf" in note for note in inference.warnings)
+    assert detector.detections(inference) == reference
+
+
+# ---------------------------------------------------------------- devices
+
+@pytest.mark.skipif(CUDA, reason="checks the message shown where CUDA is absent")
+@pytest.mark.parametrize("spec", ["cuda", "cuda:0", "CUDA:1"])
+def test_cuda_where_absent_is_one_line_naming_what_is_missing(spec):
+    with pytest.raises(UsageError) as caught:
+        resolve_device(spec)
+    message = str(caught.value)
+    assert "\n" not in message and "CUDA" in message and spec in message
+    assert available_devices()[-1][0] == "cuda" and available_devices()[-1][1]
+
+
+def test_cpu_and_auto_always_resolve():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if CUDA else "cpu")
+    assert available_devices()[0] == ("cpu", None)
+
+
+@pytest.mark.parametrize("spec", ["gpu", "cuda:x", "tpu:0"])
+def test_unknown_devices_are_usage_errors(spec):
+    if spec == "cuda:x" and not CUDA:
+        pytest.skip("without CUDA the missing CUDA is reported first")
+    with pytest.raises(UsageError):
+        resolve_device(spec)
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
+def test_cuda_finds_what_the_cpu_finds(yolo_fastest):
+    image = zoo_path("data", "dog.jpg")
+    cpu = Detector(load_model(*yolo_fastest)[0])
+    expected = cpu.detections(cpu.infer(image))
+    for half, tolerance in ((False, 2e-3), (True, 3e-2)):
+        gpu = Detector(load_model(*yolo_fastest)[0], device="cuda", half=half)
+        inference = gpu.infer(image)
+        assert inference.device.startswith("cuda")
+        assert all(c.boxes.is_cuda for c in inference.candidates)
+        assert_same_detections(gpu.detections(inference), expected, 0.25, tolerance,
+                               0.9 if half else 0.99)
+
+
+# ---------------------------------------------------------------- the real model
+
+def iou_xyxy(a, b) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def assert_same_detections(ours, theirs, conf, tolerance, min_iou) -> None:
+    """Every detection has a partner of the same class (IoU >= min_iou, confidence within
+    tolerance); only ones within tolerance of the threshold may lack one."""
+    for mine, others in ((ours, theirs), (theirs, ours)):
+        for d in mine:
+            partners = [o for o in others if o.class_id == d.class_id
+                        and iou_xyxy(o.box, d.box) >= min_iou
+                        and abs(o.confidence - d.confidence) <= tolerance]
+            assert partners or d.confidence - conf <= tolerance, f"no partner for {d}"
+
+
+def inference_from_darknet_reference(photo: str, model) -> tuple[Inference, dict]:
+    folder = zoo_path("darknet-reference", "yolo-fastest-1.1", photo)
+    reference = json.loads((folder / "detections.json").read_text())
+    x = np.fromfile(folder / "input.f32", np.float32).reshape(1, 3, 320, 320)
+    detector = Detector(model)
+    with torch.no_grad():
+        outputs = model(torch.from_numpy(x))
+    candidates = [decode_yolo(layer.params, out[0], (320, 320))
+                  for layer, out in zip(detector.heads, outputs)]
+    last = detector.heads[-1].params
+    inference = Inference((reference["image_w"], reference["image_h"]), (320, 320), False,
+                          "cpu", candidates, last["nms_kind"], last["beta_nms"])
+    return inference, reference
+
+
+@pytest.mark.parametrize("photo", ["dog", "horses", "person"])
+def test_same_detections_as_real_darknet_on_its_own_input(photo, yolo_fastest):
+    model = load_model(*yolo_fastest)[0]
+    inference, reference = inference_from_darknet_reference(photo, model)
+    found = Detector(model).detections(inference, reference["thresh"], reference["nms"])
+    width, height = reference["image_w"], reference["image_h"]
+    expected = sorted(reference["detections"], key=lambda d: -d["prob"])
+    assert len(found) == reference["num_detections"] == len(expected)
+    for d, r in zip(found, expected):
+        box = ((r["x"] - r["w"] / 2) * width, (r["y"] - r["h"] / 2) * height,
+               (r["x"] + r["w"] / 2) * width, (r["y"] + r["h"] / 2) * height)
+        assert d.class_id == r["class_id"]
+        assert d.confidence == pytest.approx(r["prob"], abs=1e-4)
+        assert iou_xyxy(d.box, box) > 0.999
+
+
+def opencv_inference(cfg, weights, x: np.ndarray, image_size, template: Inference):
+    """OpenCV DNN's own network and yolo-layer decoding on the same input tensor; its rows
+    are (x, y, w, h, objectness, objectness*class...) in the same order as Darknet's."""
+    cv2 = pytest.importorskip("cv2")
+    net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+    net.setInput(x[None])
+    outputs = net.forward(net.getUnconnectedOutLayersNames())
+    candidates = [Decoded(torch.from_numpy(o[:, :4].copy()), torch.from_numpy(o[:, 4].copy()),
+                          torch.from_numpy(o[:, 5:].copy())) for o in outputs]
+    return Inference(image_size, template.input_size, False, "opencv", candidates,
+                     template.nms_kind, template.beta_nms)
+
+
+@pytest.mark.parametrize("photo", PHOTOS)
+def test_same_detections_as_opencv_dnn_on_the_same_input(photo, yolo_fastest):
+    detector = Detector(load_model(*yolo_fastest)[0])
+    image = zoo_path("data", f"{photo}.jpg")
+    inference = detector.infer(image)
+    x, size = detector.preprocess(image)
+    theirs = opencv_inference(*yolo_fastest, x, size, inference)
+    ours = detector.detections(inference)
+    assert ours
+    assert_same_detections(ours, detector.detections(theirs), 0.25, 0.01, 0.95)
+
+
+def test_dog_photo_shows_the_dog_the_bicycle_and_the_car(yolo_fastest, tmp_path, capsys):
+    out = tmp_path / "dog.json"
+    code = main(["detect", *map(str, yolo_fastest), str(zoo_path("data", "dog.jpg")),
+                 "--names", str(zoo_path("data", "coco.names")), "--json", str(out)])
+    assert code == 0
+    names = {d["name"] for d in json.loads(out.read_text())["detections"]}
+    assert {"dog", "bicycle"} <= names and names & {"car", "truck"}
+    assert "decode+NMS" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the detect command
+
+def test_detect_json_follows_the_contract(tiny, tmp_path, capsys):
+    cfg, weights, image = tiny
+    out, drawn = tmp_path / "found.json", tmp_path / "drawn.png"
+    code = main(["detect", str(cfg), str(weights), str(image), "--conf", "0.3", "--json",
+                 str(out), "--save", str(drawn)])
+    assert code == 0
+    payload = json.loads(out.read_text())
+    assert set(payload) == {"image", "width", "height", "device", "detections"}
+    assert (payload["width"], payload["height"], payload["device"]) == (50, 30, "cpu")
+    found = payload["detections"]
+    assert found and all(set(d) == {"class_id", "name", "confidence", "box"} for d in found)
+    assert all(len(d["box"]) == 4 and d["name"] == str(d["class_id"]) for d in found)
+    assert [d["confidence"] for d in found] == sorted((d["confidence"] for d in found),
+                                                      reverse=True)
+    assert Image.open(drawn).size == (50, 30)
+    assert "preprocess" in capsys.readouterr().out
+
+
+def test_detect_json_dash_prints_only_json(tiny, capsys):
+    cfg, weights, image = tiny
+    assert main(["detect", str(cfg), str(weights), str(image), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["width"] == 50
+
+
+@pytest.mark.skipif(CUDA, reason="checks the message shown where CUDA is absent")
+def test_detect_on_cuda_without_cuda_exits_2_with_one_line(tiny, capsys):
+    cfg, weights, image = tiny
+    assert main(["detect", str(cfg), str(weights), str(image), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA" in err
+
+
+def test_detect_unreadable_image_exits_2_with_one_line(tiny, tmp_path, capsys):
+    cfg, weights, _ = tiny
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    assert main(["detect", str(cfg), str(weights), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.jpg" in err
+
+
+def test_detect_with_short_weights_exits_1_and_prints_the_report(tiny, tmp_path, capsys):
+    cfg, weights, image = tiny
+    short = tmp_path / "short.weights"
+    short.write_bytes(weights.read_bytes()[:-40])
+    assert main(["detect", str(cfg), str(weights.parent / "short.weights"), str(image)]) == 1
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, letterbox", [([], None), (["--letterbox"], True),
+                                             (["--resize"], False)])
+def test_detect_letterbox_flags(argv, letterbox):
+    args = build_parser().parse_args(["detect", "a.cfg", "b.weights", "c.jpg", *argv])
+    assert args.letterbox is letterbox and args.conf == 0.25 and args.nms == 0.45
+
+
+def test_detect_refuses_letterbox_and_resize_together(capsys):
+    assert main(["detect", "a.cfg", "b.weights", "c.jpg", "--letterbox", "--resize"]) == 2
