@@ -249,8 +249,13 @@ class LayerFilterProxy(QSortFilterProxyModel):
         self._query = ""
 
     def set_query(self, text: str) -> None:
-        self._query = text.strip()
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
+            self.beginFilterChange()
+            self._query = text.strip()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._query = text.strip()
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
         if source_parent.isValid() or not self._query:

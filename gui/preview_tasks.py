@@ -1,0 +1,104 @@
+"""Detection preview jobs (generators run by gui.workers): build the detector, run the
+network once per image, re-filter cached candidates, draw. No Qt here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from core.detect import Detection, Detector, Inference, read_names
+from core.draw import draw_detections
+from core.errors import InspectorError
+from core.image import load_image
+from core.model import DarknetModel
+from core.network import Network
+from core.report import make_report
+from core.weights import WeightsReader
+
+
+@dataclass(frozen=True)
+class DetectorKey:
+    """What a built detector depends on; a different key means building it again."""
+
+    cfg: str
+    weights: str
+    names: str | None
+    device: str
+    letterbox: bool | None
+
+
+@dataclass
+class DetectRequest:
+    network: Network
+    key: DetectorKey
+    image: str
+    conf: float
+    nms: float
+    agnostic: bool = False
+    detector: Detector | None = None  # reused when its key matches
+
+
+@dataclass
+class Drawn:
+    """Detections and the image with them drawn, as RGB bytes ready for a QImage."""
+
+    detections: list[Detection]
+    rgb: np.ndarray  # (H, W, 3) uint8, C-contiguous
+
+
+@dataclass
+class DetectOutcome:
+    detector: Detector
+    key: DetectorKey
+    image_path: str
+    image: Image.Image
+    inference: Inference
+    drawn: Drawn
+    notes: list[str] = field(default_factory=list)
+
+
+def build_detector(network: Network, key: DetectorKey) -> Detector:
+    """Load the weights into a model and wrap it in a Detector on the chosen device."""
+    reader = WeightsReader(network, key.weights)
+    records = list(reader.records())
+    report = make_report(network, records, reader.ledger)
+    if report.has_errors:
+        first = next(p for p in report.problems if p.severity == "error")
+        raise InspectorError(f"the model has errors, fix them first: {first.message}")
+    model = DarknetModel(network).eval()
+    model.load_records(records, reader.header.transposed)
+    model.header = reader.header
+    model.fuse()  # Darknet's detector folds batch norm before running
+    names = read_names(key.names) if key.names else None
+    return Detector(model, names, key.device, key.letterbox)
+
+
+def draw(image: Image.Image, detections: list[Detection]) -> Drawn:
+    picture = draw_detections(image, detections)
+    return Drawn(detections, np.ascontiguousarray(np.asarray(picture, dtype=np.uint8)))
+
+
+def detect(request: DetectRequest) -> Generator[str, None, DetectOutcome]:
+    """Yield progress words; return the inference, detections and the drawn image."""
+    detector = request.detector
+    if detector is None:
+        yield f"loading the model on {request.key.device}"
+        detector = build_detector(request.network, request.key)
+    yield f"reading {os.path.basename(request.image)}"
+    image = load_image(request.image)
+    yield "running the network"
+    inference = detector.infer(image)
+    detections = detector.detections(inference, request.conf, request.nms, request.agnostic)
+    return DetectOutcome(detector, request.key, request.image, image, inference,
+                         draw(image, detections), list(inference.warnings))
+
+
+def refilter(detector: Detector, inference: Inference, image: Image.Image, conf: float,
+             nms: float, agnostic: bool = False) -> Generator[str, None, Drawn]:
+    """New thresholds on the cached candidates: no network run."""
+    yield "filtering"
+    return draw(image, detector.detections(inference, conf, nms, agnostic))

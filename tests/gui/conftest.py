@@ -1,0 +1,38 @@
+"""GUI fixtures: a main window with its own settings file (user settings stay untouched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from gui.main_window import MainWindow  # noqa: E402
+from gui.settings import AppSettings  # noqa: E402
+
+STREAM_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def window(qtbot, settings) -> MainWindow:
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def open_and_stream(qtbot, window: MainWindow, cfg, weights) -> str:
+    """Open cfg + weights and wait for the stream to end; returns the final state."""
+    with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS) as blocker:
+        window.open_cfg(str(cfg), str(weights))
+    return blocker.args[0]

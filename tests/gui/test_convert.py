@@ -1,0 +1,62 @@
+"""The Convert dialog: .pt written in a worker, reloaded, one forward pass compared."""
+
+from __future__ import annotations
+
+import torch
+
+from core.export import load_pt
+from core.model import load_model
+from gui.convert_dialog import FORMATS
+from tests.gui.conftest import open_and_stream
+from tests.gui.helpers import conv_cfg, write_model
+
+
+def _convert(qtbot, window, output, fuse: bool):
+    dialog = window.open_convert_dialog()
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    dialog.output.setText(str(output))
+    dialog.fuse.setChecked(fuse)
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=30_000)
+    return dialog
+
+
+def test_convert_writes_pt_and_reports_the_forward_difference(qtbot, window, tmp_path):
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(3, size=48))
+    open_and_stream(qtbot, window, cfg, weights)
+    assert window.convert_action.isEnabled()
+    output = tmp_path / "out.pt"
+    dialog = _convert(qtbot, window, output, fuse=True)
+    assert dialog.result is not None, dialog.status.text()
+    assert output.is_file()
+    assert dialog.result.max_diff < 1e-4
+    assert "max |difference|" in dialog.status.text()
+    # the dialog's number is the difference between the file and the weights
+    original, _ = load_model(cfg, weights)
+    x = torch.rand(1, 3, 48, 48)
+    with torch.no_grad():
+        diff = (original(x)[0] - load_pt(output)(x)[0]).abs().max().item()
+    assert diff < 1e-4
+
+
+def test_torchscript_and_onnx_are_shown_disabled_with_the_reason(qtbot, window, tmp_path):
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(1))
+    open_and_stream(qtbot, window, cfg, weights)
+    dialog = window.open_convert_dialog()
+    qtbot.addWidget(dialog)
+    items = dialog.format.model()
+    for row, fmt in enumerate(FORMATS):
+        assert items.item(row).isEnabled() == (fmt.unavailable is None)
+    assert [f.key for f in FORMATS if f.unavailable] == ["torchscript", "onnx"]
+    assert "not available" in dialog.format.itemText(1)
+
+
+def test_convert_is_refused_while_the_weights_do_not_match(qtbot, window, tmp_path):
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    with open(weights, "ab") as handle:
+        handle.write(b"\0" * 8)
+    open_and_stream(qtbot, window, cfg, weights)
+    assert not window.convert_action.isEnabled()
+    assert window.open_convert_dialog() is None
+    assert "errors" in window.log_panel.toPlainText()

@@ -1,0 +1,99 @@
+"""The layer tree: one row per layer with Darknet's shapes; filter; cfg section view."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt
+
+from gui.layer_model import COL_INPUT, COL_OUTPUT, COL_TYPE, layer_matches
+from tests.conftest import zoo_path
+
+# yolov3-tiny at 416x416, shapes as Darknet prints them when it loads the cfg
+YOLOV3_TINY = {
+    0: ("convolutional", "3×416×416", "16×416×416"),
+    1: ("maxpool", "16×416×416", "16×208×208"),
+    11: ("maxpool", "512×13×13", "512×13×13"),
+    15: ("convolutional", "512×13×13", "255×13×13"),
+    16: ("yolo", "255×13×13", "255×13×13"),
+    17: ("route", "255×13×13", "256×13×13"),
+    19: ("upsample", "128×13×13", "128×26×26"),
+    20: ("route", "128×26×26", "384×26×26"),
+    22: ("convolutional", "256×26×26", "255×26×26"),
+    23: ("yolo", "255×26×26", "255×26×26"),
+}
+
+
+def _cell(model, row: int, column: int) -> str:
+    return model.index(row, column).data(Qt.ItemDataRole.DisplayRole)
+
+
+def test_zoo_cfg_tree_has_one_row_per_layer_with_darknet_shapes(window):
+    cfg = zoo_path("cfg", "yolov3-tiny.cfg")
+    sections = re.findall(r"^\[(\w+)\]", cfg.read_text(), re.M)
+    assert window.open_cfg(str(cfg))
+    model = window.tree_model
+    assert model.rowCount() == len(sections) - 1 == 24
+    for row, (kind, shape_in, shape_out) in YOLOV3_TINY.items():
+        assert _cell(model, row, COL_TYPE) == kind
+        assert _cell(model, row, COL_INPUT) == shape_in
+        assert _cell(model, row, COL_OUTPUT) == shape_out
+
+
+def test_conv_row_has_a_child_per_tensor_in_file_order(window):
+    window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
+    model = window.tree_model
+    first = model.layer_index(0)
+    names = [model.index(r, COL_TYPE, first).data() for r in range(model.rowCount(first))]
+    assert names == ["biases", "scales", "rolling_mean", "rolling_variance", "weights"]
+    assert model.rowCount(model.layer_index(1)) == 0  # maxpool stores nothing
+
+
+def test_filter_by_type_index_and_range(window):
+    window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
+    proxy = window.proxy
+    window.filter.setText("yolo")
+    assert [proxy.index(r, 0).data() for r in range(proxy.rowCount())] == ["16", "23"]
+    window.filter.setText("#19")
+    assert proxy.rowCount() == 1 and proxy.index(0, COL_TYPE).data() == "upsample"
+    window.filter.setText("10-12 type:max")
+    assert [proxy.index(r, 0).data() for r in range(proxy.rowCount())] == ["11"]
+    window.filter.clear()
+    assert proxy.rowCount() == 24
+
+
+def test_filter_words_must_all_match():
+    assert layer_matches("conv leaky", 3, "convolutional", "16 3x3/1 leaky bn", "ok")
+    assert not layer_matches("conv linear", 3, "convolutional", "16 3x3/1 leaky bn", "ok")
+    assert layer_matches("status:miss", 3, "convolutional", "", "missing")
+    assert not layer_matches("4-9", 3, "convolutional", "", "ok")
+
+
+def test_selecting_a_layer_shows_its_cfg_section_with_line_numbers(window):
+    cfg = zoo_path("cfg", "yolov3-tiny.cfg")
+    lines = cfg.read_text().splitlines()
+    yolo_lines = [n for n, line in enumerate(lines, 1) if line.strip() == "[yolo]"]
+    window.open_cfg(str(cfg))
+    window.select_layer(16)
+    shown = window.cfg_view.text.toPlainText().splitlines()
+    assert shown[0].split() == [str(yolo_lines[0]), "[yolo]"]
+    assert shown[1].split(maxsplit=1) == [str(yolo_lines[0] + 1), lines[yolo_lines[0]]]
+    assert f"lines {yolo_lines[0]}" in window.cfg_view.title.text()
+
+
+def test_unreadable_cfg_is_a_banner_not_a_crash(window, tmp_path):
+    bad = tmp_path / "bad.cfg"
+    bad.write_bytes(b"\x00\x01binary")
+    assert not window.open_cfg(str(bad))
+    assert window.banner.level == "error"
+    assert "not a text cfg" in window.banner.text()
+    assert window.tree_model.rowCount() == 0
+
+
+def test_cfg_with_a_sibling_weights_file_offers_it(window, tmp_path):
+    from tests.gui.helpers import conv_cfg, write_model
+
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    window.open_cfg(str(cfg))
+    assert weights.name in window.banner.text()
+    assert window.doc.weights_path is None  # offered, not opened
