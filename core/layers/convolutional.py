@@ -30,6 +30,14 @@ def darknet_conv_out_size(size_in: int, padding: int, kernel: int, stride: int) 
     return (size_in + 2 * padding - kernel) // stride + 1
 
 
+def dilated_im2col_size(size_in: int, padding: int, kernel: int, stride: int,
+                        dilation: int) -> int:
+    """What `im2col_cpu_ext` (src/im2col.c) lays out: Darknet pads `padding * dilation`
+    and fits the dilated kernel. The gemm then reads the undilated output size's columns,
+    so the two must agree for the result to mean anything."""
+    return (size_in + 2 * padding * dilation - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
 def darknet_conv_padding(pad: int, padding: int, size: int) -> int:
     """`pad=1` means size/2 and overrides `padding=` (`parse_convolutional`)."""
     return size // 2 if pad else padding
@@ -123,6 +131,14 @@ class Convolutional(LayerType):
                      "padding); Darknet's bit-packed CPU path can differ at image borders",
                      s.line_of("xnor"))
         runnable = True
+        if dilation > 1 and (dilated_im2col_size(h, padding, size, stride_y, dilation),
+                             dilated_im2col_size(w, padding, size, stride_x, dilation)) \
+                != (out_h, out_w):
+            runnable = False
+            ctx.warn(f"dilation={dilation} with a {size}x{size} kernel and padding {padding}: "
+                     "Darknet's im2col lays out a different output size than the layer's, "
+                     "so its result is scrambled; not run by this tool (use pad=1 with an odd "
+                     "size)", s.line_of("dilation"))
         if s.int("antialiasing", 0):
             runnable = False
             ctx.warn("antialiasing=1 is not run by this tool (the layer is shown, not run)",
@@ -234,12 +250,13 @@ class ConvModule(DarknetModule):
         return self.act(y)
 
     def _dilated(self, x: Tensor, weights: Tensor) -> Tensor:
-        """Darknet keeps the undilated output size and pads `padding` on the top/left;
-        the bottom/right padding is whatever the dilated kernel then reaches
-        (`im2col_cpu_ext`, src/im2col.c)."""
+        """`forward_convolutional_layer` passes `padding * dilation` to `im2col_cpu_ext`
+        (src/im2col.c) as the top/left padding and keeps the undilated output size; the
+        bottom/right padding is whatever the dilated kernel then reaches."""
         out_h, out_w = self.out_hw
         reach = self.dilation * (self.size - 1) + 1
-        pad_bottom = (out_h - 1) * self.stride[0] + reach - x.shape[2] - self.padding
-        pad_right = (out_w - 1) * self.stride[1] + reach - x.shape[3] - self.padding
-        x = F.pad(x, (self.padding, pad_right, self.padding, pad_bottom))
+        pad = self.padding * self.dilation
+        pad_bottom = (out_h - 1) * self.stride[0] + reach - x.shape[2] - pad
+        pad_right = (out_w - 1) * self.stride[1] + reach - x.shape[3] - pad
+        x = F.pad(x, (pad, pad_right, pad, pad_bottom))
         return F.conv2d(x, weights, None, self.stride, 0, self.dilation, self.groups)

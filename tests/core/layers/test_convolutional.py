@@ -1,0 +1,111 @@
+"""[convolutional]: the forward pass against a per-element transcription of Darknet's
+im2col + gemm (padding, strides, groups, dilation, BN) and OpenCV."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.core.layers.layer_support import (
+    build,
+    layout,
+    loaded,
+    messages,
+    opencv_output,
+    outputs,
+    random_input,
+    sigmoid,
+)
+
+
+def darknet_conv(x, weights, biases, stride_x, stride_y, padding, dilation, groups,
+                 out_h, out_w):
+    """`forward_convolutional_layer` + `im2col_cpu_ext` for one sample: the window of
+    output (oy, ox) starts at oy*stride_y - padding*dilation and steps by dilation."""
+    c, h, w = x.shape
+    n, cg, size, _ = weights.shape
+    out = np.zeros((n, out_h, out_w))
+    per_group = n // groups
+    for f in range(n):
+        g = f // per_group
+        for oy in range(out_h):
+            for ox in range(out_w):
+                total = 0.0
+                for ch in range(cg):
+                    for ky in range(size):
+                        for kx in range(size):
+                            y = oy * stride_y - padding * dilation + ky * dilation
+                            xx = ox * stride_x - padding * dilation + kx * dilation
+                            if 0 <= y < h and 0 <= xx < w:
+                                total += weights[f, ch, ky, kx] * x[g * cg + ch, y, xx]
+                out[f, oy, ox] = total + biases[f]
+    return out
+
+
+def run(tmp_path, body, channels=4, width=7, height=6):
+    network = build(body, width=width, height=height, channels=channels)
+    model, t, path = loaded(network, tmp_path)
+    x = random_input(network)
+    return network, t, x, outputs(model, x)[0][0], path
+
+
+@pytest.mark.parametrize("options, expected_shape", [
+    ("size=3\nstride=1\npad=1\n", (6, 6, 7)),
+    ("size=3\nstride_x=2\nstride_y=1\npad=1\n", (6, 6, 4)),
+    ("size=3\nstride_x=1\nstride_y=2\npadding=0\n", (6, 2, 5)),
+    ("size=3\nstride=1\npad=1\ngroups=2\n", (6, 6, 7)),
+    ("size=3\nstride=2\npad=1\ndilation=2\n", (6, 3, 4)),
+    ("size=3\nstride=1\npad=1\ndilation=3\n", (6, 6, 7)),
+])
+def test_convolution_matches_darknets_im2col(tmp_path, options, expected_shape):
+    body = f"[convolutional]\nfilters=6\n{options}activation=linear\n"
+    network, t, x, got, _ = run(tmp_path, body)
+    layer = network.layers[0]
+    assert layer.output_shape == expected_shape
+    p = layer.params
+    want = darknet_conv(x[0], t[(0, "weights")], t[(0, "biases")], p["stride_x"],
+                        p["stride_y"], p["padding"], p["dilation"], p["groups"],
+                        *expected_shape[1:])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_depthwise_convolution_uses_one_input_channel_per_filter(tmp_path):
+    body = "[convolutional]\nfilters=4\ngroups=4\nsize=3\npad=1\nactivation=linear\n"
+    network, t, x, got, _ = run(tmp_path, body)
+    assert layout(network, 0) == [("biases", (4,)), ("weights", (4, 1, 3, 3))]
+    want = darknet_conv(x[0], t[(0, "weights")], t[(0, "biases")], 1, 1, 1, 1, 4, 6, 7)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_dilation_keeps_the_undilated_output_size():
+    network = build("[convolutional]\nfilters=2\nsize=3\npad=1\ndilation=2\n")
+    assert network.layers[0].output_shape == (2, 8, 8)
+
+
+def test_batch_normalized_conv_with_default_logistic(tmp_path):
+    body = "[convolutional]\nbatch_normalize=1\nfilters=3\nsize=1\n"
+    network, t, x, got, _ = run(tmp_path, body)
+    assert [name for name, _ in layout(network, 0)] == [
+        "biases", "scales", "rolling_mean", "rolling_variance", "weights"]
+    y = np.einsum("fc,chw->fhw", t[(0, "weights")][:, :, 0, 0], x[0])
+    view = (3, 1, 1)
+    y = (y - t[(0, "rolling_mean")].reshape(view)) / np.sqrt(
+        t[(0, "rolling_variance")].reshape(view) + 1e-5)
+    y = y * t[(0, "scales")].reshape(view) + t[(0, "biases")].reshape(view)
+    np.testing.assert_allclose(got, sigmoid(y), rtol=1e-5, atol=1e-6)
+
+
+def test_dilation_whose_window_does_not_fit_darknets_output_is_not_run():
+    network = build("[convolutional]\nfilters=2\nsize=3\npadding=0\ndilation=2\n")
+    assert not network.layers[0].runnable
+    assert any("dilation=2" in m for m in messages(network, "warning"))
+
+
+@pytest.mark.parametrize("options", ["size=3\nstride=2\npad=1\nactivation=leaky\n",
+                                     "size=3\npad=1\ngroups=2\nactivation=linear\n",
+                                     "size=1\nbatch_normalize=1\nactivation=logistic\n"])
+def test_convolution_matches_opencv(tmp_path, options):
+    body = f"[convolutional]\nfilters=6\n{options}"
+    network, _, x, got, path = run(tmp_path, body, width=10, height=9)
+    theirs = opencv_output(network, tmp_path, path, x)
+    np.testing.assert_allclose(got, theirs.reshape(got.shape), rtol=1e-4, atol=1e-5)
