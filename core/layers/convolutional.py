@@ -19,6 +19,7 @@ from core.layers.base import (
     empty_parameter,
     positive,
 )
+from core.layers.held import not_runnable_message, refuse_if_not_runnable
 from core.layers.registry import register
 
 BN_EPSILON = 0.00001
@@ -195,6 +196,7 @@ class ConvModule(DarknetModule):
         self.in_shape = layer.input_shape
         self.out_hw = layer.output_shape[1:]
         self.act = Activate(p["activation"])
+        self.refusal = None if layer.runnable else not_runnable_message(layer)
         self.share_from = p["share_from"]
         if self.share_from is None:
             self.weights = empty_parameter(self.n, p["in_channels"] // self.groups,
@@ -233,6 +235,7 @@ class ConvModule(DarknetModule):
         return torch.where(self.weights > 0, mean, -mean)
 
     def forward(self, x: Tensor) -> Tensor:
+        refuse_if_not_runnable(self.refusal)
         if x.dim() == 2:
             x = x.view(x.shape[0], -1, 1, 1)
         if self.xnor:

@@ -20,6 +20,7 @@ from core.layers.base import (
     positive,
 )
 from core.layers.connected import filled_parameter
+from core.layers.held import not_runnable_message, refuse_if_not_runnable
 from core.layers.registry import register
 
 
@@ -83,8 +84,10 @@ class LocalModule(DarknetModule):
         self.biases = filled_parameter(*layer.weights[0].shape, value=0.0)
         self.weights = filled_parameter(*layer.weights[1].shape, value=0.0)
         self.act = PlainActivate(p["activation"], p["zeroes"])
+        self.refusal = None if layer.runnable else not_runnable_message(layer)
 
     def forward(self, x: Tensor) -> Tensor:
+        refuse_if_not_runnable(self.refusal)
         cols = F.unfold(x, self.size, padding=self.pad, stride=self.stride)
         locations, n = self.weights.shape[:2]
         kernels = self.weights.reshape(locations, n, -1)

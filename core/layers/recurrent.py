@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor, nn
 
-from core.errors import InspectorError
 from core.layers.base import (
     BuildContext,
     Built,
@@ -33,6 +31,7 @@ from core.layers.convolutional import (
     darknet_conv_out_size,
     darknet_conv_padding,
 )
+from core.layers.held import HeldTensors
 from core.layers.registry import register
 
 RNN_LAYERS = ("input_layer", "self_layer", "output_layer")
@@ -67,28 +66,6 @@ class RecurrentType(LayerType):
 
     def module(self, layer: Layer) -> nn.Module:
         return HeldTensors(layer)
-
-
-class HeldTensors(DarknetModule):
-    """Holds a layer's Darknet tensors (nested layers as submodules) so weights load and
-    export; running it is refused with a message."""
-
-    def __init__(self, layer: Layer):
-        super().__init__()
-        self.message = (f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) "
-                        "is not runnable in this tool; its shapes and weights are still shown")
-        for spec in layer.weights:
-            owner: nn.Module = self
-            *path, attr = spec.name.split(".")
-            for part in path:
-                if not hasattr(owner, part):
-                    owner.add_module(part, DarknetModule())
-                owner = getattr(owner, part)
-            owner.register_parameter(attr, nn.Parameter(
-                torch.zeros(spec.shape), requires_grad=False))
-
-    def forward(self, *xs: Tensor) -> Tensor:
-        raise InspectorError(self.message)
 
 
 @register

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import InspectorError
 from tests.core.layers.layer_support import (
     build,
     layout,
@@ -109,3 +110,10 @@ def test_convolution_matches_opencv(tmp_path, options):
     network, _, x, got, path = run(tmp_path, body, width=10, height=9)
     theirs = opencv_output(network, tmp_path, path, x)
     np.testing.assert_allclose(got, theirs.reshape(got.shape), rtol=1e-4, atol=1e-5)
+
+
+def test_a_conv_that_is_not_run_refuses_instead_of_computing(tmp_path):
+    network = build("[convolutional]\nfilters=2\nsize=3\npadding=0\ndilation=2\n")
+    model, _, _ = loaded(network, tmp_path)
+    with pytest.raises(InspectorError, match="not runnable in this tool"):
+        outputs(model, random_input(network))

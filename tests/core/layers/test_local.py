@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import InspectorError
 from tests.core.layers.layer_support import build, layout, loaded, messages, outputs, random_input
 
 
@@ -49,3 +50,11 @@ def test_local_pad_with_a_non_3x3_window_is_not_run():
     network = build("[local]\nfilters=2\nsize=5\npad=1\n", width=7, height=7)
     assert not network.layers[0].runnable
     assert any("do not line up" in m for m in messages(network, "warning"))
+
+
+def test_a_local_layer_that_is_not_run_still_loads_and_refuses(tmp_path):
+    network = build("[local]\nfilters=2\nsize=5\npad=1\n", width=7, height=7)
+    model, tensors, _ = loaded(network, tmp_path)
+    np.testing.assert_array_equal(model.layers[0].weights.numpy(), tensors[(0, "weights")])
+    with pytest.raises(InspectorError, match="not runnable"):
+        outputs(model, random_input(network))

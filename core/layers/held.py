@@ -1,0 +1,41 @@
+"""Modules for layers this tool shows but does not run: they hold the Darknet tensors so
+weights load, convert and export, and refuse to run with a message."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from core.errors import InspectorError
+from core.layers.base import DarknetModule, Layer
+
+
+def not_runnable_message(layer: Layer) -> str:
+    return (f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) is not "
+            "runnable in this tool; its shapes and weights are still shown")
+
+
+def refuse_if_not_runnable(layer_message: str | None) -> None:
+    """Called first in the forward pass of a module built for a non-runnable layer."""
+    if layer_message is not None:
+        raise InspectorError(layer_message)
+
+
+class HeldTensors(DarknetModule):
+    """Holds a layer's tensors (nested layers as submodules named like `input_layer`)."""
+
+    def __init__(self, layer: Layer):
+        super().__init__()
+        self.message = not_runnable_message(layer)
+        for spec in layer.weights:
+            owner: nn.Module = self
+            *path, attr = spec.name.split(".")
+            for part in path:
+                if not hasattr(owner, part):
+                    owner.add_module(part, DarknetModule())
+                owner = getattr(owner, part)
+            owner.register_parameter(attr, nn.Parameter(torch.zeros(spec.shape),
+                                                        requires_grad=False))
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        raise InspectorError(self.message)
