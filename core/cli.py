@@ -125,7 +125,7 @@ def _load_checked(args: argparse.Namespace):
     from core.weights import WeightsReader
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
-    reader = WeightsReader(network, _require_file(args.weights, "weights"))
+    reader = WeightsReader(network, _require_file(args.weights, "weights"), copy=True)
     records = reader.read_all()
     report = make_report(network, records, reader.ledger)
     if report.has_errors:

@@ -121,7 +121,7 @@ def load_model(cfg_path: str | os.PathLike, weights_path: str | os.PathLike | No
     model = DarknetModel(network).eval()
     ledger = None
     if weights_path is not None:
-        reader = WeightsReader(network, weights_path)
+        reader = WeightsReader(network, weights_path, copy=True)
         model.load_records(reader.records(), reader.header.transposed)
         ledger = reader.ledger
         model.header = reader.header

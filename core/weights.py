@@ -6,6 +6,7 @@ Follows `load_weights_upto` / `save_weights_upto` in Darknet's src/parser.c.
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
 import struct
@@ -16,7 +17,7 @@ import numpy as np
 
 from core.atomic import atomic_write
 from core.errors import Diagnostic, WeightsError
-from core.layers.base import Layer
+from core.layers.base import Layer, TensorSpec
 from core.network import Network
 
 FLOAT = np.dtype("<f4")
@@ -143,32 +144,60 @@ class Ledger:
                 "file_bytes": self.file_bytes, "status": self.status}
 
 
-def _open_map(path: str) -> tuple[mmap.mmap | bytes, int]:
+def _open_file(path: str) -> tuple[io.FileIO, int]:
     try:
-        size = os.path.getsize(path)
         if os.path.isdir(path):
             raise WeightsError(f"{path}: is a folder, not a weights file")
-        if size == 0:
-            raise WeightsError(f"{path}: the weights file is empty")
-        with open(path, "rb") as handle:
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), size
+        handle = io.FileIO(path, "rb")
+        size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise WeightsError(f"{path}: cannot read weights: {exc.strerror or exc}") from None
+    if size == 0:
+        handle.close()
+        raise WeightsError(f"{path}: the weights file is empty")
+    return handle, size
 
 
 class WeightsReader:
     """Stream a weights file layer by layer against a network's layout.
 
-    `records()` yields one LayerRecord per layer as it is read (numpy views on a memory
-    map, nothing copied); when it is exhausted, `ledger` holds the verdict.
+    `records()` yields one LayerRecord per layer as it is read; when it is exhausted,
+    `ledger` holds the verdict. By default each tensor's values are read-only numpy views
+    on a memory map (nothing is read until looked at: cheap for inspecting); with
+    `copy=True` each tensor is read straight into its own new writable array, the one
+    copy a model then adopts without copying again (the fast way to load a model).
     """
 
-    def __init__(self, network: Network, path: str | os.PathLike):
+    def __init__(self, network: Network, path: str | os.PathLike, copy: bool = False):
         self.network = network
         self.path = os.fspath(path)
-        self.buffer, self.file_bytes = _open_map(self.path)
-        self.header = parse_header(self.buffer[:20], self.path)
+        self.copy = copy
+        self._file, self.file_bytes = _open_file(self.path)
+        try:
+            self.header = parse_header(self._file.read(20), self.path)
+        except WeightsError:
+            self._file.close()
+            raise
+        self.buffer: mmap.mmap | None = None
+        if not copy:
+            self.buffer = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+            self._file.close()
         self.ledger: Ledger | None = None
+
+    def _values(self, spec: TensorSpec, offset: int) -> np.ndarray:
+        """One fully present tensor, in its natural shape (stored order)."""
+        if self.buffer is not None:
+            return np.frombuffer(self.buffer, FLOAT, spec.count, offset).reshape(spec.shape)
+        values = np.empty(spec.shape, FLOAT)
+        view = memoryview(values).cast("B")
+        self._file.seek(offset)
+        done = 0
+        while done < spec.nbytes:
+            got = self._file.readinto(view[done:])
+            if not got:
+                raise WeightsError(f"{self.path}: the file shrank while it was being read")
+            done += got
+        return values
 
     def records(self) -> Iterator[LayerRecord]:
         offset = self.header.size
@@ -184,9 +213,8 @@ class WeightsReader:
             for spec in layer.weights:
                 end = offset + spec.nbytes
                 if end <= self.file_bytes:
-                    values = np.frombuffer(self.buffer, FLOAT, spec.count, offset)
                     tensors.append(TensorRecord(layer.index, spec.name, spec.shape, offset,
-                                                spec.nbytes, "ok", values.reshape(spec.shape)))
+                                                spec.nbytes, "ok", self._values(spec, offset)))
                 else:
                     status = "partial" if offset < self.file_bytes else "missing"
                     if not short_reported:
@@ -212,6 +240,8 @@ class WeightsReader:
                 "warning", f"header version {self.header.major}.{self.header.minor} (> 1000) "
                 "means [connected] weights are stored transposed; they are transposed back"))
         self.ledger = Ledger(self.path, self.header, expected, self.file_bytes, diagnostics)
+        if self.buffer is None:
+            self._file.close()
 
     def read_all(self) -> list[LayerRecord]:
         return list(self.records())
@@ -252,8 +282,9 @@ class WeightsReader:
             "cfg describes): the cfg is probably not the one these weights were trained with")
 
 
-def read_weights(network: Network, path: str | os.PathLike) -> tuple[list[LayerRecord], Ledger]:
-    reader = WeightsReader(network, path)
+def read_weights(network: Network, path: str | os.PathLike, copy: bool = False
+                 ) -> tuple[list[LayerRecord], Ledger]:
+    reader = WeightsReader(network, path, copy)
     records = reader.read_all()
     assert reader.ledger is not None
     return records, reader.ledger

@@ -196,14 +196,28 @@ class DarknetModule(nn.Module):
         return getattr(owner, attr)
 
     def load_darknet(self, name: str, values: np.ndarray) -> None:
-        """Copy one tensor read from the weights file (shape already natural)."""
+        """Take one tensor read from the weights file (shape already natural): a writable
+        float32 array of the right size is adopted as the tensor's storage (no copy; the
+        Parameter object stays, so layers sharing it see it too); anything else is copied."""
         target = self.darknet_tensor(name)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # read-only views are only read
-            target.copy_(torch.from_numpy(np.ascontiguousarray(values)).view(target.shape))
+        if values.size != target.numel():
+            raise ValueError(f"{name}: {values.size} values for a tensor of {target.numel()}")
+        with torch.no_grad():
+            if _adoptable(values, target):
+                target.data = torch.from_numpy(values).view(target.shape)
+                return
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # read-only views are only read
+                target.copy_(torch.from_numpy(np.ascontiguousarray(values)).view(target.shape))
 
     def finish_loading(self) -> None:
         """Hook run once after all tensors were loaded (e.g. to precompute)."""
+
+
+def _adoptable(values: np.ndarray, target: Tensor) -> bool:
+    return (values.flags.writeable and values.flags.c_contiguous and values.dtype == np.float32
+            and values.dtype.isnative and target.dtype == torch.float32
+            and target.device.type == "cpu")
 
 
 def empty_parameter(*shape: int) -> nn.Parameter:

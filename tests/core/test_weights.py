@@ -127,9 +127,11 @@ def test_layout_matches_darknet_order(small):
     assert small.weight_bytes() + 20 == FULL_BYTES
 
 
-def test_reader_streams_one_record_per_layer_as_numpy_views(small, small_file):
+@pytest.mark.parametrize("copy", [False, True])
+def test_reader_streams_one_record_per_layer(small, small_file, copy):
+    """Views on a memory map by default; with copy=True one new writable array each."""
     path, tensors, data = small_file
-    reader = WeightsReader(small, path)
+    reader = WeightsReader(small, path, copy=copy)
     stream = reader.records()
     first = next(stream)
     assert reader.ledger is None  # nothing decided before the stream is exhausted
@@ -142,7 +144,8 @@ def test_reader_streams_one_record_per_layer_as_numpy_views(small, small_file):
     for record in records:
         for tensor in record.tensors:
             assert tensor.status == "ok"
-            assert not tensor.values.flags.owndata and not tensor.values.flags.writeable
+            assert tensor.values.flags.writeable is copy
+            assert tensor.values.flags.c_contiguous and tensor.values.dtype == np.float32
             assert tensor.values.shape == tensor.shape
             raw = np.frombuffer(data[tensor.offset: tensor.offset + tensor.nbytes], "<f4")
             np.testing.assert_array_equal(tensor.values.ravel(), raw)
@@ -162,13 +165,14 @@ def _cut_points():
     return sorted(set(points))
 
 
+@pytest.mark.parametrize("copy", [False, True])
 @pytest.mark.parametrize("cut, layer, tensor, status", _cut_points())
 def test_truncated_file_names_first_partial_layer_and_tensor(small, small_file, tmp_path,
-                                                               cut, layer, tensor, status):
+                                                               cut, layer, tensor, status, copy):
     _, tensors, data = small_file
     path = tmp_path / "cut.weights"
     path.write_bytes(data[:cut])
-    records, ledger = read_weights(small, path)
+    records, ledger = read_weights(small, path, copy)
     assert ledger.status == "short" and ledger.expected_bytes == FULL_BYTES
     (error,) = ledger.diagnostics
     assert error.severity == "error" and error.layer == layer
@@ -242,11 +246,13 @@ def test_write_read_write_is_byte_identical(small, tmp_path, header):
     (b"PK\x03\x04" + b"\0" * 40, "zip file"),
     (b"[net]\nwidth=416\nheight=416\n", "cfg (text) file"),
 ])
-def test_unreadable_weights_raise_one_clear_weights_error(small, tmp_path, content, words):
+@pytest.mark.parametrize("copy", [False, True])
+def test_unreadable_weights_raise_one_clear_weights_error(small, tmp_path, content, words,
+                                                           copy):
     path = tmp_path / "bad.weights"
     path.write_bytes(content)
     with pytest.raises(WeightsError, match=words.replace("(", r"\(").replace(")", r"\)")) as info:
-        WeightsReader(small, path)
+        WeightsReader(small, path, copy)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
