@@ -10,6 +10,9 @@ from core.errors import UsageError
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 ICON_NAMES = ("darknet-inspector.svg", "darknet-inspector.png")
+# Workers hold the GIL between numpy calls; every Qt callback into Python (each data()
+# of a repaint) then waits for it. A shorter switch interval keeps those waits short.
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def check_display() -> None:
@@ -40,6 +43,7 @@ def make_application():
 
     from gui.settings import APPLICATION, ORGANISATION
 
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)

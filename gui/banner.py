@@ -38,9 +38,10 @@ def verdict(doc: ModelDocument, sibling_weights: str | None = None) -> Verdict:
     errors = [d for d in doc.network.diagnostics if d.severity == "error"]
     if doc.stream_state == "streaming":
         p = doc.progress
-        return Verdict("busy", f"Reading {os.path.basename(doc.weights_path or '')}: "
-                       f"layer {p.layers_done} of {p.layers_total}, {p.bytes_done:,} of "
-                       f"{p.total_bytes:,} bytes\u2026")
+        size = f" ({p.layers_total} layers, {p.total_bytes:,} bytes)" if p.total_bytes else ""
+        return Verdict("busy", f"Reading {os.path.basename(doc.weights_path or '')}{size}: "
+                       "each layer fills in as it is read; progress and Cancel are in the "
+                       "status bar.")
     if errors:
         more = f" ({len(errors) - 1} more in Problems)" if len(errors) > 1 else ""
         where = f"Layer {errors[0].layer}: " if errors[0].layer is not None else ""
@@ -123,12 +124,13 @@ class Banner(QFrame):
         return self._plain
 
     def show_verdict(self, v: Verdict) -> None:
+        if v.level != self.level or not self.styleSheet():
+            background, foreground, border = palette.BANNER_STYLES[v.level]
+            self.setStyleSheet(
+                f"#verdictBanner {{ background: {background}; border: 1px solid {border}; "
+                f"border-radius: 4px; }} #verdictBanner QLabel {{ color: {foreground}; }}")
         self.level = v.level
         self._plain = v.text
-        background, foreground, border = palette.BANNER_STYLES[v.level]
-        self.setStyleSheet(
-            f"#verdictBanner {{ background: {background}; border: 1px solid {border}; "
-            f"border-radius: 4px; }} #verdictBanner QLabel {{ color: {foreground}; }}")
         weight = "600" if v.level in ("error", "warning") else "normal"
         self._label.setText(f"<span style='font-weight:{weight}'>{html.escape(v.text)}</span>")
         if v.action:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import (
     QAbstractItemModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
+from PySide6.QtGui import QColor
 
 from gui import palette
 from gui.document import UNREAD, ModelDocument
@@ -22,6 +26,28 @@ TENSOR_ROLE = Qt.ItemDataRole.UserRole + 2  # str | None: the tensor name of a c
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 NO_PARENT = QModelIndex()
+FLUSH_MS = 250
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ROLES = frozenset({_DISPLAY, _BACKGROUND, _FOREGROUND, _ALIGN, _TOOLTIP, int(LAYER_ROLE),
+                    int(TENSOR_ROLE)})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+@dataclass
+class RowView:
+    """What one row shows, computed once per change (paints read it many times)."""
+
+    texts: tuple[str, ...]
+    background: QColor | None
+    status_colour: QColor
+    tooltip: str
+    layer: int
+    tensor: str | None
 
 
 def shape_text(shape) -> str:
@@ -36,6 +62,12 @@ class LayerTreeModel(QAbstractItemModel):
     def __init__(self, document: ModelDocument, parent=None):
         super().__init__(parent)
         self.doc = document
+        self._cache: dict[tuple[int, int], RowView] = {}
+        self._dirty: dict[int, bool] = {}  # changed layer rows -> tensor rows shown
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self.flush)
         document.network_changed.connect(self._reset)
         document.weights_cleared.connect(self._all_changed)
         document.layer_updated.connect(self._layer_changed)
@@ -44,10 +76,14 @@ class LayerTreeModel(QAbstractItemModel):
 
     # -- structure ------------------------------------------------------------------------
     def index(self, row: int, column: int, parent: AnyIndex = NO_PARENT) -> QModelIndex:
-        if not self.hasIndex(row, column, parent):
+        # bounds checked here, not with hasIndex(): views call this thousands of times
+        if not 0 <= column < len(COLUMNS) or row < 0:
             return QModelIndex()
+        layers = self.doc.layers
         if not parent.isValid():
-            return self.createIndex(row, column, 0)
+            return self.createIndex(row, column, 0) if row < len(layers) else QModelIndex()
+        if parent.internalId() != 0 or row >= len(layers[parent.row()].weights):
+            return QModelIndex()
         return self.createIndex(row, column, parent.row() + 1)
 
     def parent(self, index: AnyIndex = NO_PARENT) -> QModelIndex:  # type: ignore[override]
@@ -80,57 +116,50 @@ class LayerTreeModel(QAbstractItemModel):
 
     # -- data -----------------------------------------------------------------------------
     def data(self, index: AnyIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        """Served from a per-row cache: views ask for many roles per cell on every paint."""
+        role = int(role)
+        if role not in _ROLES or not index.isValid():
             return None
-        if index.internalId() == 0:
-            return self._layer_data(index.row(), index.column(), role)
-        return self._tensor_data(index.internalId() - 1, index.row(), index.column(), role)
-
-    def _layer_data(self, row: int, column: int, role):
-        layer = self.doc.layers[row]
+        parent_id, row = index.internalId(), index.row()
+        view = self._cache.get((parent_id, row))
+        if view is None:
+            view = self._build_row(parent_id, row)
+            self._cache[(parent_id, row)] = view
+        column = index.column()
+        if role == _DISPLAY:
+            return view.texts[column]
+        if role == _BACKGROUND:
+            return view.background
+        if role == _FOREGROUND:
+            return view.status_colour if column == COL_STATUS else None
+        if role == _ALIGN:
+            return _RIGHT if column in NUMERIC else None
+        if role == _TOOLTIP:
+            return view.tooltip
         if role == LAYER_ROLE:
-            return row
-        if role == TENSOR_ROLE:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._layer_text(layer, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.BackgroundRole:
-            return self._layer_background(row)
-        if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS:
-            return _status_colour(self.doc.layer_status(row))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            problems = self.doc.layer_diagnostics(row)
-            lines = [f"[{layer.section.name}] on cfg line {layer.line}"]
-            lines += [str(d) for d in problems]
-            return "\n".join(lines)
-        return None
+            return view.layer
+        return view.tensor  # TENSOR_ROLE
 
-    def _layer_text(self, layer, column: int) -> str:
-        if column == COL_INDEX:
-            return str(layer.index)
-        if column == COL_TYPE:
-            return layer.type
-        if column == COL_OPTIONS:
-            return layer.summary
-        if column == COL_INPUT:
-            return shape_text(layer.input_shape)
-        if column == COL_OUTPUT:
-            return shape_text(layer.output_shape)
-        if column == COL_PARAMS:
-            return f"{layer.param_count:,}" if layer.weights else ""
-        if column == COL_OFFSET:
-            record = self.doc.records.get(layer.index)
-            return f"{record.tensors[0].offset:,}" if record and record.tensors else ""
-        if column == COL_STATUS:
-            return self._status_text(layer.index)
-        if column == COL_LINE:
-            return str(layer.line)
-        return ""
+    def _build_row(self, parent_id: int, row: int) -> RowView:
+        if parent_id == 0:
+            return self._layer_row(row)
+        return self._tensor_row(parent_id - 1, row)
 
-    def _status_text(self, index: int) -> str:
-        status = self.doc.layer_status(index)
+    def _layer_row(self, row: int) -> RowView:
+        layer = self.doc.layers[row]
+        record = self.doc.records.get(row)
+        status = self.doc.layer_status(row)
+        texts = (
+            str(layer.index), layer.type, layer.summary, shape_text(layer.input_shape),
+            shape_text(layer.output_shape), f"{layer.param_count:,}" if layer.weights else "",
+            f"{record.tensors[0].offset:,}" if record and record.tensors else "",
+            self._status_text(row, status), str(layer.line))
+        tooltip = "\n".join([f"[{layer.section.name}] on cfg line {layer.line}"]
+                            + [str(d) for d in self.doc.layer_diagnostics(row)])
+        return RowView(texts, self._layer_background(row, status), _status_colour(status),
+                       tooltip, row, None)
+
+    def _status_text(self, index: int, status: str) -> str:
         if status == "none":
             return "\u2014"
         if status == UNREAD:
@@ -141,68 +170,74 @@ class LayerTreeModel(QAbstractItemModel):
             return ""
         return status + (" \u26a0" if index in self.doc.flagged else "")
 
-    def _layer_background(self, row: int):
-        status = self.doc.layer_status(row)
+    def _layer_background(self, row: int, status: str):
         if status == "partial":
             return palette.ERROR_STRONG
         if status == "missing" or row in self.doc.error_layers():
             return palette.ERROR_LIGHT
-        layer = self.doc.layers[row]
-        if not layer.known:
+        if not self.doc.layers[row].known:
             return palette.ERROR_LIGHT
         return None
 
-    def _tensor_data(self, layer_row: int, row: int, column: int, role):
-        layer = self.doc.layers[layer_row]
-        spec = layer.weights[row]
-        if role == LAYER_ROLE:
-            return layer_row
-        if role == TENSOR_ROLE:
-            return spec.name
+    def _tensor_row(self, layer_row: int, row: int) -> RowView:
+        spec = self.doc.layers[layer_row].weights[row]
         tensor = self.doc.tensor_record(layer_row, spec.name)
         stats = self.doc.stats.get((layer_row, spec.name))
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == COL_TYPE:
-                return spec.name
-            if column == COL_OPTIONS:
-                return shape_text(spec.shape)
-            if column == COL_PARAMS:
-                return f"{spec.count:,}"
-            if column == COL_OFFSET:
-                return f"{tensor.offset:,}" if tensor else ""
-            if column == COL_STATUS:
-                if tensor is None:
-                    return ""
-                return tensor.status + (" \u26a0" if stats and stats.flags else "")
-            return ""
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS and tensor:
-            return _status_colour(tensor.status)
-        if role == Qt.ItemDataRole.BackgroundRole and tensor and tensor.status != "ok":
-            return palette.ERROR_STRONG if tensor.status == "partial" else palette.ERROR_LIGHT
-        if role == Qt.ItemDataRole.ToolTipRole and stats is not None:
-            text = (f"min {stats.minimum:.4g}  max {stats.maximum:.4g}  mean {stats.mean:.4g}"
-                    f"  std {stats.std:.4g}")
-            return "\n".join([text, *stats.flags])
-        return None
+        status = tensor.status if tensor else ""
+        flag = " \u26a0" if stats and stats.flags else ""
+        texts = ("", spec.name, shape_text(spec.shape), "", "", f"{spec.count:,}",
+                 f"{tensor.offset:,}" if tensor else "", status + flag, "")
+        background = None
+        if tensor and tensor.status != "ok":
+            background = palette.ERROR_STRONG if tensor.status == "partial" \
+                else palette.ERROR_LIGHT
+        tooltip = ""
+        if stats is not None:
+            tooltip = "\n".join([f"min {stats.minimum:.4g}  max {stats.maximum:.4g}  "
+                                 f"mean {stats.mean:.4g}  std {stats.std:.4g}", *stats.flags])
+        return RowView(texts, background, _status_colour(status), tooltip, layer_row,
+                       spec.name)
 
     # -- updates --------------------------------------------------------------------------
     def _reset(self) -> None:
         self.beginResetModel()
+        self._cache.clear()
+        self._dirty.clear()
         self.endResetModel()
 
     def _layer_changed(self, row: int) -> None:
+        """Mark a row changed; views hear about it at most every FLUSH_MS (throttled)."""
         if row >= len(self.doc.layers):
             return
+        self._cache.pop((0, row), None)
+        shown_children = False
+        for child in range(len(self.doc.layers[row].weights)):
+            shown_children |= self._cache.pop((row + 1, child), None) is not None
+        self._dirty[row] = self._dirty.get(row, False) or shown_children
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush(self) -> None:
+        """Tell the views about every row changed since the last flush (tensor rows only
+        where a view has asked for them, i.e. under expanded layers)."""
+        self._flush_timer.stop()
+        dirty, self._dirty = self._dirty, {}
+        if not dirty:
+            return
+        rows = sorted(dirty)
         last = len(COLUMNS) - 1
-        self.dataChanged.emit(self.index(row, 0), self.index(row, last))
-        children = len(self.doc.layers[row].weights)
-        if children:
-            parent = self.layer_index(row)
-            self.dataChanged.emit(self.index(0, 0, parent), self.index(children - 1, last, parent))
+        self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], last))
+        for row in rows:
+            if dirty[row]:
+                parent = self.layer_index(row)
+                children = len(self.doc.layers[row].weights)
+                self.dataChanged.emit(self.index(0, 0, parent),
+                                      self.index(children - 1, last, parent))
 
     def _all_changed(self) -> None:
+        self._cache.clear()
+        self._dirty.clear()
+        self._flush_timer.stop()
         rows = len(self.doc.layers)
         if rows:
             self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, len(COLUMNS) - 1))

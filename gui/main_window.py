@@ -16,8 +16,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSplitter,
     QTabWidget,
     QTreeView,
@@ -44,6 +42,7 @@ from gui.layer_model import (
 from gui.log_panel import LogPanel
 from gui.problems import ProblemsPanel
 from gui.settings import AppSettings
+from gui.stream_strip import StreamStrip
 from gui.tasks import StreamStart, StreamUpdate, save_array, stream_weights
 from gui.tensor_view import TensorView
 from gui.workers import TaskRunner, describe_error
@@ -74,7 +73,6 @@ class MainWindow(QMainWindow):
         self.stream_runner: TaskRunner | None = None
         self._runners: set[TaskRunner] = set()
         self._sibling: str | None = None
-        self._follow_stream = True
         self._stream_started_at = 0.0
         self.setWindowTitle("Darknet Inspector")
         self.setAcceptDrops(True)
@@ -88,7 +86,7 @@ class MainWindow(QMainWindow):
         self._live_timer.setInterval(LIVE_VIEW_INTERVAL_MS)
         self._live_timer.timeout.connect(self._refresh_live_view)
         self.doc.network_changed.connect(self._network_changed)
-        self.doc.stream_started.connect(self._refresh_banner)
+        self.doc.stream_started.connect(self._refresh_banner)  # once per stream, not per layer
         self.doc.layer_updated.connect(self._layer_read)
         self.doc.stream_ended.connect(self._stream_ended)
         self.doc.problems_changed.connect(self._refresh_banner)
@@ -105,9 +103,9 @@ class MainWindow(QMainWindow):
         self.filter.setPlaceholderText("Filter layers: 12 \u00b7 10-20 \u00b7 conv \u00b7 "
                                        "yolo \u00b7 leaky \u00b7 status:missing")
         self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self.proxy.set_query)
+        self.filter.textChanged.connect(self._filter_changed)
         self.tree = QTreeView()
-        self.tree.setModel(self.proxy)
+        self.tree.setModel(self.tree_model)
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -118,7 +116,7 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(COL_OPTIONS, QHeaderView.ResizeMode.Stretch)
         for column, width in ((COL_INDEX, 70), (COL_STATUS, 70), (COL_LINE, 50)):
             header.resizeSection(column, width)
-        self.tree.selectionModel().currentChanged.connect(self._current_changed)
+        self._connect_selection()
         self.cfg_view = CfgSectionView(self.doc)
         self.tensor_view = TensorView(self.doc)
         self.tensor_view.export_requested.connect(self.export_tensor)
@@ -179,18 +177,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
-        self.stream_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFixedWidth(260)
-        self.progress.setTextVisible(False)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_stream)
-        bar = self.statusBar()
-        bar.addPermanentWidget(self.stream_label)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
-        self._show_stream_controls(False)
+        self.strip = StreamStrip()
+        self.strip.cancel_requested.connect(self.cancel_stream)
+        self.statusBar().addPermanentWidget(self.strip)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -287,7 +276,6 @@ class MainWindow(QMainWindow):
         self.settings.remember_folder("weights", path)
         if self.doc.cfg_path:
             self.settings.add_recent(self.doc.cfg_path, path)
-        self._follow_stream = True
         self.doc.begin_stream(path)
         runner = TaskRunner(lambda: stream_weights(network, path), "stream-weights", self)
         runner.yielded.connect(self._stream_item)
@@ -297,7 +285,7 @@ class MainWindow(QMainWindow):
         runner.finished.connect(lambda: self._runner_done(runner))
         self.stream_runner = runner
         self._runners.add(runner)
-        self._show_stream_controls(True)
+        self.strip.set_running(True)
         self._stream_started_at = time.perf_counter()
         self.log(f"reading {path}")
         runner.start()
@@ -322,7 +310,7 @@ class MainWindow(QMainWindow):
     def _runner_done(self, runner: TaskRunner) -> None:
         self._runners.discard(runner)
         if runner is self.stream_runner:
-            self._show_stream_controls(False)
+            self.strip.set_running(False)
 
     # -- reacting to the document ---------------------------------------------------------
     def _network_changed(self) -> None:
@@ -332,29 +320,28 @@ class MainWindow(QMainWindow):
         self._update_convert_action()
 
     def _layer_read(self, index: int) -> None:
-        p = self.doc.progress
-        if p.total_bytes:
-            self.progress.setValue(int(1000 * p.bytes_done / p.total_bytes))
-        self.stream_label.setText(f"layer {p.layers_done}/{p.layers_total} \u00b7 "
-                                  f"{p.bytes_done / 1e6:,.1f} of {p.total_bytes / 1e6:,.1f} MB")
+        """Per layer only a timer is (re)started: the progress strip and its live
+        histogram repaint at most every LIVE_VIEW_INTERVAL_MS."""
         if not self._live_timer.isActive():
             self._live_timer.start()
 
     def _refresh_live_view(self) -> None:
-        if self.doc.stream_state == "streaming":
-            self._refresh_banner()
-        if not self._follow_stream or not self.doc.records:
+        p = self.doc.progress
+        if self.doc.stream_state != "streaming" or not self.doc.records:
             return
         index = max(self.doc.records)
         name = largest_tensor(self.doc.layers[index])
-        if name is None:
-            return
-        self.tensor_view.show_tensor(index, name, live=self.doc.stream_state == "streaming")
+        stats = self.doc.stats.get((index, name)) if name else None
+        text = (f"layer {p.layers_done}/{p.layers_total} \u00b7 {p.bytes_done / 1e6:,.1f} of "
+                f"{p.total_bytes / 1e6:,.1f} MB" + (f" \u00b7 {index}.{name}" if name else ""))
+        self.strip.show_progress(text, p.bytes_done / p.total_bytes if p.total_bytes else 0,
+                                 stats)
 
     def _stream_ended(self) -> None:
         self._live_timer.stop()
         self._refresh_live_view()
-        self._show_stream_controls(False)
+        p = self.doc.progress
+        self.strip.finish(p.bytes_done / p.total_bytes if p.total_bytes else 0)
         elapsed = time.perf_counter() - self._stream_started_at
         state = self.doc.stream_state
         ledger = self.doc.ledger
@@ -384,15 +371,6 @@ class MainWindow(QMainWindow):
         elif key == "reload-weights" and self.doc.weights_path:
             self.open_weights(self.doc.weights_path)
 
-    def _show_stream_controls(self, visible: bool) -> None:
-        self.stream_label.setVisible(visible)
-        self.progress.setVisible(visible)
-        self.cancel_button.setVisible(visible)
-        self.cancel_button.setEnabled(visible)
-        if visible:
-            self.progress.setValue(0)
-            self.stream_label.setText("opening\u2026")
-
     def _update_convert_action(self) -> None:
         ready = (self.doc.network is not None and self.doc.stream_state == "done"
                  and not self.doc.errors())
@@ -401,6 +379,35 @@ class MainWindow(QMainWindow):
             self.preview.model_ready(ready)
 
     # -- selection ------------------------------------------------------------------------
+    def _filter_changed(self, text: str) -> None:
+        """The tree shows the model itself, and the filter proxy only while a filter is
+        typed: a proxy doubles the Python calls of every repaint."""
+        self.proxy.set_query(text)
+        wanted = self.proxy if text.strip() else self.tree_model
+        if self.tree.model() is wanted:
+            return
+        current = self.to_source(self.tree.currentIndex())
+        self.tree.setModel(wanted)
+        self._connect_selection()
+        if current.isValid():
+            view_index = self.to_view(current)
+            if view_index.isValid():
+                self.tree.setCurrentIndex(view_index)
+
+    def _connect_selection(self) -> None:
+        self.tree.selectionModel().currentChanged.connect(self._current_changed)
+
+    def to_source(self, index: QModelIndex) -> QModelIndex:
+        """A tree index (from the proxy or the model) as an index of the layer model."""
+        if index.isValid() and index.model() is self.proxy:
+            return self.proxy.mapToSource(index)
+        return index
+
+    def to_view(self, source: QModelIndex) -> QModelIndex:
+        if self.tree.model() is self.proxy:
+            return self.proxy.mapFromSource(source)
+        return source
+
     def select_layer(self, index: int, tensor: str | None = None) -> None:
         """Select a layer (or one of its tensors) in the tree, clearing the filter if needed."""
         if not 0 <= index < len(self.doc.layers):
@@ -408,12 +415,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(0)
         source = (self.tree_model.tensor_index(index, tensor) if tensor
                   else self.tree_model.layer_index(index))
-        proxy_index = self.proxy.mapFromSource(source)
-        if not proxy_index.isValid():
+        view_index = self.to_view(source)
+        if not view_index.isValid():
             self.filter.clear()
-            proxy_index = self.proxy.mapFromSource(source)
-        self.tree.setCurrentIndex(proxy_index)
-        self.tree.scrollTo(proxy_index, QAbstractItemView.ScrollHint.PositionAtCenter)
+            view_index = self.to_view(source)
+        self.tree.setCurrentIndex(view_index)
+        self.tree.scrollTo(view_index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
@@ -424,8 +431,6 @@ class MainWindow(QMainWindow):
             return
         self.cfg_view.show_layer(int(layer))
         name = tensor or largest_tensor(self.doc.layers[int(layer)])
-        if self.tree.hasFocus() or tensor:
-            self._follow_stream = False
         if name is not None:
             self.tensor_view.show_tensor(int(layer), name)
 

@@ -14,6 +14,7 @@ HISTOGRAM_BINS = 64
 HISTOGRAM_SAMPLE = 1 << 16
 DEAD_FILTER_NORM = 1e-6
 TINY_VARIANCE = 1e-6
+ZERO_CHUNK = 1 << 18
 
 
 @dataclass
@@ -71,6 +72,15 @@ def histogram(flat: np.ndarray, lo: float, hi: float, bins: int = HISTOGRAM_BINS
     return counts, edges, int(sample.size)
 
 
+def count_zeros(flat: np.ndarray, chunk: int = ZERO_CHUNK) -> int:
+    """Zeros, counted in chunks: `np.count_nonzero` holds the GIL, and the UI thread must
+    not wait long for it while a worker streams a big file."""
+    nonzero = 0
+    for start in range(0, flat.size, chunk):
+        nonzero += int(np.count_nonzero(flat[start:start + chunk]))
+    return int(flat.size - nonzero)
+
+
 def filter_norms(values: np.ndarray) -> np.ndarray | None:
     """L2 norm of each output filter of a 4-D weight tensor (first axis = filters)."""
     if values.ndim != 4 or values.shape[0] == 0:
@@ -112,7 +122,7 @@ def tensor_stats(name: str, values: np.ndarray) -> TensorStats:
     else:
         mean = float(flat.mean(dtype=np.float64))
         std = float(flat.std(dtype=np.float64))
-    zeros = int(count - np.count_nonzero(flat))
+    zeros = count_zeros(flat)
     counts, edges, sampled = histogram(flat, lo, hi)
     norms = filter_norms(values)
     flags = []

@@ -23,6 +23,8 @@ from gui.stats import DEAD_FILTER_NORM, TensorStats
 STAT_NAMES = ("values", "min", "max", "mean", "std", "zeros", "NaN", "Inf")
 HIST_PEN = pg.mkPen("#2f6db5", width=1)
 HIST_BRUSH = pg.mkBrush(47, 109, 181, 90)
+FILTER_BRUSH = pg.mkBrush("#5b8fd0")
+DEAD_BRUSH = pg.mkBrush("#c62828")
 
 
 def stat_values(stats: TensorStats) -> dict[str, str]:
@@ -108,6 +110,8 @@ class TensorView(QWidget):
         document.weights_cleared.connect(self.clear)
 
     def clear(self) -> None:
+        if self.current is None and not self.flags.text():
+            return  # nothing shown: keep the plots untouched (no repaint)
         self.current = None
         self.title.setText("Select a tensor (expand a layer) to see its values.")
         self.flags.clear()
@@ -117,14 +121,13 @@ class TensorView(QWidget):
         self.filters.hide()
         self.export_button.setEnabled(False)
 
-    def show_tensor(self, layer: int, name: str, live: bool = False) -> None:
-        """Show the document's stats for one tensor (`live`: it is being read now)."""
+    def show_tensor(self, layer: int, name: str) -> None:
+        """Show the document's stats for one tensor."""
         self.current = (layer, name)
         spec = next((s for s in self.doc.layers[layer].weights if s.name == name), None)
         shape = shape_text(spec.shape) if spec else "?"
         kind = self.doc.layers[layer].type
-        prefix = "Reading: " if live else ""
-        self.title.setText(f"{prefix}layer {layer} ({kind}) \u2014 {name} [{shape}]")
+        self.title.setText(f"Layer {layer} ({kind}) \u2014 {name} [{shape}]")
         stats = self.doc.stats.get((layer, name))
         tensor = self.doc.tensor_record(layer, name)
         self.export_button.setEnabled(tensor is not None and tensor.values is not None)
@@ -153,7 +156,7 @@ class TensorView(QWidget):
         if self._bars is not None:
             self.filters.removeItem(self._bars)
         dead = norms < DEAD_FILTER_NORM
-        brushes = [pg.mkBrush("#c62828") if d else pg.mkBrush("#5b8fd0") for d in dead]
+        brushes = [DEAD_BRUSH if d else FILTER_BRUSH for d in dead]
         self._bars = pg.BarGraphItem(x=np.arange(norms.size), height=norms, width=0.9,
                                      brushes=brushes, pen=None)
         self.filters.addItem(self._bars)

@@ -7,6 +7,9 @@ stream stops between two layers and what was read stays consistent.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator
@@ -24,6 +27,16 @@ def describe_error(exc: BaseException) -> str:
         return "out of memory (the model or input is too large)"
     text = str(exc) or "(no message)"
     return f"unexpected {type(exc).__name__}: {text}"
+
+
+WORKER_NICENESS = 10
+
+
+def lower_thread_priority() -> None:
+    """Let the UI thread win the CPU over workers (Linux: per-thread nice value)."""
+    if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
 
 
 class GeneratorWorker(QObject):
@@ -45,6 +58,7 @@ class GeneratorWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_thread_priority()
         try:
             self._iterate()
         except BaseException as exc:  # a worker must never take the app down

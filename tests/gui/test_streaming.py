@@ -35,7 +35,7 @@ def test_stream_sends_one_update_per_layer_and_ends_ok(qtbot, window, tmp_path):
     assert "Weights match" in window.banner.text()
     model = window.tree_model
     assert [model.index(r, COL_STATUS).data() for r in range(4)] == ["ok"] * 4
-    assert not window.cancel_button.isVisible()
+    assert not window.strip.running
 
 
 def test_tensor_view_shows_the_values_that_were_written(qtbot, window, tmp_path):
@@ -71,7 +71,7 @@ def test_truncated_file_names_the_layer_in_the_banner_and_problems(qtbot, window
     statuses = [model.index(r, COL_STATUS).data() for r in range(5)]
     assert statuses == ["ok", "ok", "ok", "partial", "missing"]
     current = window.tree.currentIndex()
-    assert window.proxy.mapToSource(current).row() == 3  # the failing layer is selected
+    assert window.to_source(current).row() == 3  # the failing layer is selected
 
 
 def test_clicking_a_problem_selects_its_layer(qtbot, window, tmp_path):
@@ -84,7 +84,7 @@ def test_clicking_a_problem_selects_its_layer(qtbot, window, tmp_path):
     row = next(i for i, p in enumerate(window.problems.model.problems) if p.layer == 3)
     rect = table.visualRect(window.problems.model.index(row, 3))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.proxy.mapToSource(window.tree.currentIndex()).row() == 3
+    assert window.to_source(window.tree.currentIndex()).row() == 3
     assert "Layer 3" in window.cfg_view.title.text()
 
 
@@ -152,7 +152,7 @@ def test_cancel_mid_stream_leaves_a_consistent_state(qtbot, window, tmp_path, mo
     assert statuses == ["ok"] * len(read) + ["not read"] * (40 - len(read))
     assert window.banner.level == "warning" and "cancelled" in window.banner.text()
     assert window.doc.ledger is None
-    assert not window.cancel_button.isVisible()
+    assert not window.strip.running
     assert not window.convert_action.isEnabled()
     monkeypatch.undo()
     with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS) as blocker:
