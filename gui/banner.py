@@ -111,6 +111,9 @@ class Banner(QFrame):
         self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._button = QPushButton()
+        policy = self._button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # no relayout (full repaint) when it hides
+        self._button.setSizePolicy(policy)
         self._button.clicked.connect(lambda: self.action.emit(self._action_key))
         self._action_key = ""
         layout = QHBoxLayout(self)
@@ -118,6 +121,8 @@ class Banner(QFrame):
         layout.addWidget(self._label, 1)
         layout.addWidget(self._button)
         self.level = "info"
+        lines = self._label.fontMetrics().lineSpacing() * 2
+        self.setMinimumHeight(max(lines, self._button.sizeHint().height()) + 16)
         self.show_verdict(Verdict("info", ""))
 
     def text(self) -> str:

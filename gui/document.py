@@ -69,10 +69,12 @@ class ModelDocument(QObject):
         self.problems_changed.emit()
 
     def begin_stream(self, path: str) -> None:
+        had_weights = self.stream_state != "none"
         self._reset_weights()
         self.weights_path = path
         self.stream_state = "streaming"
-        self.weights_cleared.emit()
+        if had_weights:  # a first stream changes nothing shown: no repaint needed
+            self.weights_cleared.emit()
         self.stream_started.emit()
         self.problems_changed.emit()
 

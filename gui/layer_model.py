@@ -163,8 +163,6 @@ class LayerTreeModel(QAbstractItemModel):
         if status == "none":
             return "\u2014"
         if status == UNREAD:
-            if self.doc.stream_state == "streaming":
-                return "\u2026"
             if self.doc.stream_state in ("cancelled", "failed"):
                 return "not read"
             return ""
