@@ -62,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("cfg")
     convert.add_argument("weights")
     convert.add_argument("-o", "--output", required=True)
-    convert.add_argument("--format", default="pt", choices=["pt", "torchscript", "onnx"])
+    convert.add_argument("--format", default="pt", choices=["pt", "pt2", "onnx", "torchscript"],
+                         help="pt (ours, back to .weights), pt2 (torch.export) or onnx")
     convert.add_argument("--fuse", action="store_true", help="fold batch norm into convs")
+    convert.add_argument("--dynamic-batch", action="store_true",
+                         help="pt2/onnx: let the batch size vary (default: fixed at 1)")
+    convert.add_argument("--opset", type=int, default=None, help="onnx opset (default 17)")
     _add_size(convert)
 
     dump = sub.add_parser("dump", help="every layer's output for a preprocessed input")
@@ -75,9 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_detect_parser(sub)
 
-    export = sub.add_parser("export-weights", help="our .pt back to Darknet .weights")
+    export = sub.add_parser("export-weights", help="our .pt (or a state_dict + its cfg) "
+                            "back to Darknet .weights")
     export.add_argument("model")
     export.add_argument("-o", "--output", required=True)
+    export.add_argument("--cfg", help="the cfg of a plain state_dict keyed '<layer>.<tensor>'")
+
+    _add_verify_parsers(sub)
     return parser
 
 
@@ -139,19 +147,26 @@ def _load_checked(args: argparse.Namespace):
 
 @command("convert")
 def run_convert(args: argparse.Namespace) -> int:
-    from core.export import save_pt
+    from core.formats import DEFAULT_OPSET, DEPRECATED_FORMATS, check_opset, export_model
 
-    if args.format != "pt":
-        raise UsageError(f"--format {args.format} is not available yet; use --format pt")
+    if args.format in DEPRECATED_FORMATS:
+        raise UsageError(f"--format {args.format}: {DEPRECATED_FORMATS[args.format]}")
+    if args.opset is not None and args.format != "onnx":
+        raise UsageError("--opset applies to --format onnx only")
+    opset = check_opset(args.opset if args.opset is not None else DEFAULT_OPSET)
     _writable_target(args.output)
     model = _load_checked(args)
     if model is None:
         return EXIT_PROBLEMS
     if args.fuse:
         model.fuse()
-    save_pt(model, args.output)
-    print(f"wrote {args.output} ({len(model.network.layers)} layers, "
-          f"{model.network.param_count:,} parameters{', BN folded' if args.fuse else ''})")
+    check = export_model(model, args.output, args.format, opset, args.dynamic_batch)
+    print(f"wrote {args.output} ({args.format}, {len(model.network.layers)} layers, "
+          f"{model.network.param_count:,} parameters{', BN folded' if args.fuse else ''}; "
+          f"outputs {', '.join(check.outputs)})")
+    print(f"check: {check.summary()}")
+    for note in check.notes:
+        print(f"note: {note}")
     return EXIT_OK
 
 
@@ -318,18 +333,96 @@ def _detect_text(image: str, inference, found) -> str:
 
 @command("export-weights")
 def run_export_weights(args: argparse.Namespace) -> int:
-    from core.export import load_pt
-    from core.weights import write_weights
+    from core.export import export_weights, weights_source
 
     _writable_target(args.output)
-    model = load_pt(_require_file(args.model, "model"))
-    if any(getattr(m, "fused", False) for m in model.layers):
-        raise UsageError(f"{args.model}: was converted with --fuse; batch norm is folded, so "
-                         "it cannot be written back as Darknet weights")
-    tensors = {key: t.detach().cpu().numpy() for key, t in model.darknet_tensors().items()}
-    write_weights(args.output, model.network, tensors, model.header)
-    print(f"wrote {args.output}")
+    cfg = _require_file(args.cfg, "cfg") if args.cfg else None
+    source = weights_source(_require_file(args.model, "model"), cfg)
+    if source.errors:
+        for problem in source.diagnostics:
+            print(f"darknet-inspector: {problem}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    export_weights(source, args.output)
+    print(f"wrote {args.output} (from {source.origin}, {len(source.tensors)} tensors, "
+          f"seen {source.header.seen})")
     return EXIT_OK
+
+
+def _add_verify_parsers(sub) -> None:
+    verify = sub.add_parser("verify", help="every layer against OpenCV DNN (and CPU against "
+                            "CUDA): where a conversion diverges")
+    verify.add_argument("cfg")
+    verify.add_argument("weights")
+    verify.add_argument("image", nargs="?", help="compare on this image (default: a "
+                        "reproducible random input)")
+    verify.add_argument("--model", help="verify this converted .pt instead of the model "
+                        "loaded from CFG + WEIGHTS (the reference still reads WEIGHTS)")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.add_argument("--device", default="cpu", help="where our model runs against "
+                        "OpenCV: cpu, cuda, cuda:N or auto (CPU vs CUDA is compared "
+                        "whenever CUDA is present)")
+    verify.add_argument("--tolerance", type=float, default=None,
+                        help="relative difference that counts as divergent (default 1e-3)")
+    _add_size(verify)
+
+    diff = sub.add_parser("diff", help="what changed between two .weights of one cfg")
+    diff.add_argument("cfg")
+    diff.add_argument("a", metavar="A.weights")
+    diff.add_argument("b", metavar="B.weights")
+    diff.add_argument("--json", action="store_true", help="print one JSON object")
+    diff.add_argument("--all", action="store_true", help="list unchanged tensors too")
+
+
+@command("verify")
+def run_verify(args: argparse.Namespace) -> int:
+    from core.detect import resolve_device
+    from core.export import load_pt
+    from core.verify import DEFAULT_TOLERANCE, report_to_text, verify_input, verify_model
+
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    if not tolerance > 0:
+        raise UsageError(f"--tolerance {args.tolerance}: must be a positive number")
+    device = resolve_device(args.device)
+    image = _require_file(args.image, "image") if args.image else None
+    model = _load_checked(args)
+    if model is None:
+        return EXIT_PROBLEMS
+    if args.model:
+        model = _converted_model(load_pt(_require_file(args.model, "model")), model)
+    x, described = verify_input(model.network, image)
+    report = verify_model(model.to(device), args.weights, x, described, tolerance, device)
+    if not report.ran:
+        notes = "; ".join(c.note for c in report.comparisons)
+        raise UsageError(f"nothing to compare against: {notes}")
+    print(json.dumps(report.to_dict()) if args.json else report_to_text(report))
+    return EXIT_PROBLEMS if report.diverges else EXIT_OK
+
+
+def _converted_model(converted, loaded):
+    """A converted .pt must describe the same network as CFG (same layers and shapes)."""
+    ours = [(layer.type, layer.output_shape) for layer in converted.network.layers]
+    theirs = [(layer.type, layer.output_shape) for layer in loaded.network.layers]
+    if ours != theirs:
+        raise UsageError("--model: its embedded cfg does not describe the network of CFG at "
+                         "this size (layers or shapes differ)")
+    return converted
+
+
+@command("diff")
+def run_diff(args: argparse.Namespace) -> int:
+    from core.diff import diff_to_text, diff_weights
+    from core.network import load_network
+
+    network = load_network(_require_file(args.cfg, "cfg"))
+    if not network.complete:
+        from core.report import make_report, report_to_text
+
+        print(report_to_text(make_report(network)), file=sys.stderr)
+        return EXIT_PROBLEMS
+    diff = diff_weights(network, _require_file(args.a, "weights"),
+                        _require_file(args.b, "weights"))
+    print(json.dumps(diff.to_dict()) if args.json else diff_to_text(diff, args.all))
+    return EXIT_PROBLEMS if diff.has_errors else EXIT_OK
 
 
 @command("gui")

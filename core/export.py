@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from core.atomic import atomic_write
 from core.cfg import parse_cfg
-from core.errors import InspectorError, UsageError
+from core.errors import Diagnostic, InspectorError, UsageError
 from core.model import DarknetModel
-from core.network import build_network
-from core.weights import WeightsHeader
+from core.network import Network, build_network
+from core.weights import TensorKey, WeightsHeader, write_weights
 
 PT_FORMAT = "darknet-inspector/pt"
 PT_VERSION = 1
@@ -76,3 +78,122 @@ def load_pt(path: str | os.PathLike) -> DarknetModel:
     h = payload["header"]
     model.header = WeightsHeader(h["major"], h["minor"], h["revision"], h["seen"])
     return model
+
+
+# ---------------------------------------------------------------- back to .weights
+
+STATE_DICT_PREFIX = "layers."
+"""`DarknetModel.state_dict()` keys are `layers.<layer>.<tensor>`; ours drop the prefix."""
+
+
+@dataclass
+class WeightsSource:
+    """What `export-weights` writes: a network, its tensors keyed (layer, name), the
+    header, and the problems found matching them up (errors mean nothing is written)."""
+
+    network: Network
+    tensors: dict[TensorKey, np.ndarray]
+    header: WeightsHeader
+    origin: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def read_torch_file(path: str | os.PathLike) -> object:
+    """`torch.load` with weights_only=True (never runs code from the file); a foreign or
+    missing file is a UsageError with one line."""
+    try:
+        return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except Exception as exc:  # torch raises many kinds for a foreign file
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise UsageError(f"{path}: not a loadable PyTorch file ({type(exc).__name__}: "
+                         f"{first})") from None
+
+
+def weights_source(path: str | os.PathLike, cfg_path: str | os.PathLike | None = None
+                   ) -> WeightsSource:
+    """Our .pt (cfg embedded) or a plain state_dict keyed `<layer>.<tensor>` (optionally
+    `layers.`-prefixed, as `DarknetModel.state_dict()` writes) plus its cfg."""
+    payload = read_torch_file(path)
+    if isinstance(payload, dict) and payload.get("format") == PT_FORMAT:
+        if payload.get("fused"):
+            raise UsageError(f"{path}: was converted with --fuse; batch norm is folded, so it "
+                             "cannot be written back as Darknet weights")
+        cfg = parse_cfg(payload["cfg_text"], payload.get("cfg_path", "<embedded cfg>"))
+        network = build_network(cfg, payload["width"], payload["height"])
+        h = payload["header"]
+        header = WeightsHeader(h["major"], h["minor"], h["revision"], h["seen"])
+        source = WeightsSource(network, {}, header, "darknet-inspector .pt")
+        _match_state_dict(source, payload["tensors"])
+        return source
+    if not _is_state_dict(payload):
+        raise UsageError(f"{path}: neither a model written by darknet-inspector convert nor a "
+                         "state_dict (a dict of tensor name -> tensor)")
+    if cfg_path is None:
+        raise UsageError(f"{path}: a plain state_dict holds no cfg; pass the cfg it was made "
+                         "for with --cfg CFG")
+    from core.network import load_network
+
+    network = load_network(cfg_path)
+    source = WeightsSource(network, {}, WeightsHeader(), "state_dict",
+                           list(network.errors))
+    if not network.complete:
+        return source
+    _match_state_dict(source, payload)
+    return source
+
+
+def _is_state_dict(payload: object) -> bool:
+    return isinstance(payload, dict) and bool(payload) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items())
+
+
+def _match_state_dict(source: WeightsSource, state: dict) -> None:
+    """Every tensor the cfg stores must be in `state` with its size; keys naming no tensor
+    of the cfg mean the wrong cfg (or a foreign naming scheme)."""
+    by_key = {_state_key(k): v for k, v in state.items()}
+    wanted = {f"{layer.index}.{spec.name}": (layer, spec)
+              for layer in source.network.layers for spec in layer.weights}
+    missing = [key for key in wanted if key not in by_key]
+    for key in missing[:1]:
+        layer, spec = wanted[key]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        source.diagnostics.append(Diagnostic(
+            "error", f"no tensor '{key}' for layer {layer.index} ([{layer.section.name}]) "
+            f"{spec.name} {list(spec.shape)}{more}: is this the cfg the model was made from?",
+            layer.index, layer.line))
+    for key, (layer, spec) in wanted.items():
+        values = by_key.get(key)
+        if values is None:
+            continue
+        if values.numel() != spec.count:
+            source.diagnostics.append(Diagnostic(
+                "error", f"tensor '{key}' has shape {list(values.shape)} ({values.numel()} "
+                f"values); layer {layer.index} ([{layer.section.name}]) needs {spec.name} "
+                f"{list(spec.shape)} ({spec.count} values)", layer.index, layer.line))
+            continue
+        array = values.detach().cpu().contiguous().numpy()
+        source.tensors[(layer.index, spec.name)] = array.astype(np.float32, copy=False).reshape(
+            spec.shape)
+    extra = sorted(set(by_key) - set(wanted))
+    if extra:
+        shown = ", ".join(repr(k) for k in extra[:5]) + (" ..." if len(extra) > 5 else "")
+        source.diagnostics.append(Diagnostic(
+            "error", f"{len(extra)} tensors name nothing this cfg stores ({shown}); keys must "
+            "be '<layer index>.<tensor name>' as in `inspect` (e.g. '0.weights')"))
+
+
+def _state_key(key: str) -> str:
+    return key[len(STATE_DICT_PREFIX):] if key.startswith(STATE_DICT_PREFIX) else key
+
+
+def export_weights(source: WeightsSource, path: str | os.PathLike) -> None:
+    """Write the source as a Darknet .weights file (atomically); refuses one with errors."""
+    if source.errors:
+        raise InspectorError(f"cannot write {path}: {source.errors[0].message}")
+    write_weights(path, source.network, source.tensors, source.header)

@@ -1,0 +1,265 @@
+"""Deployment formats beside our .pt: ONNX and `torch.export` (.pt2), each self-checked.
+
+Every export is checked the same way: reload the written file with the runtime a user
+would deploy it with, run one input, and compare the head outputs with the in-memory
+model (`ExportCheck.max_abs_diff`). ONNX files are run with onnxruntime when it is
+installed (`pip install 'darknet-inspector[onnx]'`); without it the check says so.
+
+TorchScript is not offered: `torch.jit.trace`/`script` are deprecated in the supported
+PyTorch (2.13 warns on every call and points to `torch.export`), which is what .pt2 is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from core.atomic import atomic_write
+from core.errors import UsageError
+from core.model import DarknetModel
+
+DEFAULT_OPSET = 17
+"""Opset 17: run by onnxruntime >= 1.13, TensorRT >= 8.6 and OpenVINO; Resize (upsample)
+needs >= 11, and the TorchScript-based exporter used here stops at 20."""
+MIN_OPSET, MAX_OPSET = 11, 20
+FORMATS = ("pt", "pt2", "onnx")
+DEPRECATED_FORMATS = {
+    "torchscript": "TorchScript is deprecated in PyTorch 2.13 (torch.jit warns on every "
+                   "call); use --format pt2 (torch.export), its replacement, or onnx",
+}
+INPUT_NAME = "input"
+ONNX_EXTRA = "pip install 'darknet-inspector[onnx]' (onnx + onnxruntime)"
+
+
+@dataclass
+class ExportCheck:
+    """How a written file was checked: the runtime used, and the largest absolute
+    difference of its head outputs from the in-memory model (None: not run)."""
+
+    format: str
+    path: str
+    outputs: list[str]
+    max_abs_diff: float | None = None
+    checked_with: str = ""
+    batch: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ran(self) -> bool:
+        return self.max_abs_diff is not None
+
+    def agrees(self, tolerance: float = 1e-4) -> bool:
+        return self.max_abs_diff is not None and self.max_abs_diff <= tolerance
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "path": self.path, "outputs": self.outputs,
+                "max_abs_diff": self.max_abs_diff, "checked_with": self.checked_with,
+                "batch": self.batch, "notes": self.notes}
+
+    def summary(self) -> str:
+        if self.max_abs_diff is None:
+            return f"{self.format} not run after writing: " + "; ".join(self.notes)
+        return (f"reloaded with {self.checked_with}, batch {self.batch}: max difference "
+                f"{self.max_abs_diff:.3g} from the in-memory model")
+
+
+class HeadsOnly(nn.Module):
+    """The model as deployed: one input tensor in, a tuple of head outputs out."""
+
+    def __init__(self, model: DarknetModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        return tuple(self.model(x))
+
+
+def head_names(model: DarknetModel) -> list[str]:
+    """Output names: `<type>_<layer index>` per head (`yolo_30`, `region_31`, ...)."""
+    layers = model.network.layers
+    return [f"{layers[i].type}_{i}" for i in model.heads]
+
+
+def example_input(model: DarknetModel, batch: int = 1, seed: int = 0) -> Tensor:
+    """A reproducible input in Darknet's range (RGB in 0..1) of the network's size."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand((batch, *model.network.input_shape), generator=generator)
+
+
+def check_opset(opset: int) -> int:
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise UsageError(f"--opset {opset}: use an ONNX opset between {MIN_OPSET} and "
+                         f"{MAX_OPSET} (default {DEFAULT_OPSET})")
+    return opset
+
+
+def _max_difference(ours: list[Tensor], theirs: list[np.ndarray]) -> float:
+    if len(ours) != len(theirs):
+        return float("inf")
+    worst = 0.0
+    for a, b in zip(ours, theirs):
+        a_np = a.detach().cpu().float().numpy()
+        b_np = np.asarray(b, dtype=np.float32)
+        if a_np.shape != b_np.shape:
+            return float("inf")
+        worst = max(worst, float(np.abs(a_np - b_np).max(initial=0.0)))
+    return worst
+
+
+def _reference(model: DarknetModel, x: Tensor) -> list[Tensor]:
+    with torch.no_grad():
+        return list(model(x))
+
+
+@contextlib.contextmanager
+def _quiet_tracing() -> Iterator[None]:
+    """The exporters warn that shape checks become constants; every shape in a Darknet
+    network is fixed by the cfg except the batch, so those warnings say nothing here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", "Constant folding", UserWarning)
+        yield
+
+
+@contextlib.contextmanager
+def _plain_layout(model: DarknetModel) -> Iterator[None]:
+    """Trace in plain NCHW: channels_last is a CPU speed trick with no ONNX meaning."""
+    before = model.channels_last
+    model.channels_last = False
+    try:
+        yield
+    finally:
+        model.channels_last = before
+
+
+# ---------------------------------------------------------------- ONNX
+
+def export_onnx(model: DarknetModel, path: str | os.PathLike, opset: int = DEFAULT_OPSET,
+                dynamic_batch: bool = False) -> None:
+    """Write ONNX with input `input` (N, C, H, W) and one named output per head. Uses the
+    TorchScript-based exporter (`dynamo=False`): the dynamo one needs onnxscript."""
+    check_opset(opset)
+    names = head_names(model)
+    axes = {name: {0: "batch"} for name in (INPUT_NAME, *names)} if dynamic_batch else None
+    buffer = io.BytesIO()
+    model.eval()
+    with _quiet_tracing(), _plain_layout(model), torch.no_grad():
+        torch.onnx.export(HeadsOnly(model), (example_input(model),), buffer, dynamo=False,
+                          opset_version=opset, input_names=[INPUT_NAME], output_names=names,
+                          dynamic_axes=axes, do_constant_folding=True)
+    with atomic_write(path) as out:
+        out.write(buffer.getvalue())
+
+
+def check_onnx(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> ExportCheck:
+    """Run the file with onnxruntime (CPU) and compare; without onnxruntime, validate it
+    with `onnx.checker` when onnx is there, and say what was not done."""
+    check = ExportCheck("onnx", os.fspath(path), head_names(model), batch=batch)
+    try:
+        import onnxruntime
+    except ImportError:
+        check.notes.append(f"onnxruntime is not installed, so the file was not run; "
+                           f"{ONNX_EXTRA}")
+        _validate_onnx_structure(check)
+        return check
+    x = example_input(model, batch, seed=1)
+    session = onnxruntime.InferenceSession(check.path, providers=["CPUExecutionProvider"])
+    theirs = session.run(check.outputs, {INPUT_NAME: x.numpy()})
+    check.max_abs_diff = _max_difference(_reference(model, x), theirs)
+    check.checked_with = f"onnxruntime {onnxruntime.__version__} (CPU)"
+    return check
+
+
+def _validate_onnx_structure(check: ExportCheck) -> None:
+    try:
+        import onnx
+    except ImportError:
+        check.notes.append("onnx is not installed either: the file was not validated")
+        return
+    onnx.checker.check_model(check.path)
+    check.notes.append(f"onnx {onnx.__version__}: the graph is valid (onnx.checker)")
+
+
+# ---------------------------------------------------------------- torch.export (.pt2)
+
+def export_pt2(model: DarknetModel, path: str | os.PathLike, dynamic_batch: bool = False
+               ) -> None:
+    """Write a `torch.export` ExportedProgram (load with `torch.export.load(p).module()`).
+    A dynamic batch is traced at batch 2: torch.export specialises sizes 0 and 1."""
+    model.eval()
+    x = example_input(model, 2 if dynamic_batch else 1)
+    shapes = ({"x": {0: torch.export.Dim("batch", min=1, max=4096)}}
+              if dynamic_batch else None)
+    with _quiet_tracing(), torch.no_grad():
+        program = torch.export.export(HeadsOnly(model), (x,), dynamic_shapes=shapes)
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    with atomic_write(path) as out:
+        out.write(buffer.getvalue())
+
+
+def check_pt2(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> ExportCheck:
+    check = ExportCheck("pt2", os.fspath(path), head_names(model), batch=batch)
+    with _quiet_tracing():
+        program = torch.export.load(check.path)
+    x = example_input(model, batch, seed=1)
+    with torch.no_grad():
+        theirs = [t.numpy() for t in program.module()(x)]
+    check.max_abs_diff = _max_difference(_reference(model, x), theirs)
+    check.checked_with = f"torch.export.load (torch {torch.__version__})"
+    return check
+
+
+# ---------------------------------------------------------------- our .pt
+
+def export_pt(model: DarknetModel, path: str | os.PathLike) -> None:
+    from core.export import save_pt
+
+    save_pt(model, path)
+
+
+def check_pt(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> ExportCheck:
+    from core.export import load_pt
+
+    check = ExportCheck("pt", os.fspath(path), head_names(model), batch=batch)
+    x = example_input(model, batch, seed=1)
+    theirs = [t.numpy() for t in _reference(load_pt(path), x)]
+    check.max_abs_diff = _max_difference(_reference(model, x), theirs)
+    check.checked_with = "core.export.load_pt"
+    return check
+
+
+# ---------------------------------------------------------------- one entry point
+
+Checker = Callable[[DarknetModel, "str | os.PathLike", int], ExportCheck]
+CHECKERS: dict[str, Checker] = {"pt": check_pt, "pt2": check_pt2, "onnx": check_onnx}
+
+
+def export_model(model: DarknetModel, path: str | os.PathLike, fmt: str = "pt",
+                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = False) -> ExportCheck:
+    """Write `model` as `fmt`, reload it and compare (at batch 2 when the batch is
+    dynamic, so that the dynamic axis is exercised)."""
+    if fmt in DEPRECATED_FORMATS:
+        raise UsageError(f"--format {fmt}: {DEPRECATED_FORMATS[fmt]}")
+    if fmt not in CHECKERS:
+        raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    writers: dict[str, Callable[[], None]] = {
+        "pt": lambda: export_pt(model, path),
+        "pt2": lambda: export_pt2(model, path, dynamic_batch),
+        "onnx": lambda: export_onnx(model, path, opset, dynamic_batch),
+    }
+    writers[fmt]()
+    check = CHECKERS[fmt](model, path, 2 if dynamic_batch and fmt != "pt" else 1)
+    if fmt == "pt" and dynamic_batch:
+        check.notes.append("a .pt holds tensors, not a traced graph: any batch works")
+    return check

@@ -1,0 +1,386 @@
+"""OpenCV DNN's Darknet importer (`cv2.dnn.readNetFromDarknet`, OpenCV 4.x) as an
+independent reference: what it cannot load, where it computes unlike Darknet, and its
+outputs keyed by Darknet layer index in our layout.
+
+OpenCV is optional (`opencv-python-headless<5`): nothing here imports it at module level.
+OpenCV names its layers `<kind>_<id>` (`conv_3`, `bn_3`, `shortcut_4`, `yolo_30`, ...)
+where the id counts Darknet layers, except that an activation fused onto a layer carries
+the *next* id (`conv_0`, `bn_0`, `leaky_1`); a Darknet layer's output is the last OpenCV
+layer of its group. Importer details follow OpenCV's
+modules/dnn/src/darknet/darknet_io.cpp and darknet_importer.cpp.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from core.layers.base import Layer
+from core.network import Network
+
+ACTIVATION_KINDS = frozenset({
+    "leaky", "relu", "mish", "swish", "logistic", "tanh", "elu", "selu", "gelu", "hardswish",
+    "relu6", "sigmoid",
+})
+OPENCV_SECTIONS = frozenset({
+    "convolutional", "connected", "maxpool", "avgpool", "softmax", "route", "dropout", "cost",
+    "reorg", "region", "shortcut", "scale_channels", "upsample", "yolo", "crop", "sam",
+})
+"""Section types OpenCV's `ReadDarknetFromCfgStream` builds (darknet_io.cpp)."""
+OPENCV_ACTIVATIONS = frozenset({"linear", "leaky", "relu", "mish", "swish", "logistic",
+                                "tanh"})
+HEAD_SECTIONS = ("yolo", "region")
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]")
+
+
+def opencv_version() -> str | None:
+    """OpenCV's version, or None when `cv2` cannot be imported."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return str(cv2.__version__)
+
+
+def opencv_unavailable_reason() -> str | None:
+    """Why OpenCV cannot serve as a reference here, or None when it can."""
+    version = opencv_version()
+    if version is None:
+        return ("OpenCV is not installed; pip install 'opencv-python-headless<5' to compare "
+                "against OpenCV DNN's Darknet importer")
+    if int(version.split(".")[0]) >= 5:
+        return f"OpenCV {version}: its Darknet importer is only known here for 4.x"
+    return None
+
+
+def opencv_cfg_text(text: str, width: int | None = None, height: int | None = None) -> str:
+    """The cfg as OpenCV should read it: inline comments dropped (OpenCV keeps them in the
+    value), `[net]` width/height replaced, and every [yolo]/[region] head told `thresh=0`,
+    `nms_threshold=0` so its output keeps every box instead of zeroing and suppressing."""
+    lines: list[str] = []
+    section = ""
+    for raw in text.splitlines():
+        line = re.split(r"[#;]", raw, maxsplit=1)[0].rstrip()
+        match = _SECTION.match(line)
+        if match:
+            section = match.group(1).strip()
+            lines.append(line)
+            if section in HEAD_SECTIONS:
+                lines += ["thresh=0", "nms_threshold=0"]
+            continue
+        key = line.split("=", 1)[0].strip()
+        if section in ("net", "network") and key in ("width", "height"):
+            value = width if key == "width" else height
+            if value is not None:
+                line = f"{key}={value}"
+        if section in HEAD_SECTIONS and key in ("thresh", "nms_threshold"):
+            continue
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def read_opencv_net(cfg_text: str, weights: str | os.PathLike | bytes) -> Any:
+    """Load cfg text and weights (a path or the file's bytes) with OpenCV on its own CPU
+    backend (raises cv2.error when it cannot). Layer fusion is off: OpenCV 4.x returns
+    wrong values for a requested intermediate output it fused into a later concat; so is
+    Winograd, which trades float32 accuracy for speed."""
+    import cv2
+
+    cfg = np.frombuffer(cfg_text.encode(), np.uint8)
+    data = (np.frombuffer(weights, np.uint8) if isinstance(weights, bytes)
+            else np.fromfile(os.fspath(weights), np.uint8))
+    net = cv2.dnn.readNetFromDarknet(cfg, data)
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    net.enableFusion(False)
+    if hasattr(net, "enableWinograd"):  # OpenCV >= 4.7: exact float32 3x3 convolutions
+        net.enableWinograd(False)
+    return net
+
+
+def darknet_layer_names(net: Any) -> dict[int, str]:
+    """Darknet layer index -> the OpenCV layer holding that layer's output."""
+    last: dict[int, str] = {}
+    current = -1
+    for name in net.getLayerNames():
+        kind, _, number = name.rpartition("_")
+        if number.isdigit() and kind not in ACTIVATION_KINDS and int(number) != current:
+            current = int(number)
+        last[current] = name
+    return last
+
+
+def opencv_outputs(net: Any, x: np.ndarray, layers: list[int] | None = None
+                   ) -> dict[int, np.ndarray]:
+    """Run `net` on `x` (NCHW float32); outputs of the given Darknet layers (default: all)."""
+    names = darknet_layer_names(net)
+    wanted = [i for i in (layers if layers is not None else sorted(names)) if i in names]
+    net.setInput(np.ascontiguousarray(x, dtype=np.float32))
+    outs = net.forward([names[i] for i in wanted])
+    return {i: np.asarray(out) for i, out in zip(wanted, outs)}
+
+
+OPENCV_BN_EPSILON = 1e-6
+DARKNET_BN_EPSILON = 1e-5
+
+
+def compensate_bn_epsilon(network: Network, data: bytes) -> bytes:
+    """The weights file as OpenCV must read it to compute Darknet's batch norm: OpenCV's
+    importer gives every conv's BatchNorm `eps = 1e-6` (`setConvolution`,
+    darknet_io.cpp) where Darknet divides by `sqrt(variance + .00001)`
+    (`normalize_cpu`, src/blas.c). Adding the difference to each stored
+    `rolling_variance` makes OpenCV's `variance' + 1e-6` equal Darknet's `variance + 1e-5`;
+    it matters for trained models, whose near-dead channels have variances near 1e-5.
+    Offsets come from our weight layout; OpenCV still reads the file in its own."""
+    buffer = bytearray(data)
+    offset = _header_size(data)
+    shift = np.float32(DARKNET_BN_EPSILON - OPENCV_BN_EPSILON)
+    for layer in network.layers:
+        for spec in layer.weights:
+            end = offset + spec.nbytes
+            if layer.type == "convolutional" and spec.name == "rolling_variance" and \
+                    end <= len(buffer):
+                values = np.frombuffer(buffer, "<f4", spec.count, offset) + shift
+                buffer[offset:end] = values.astype("<f4").tobytes()
+            offset = end
+    return bytes(buffer)
+
+
+def _header_size(data: bytes) -> int:
+    from core.weights import parse_header
+
+    return parse_header(data[:20]).size
+
+
+# ---------------------------------------------------------------- head layouts
+
+def yolo_as_opencv(output: np.ndarray, anchors: list[tuple[float, float]], classes: int,
+                   new_coords: bool, net_w: int, net_h: int) -> np.ndarray:
+    """A [yolo] layer's Darknet output (A*(5+C), H, W) as OpenCV's Region layer lays it out
+    with thresh=0 and no NMS: rows (y, x, anchor), columns x, y, w, h relative to the
+    image, objectness, objectness * class."""
+    a = len(anchors)
+    _, h, w = output.shape
+    v = output.reshape(a, 5 + classes, h, w).transpose(2, 3, 0, 1).astype(np.float64)
+    out = np.empty_like(v)
+    cols = np.arange(w).reshape(1, w, 1)
+    rows = np.arange(h).reshape(h, 1, 1)
+    aw = np.array([p[0] for p in anchors]).reshape(1, 1, a)
+    ah = np.array([p[1] for p in anchors]).reshape(1, 1, a)
+    out[..., 0] = (cols + v[..., 0]) / w
+    out[..., 1] = (rows + v[..., 1]) / h
+    if new_coords:
+        out[..., 2] = v[..., 2] ** 2 * 4 * aw / net_w
+        out[..., 3] = v[..., 3] ** 2 * 4 * ah / net_h
+    else:
+        out[..., 2] = np.exp(v[..., 2]) * aw / net_w
+        out[..., 3] = np.exp(v[..., 3]) * ah / net_h
+    out[..., 4] = v[..., 4]
+    out[..., 5:] = v[..., 4:5] * v[..., 5:]
+    return out.reshape(h * w * a, 5 + classes)
+
+
+def region_as_opencv(output: np.ndarray, h: int, w: int, anchors: list[tuple[float, float]],
+                     classes: int) -> np.ndarray:
+    """A [region] layer's Darknet output ([H*W][n][5+C], x/y/w/h raw, objectness logistic,
+    classes softmaxed) as OpenCV's Region layer lays it out with thresh=0 and no NMS."""
+    a = len(anchors)
+    v = output.reshape(h, w, a, 5 + classes).astype(np.float64)
+    out = np.empty_like(v)
+    cols = np.arange(w).reshape(1, w, 1)
+    rows = np.arange(h).reshape(h, 1, 1)
+    aw = np.array([p[0] for p in anchors]).reshape(1, 1, a)
+    ah = np.array([p[1] for p in anchors]).reshape(1, 1, a)
+    out[..., 0] = (cols + _logistic(v[..., 0])) / w
+    out[..., 1] = (rows + _logistic(v[..., 1])) / h
+    out[..., 2] = np.exp(v[..., 2]) * aw / w
+    out[..., 3] = np.exp(v[..., 3]) * ah / h
+    out[..., 4] = v[..., 4]
+    out[..., 5:] = v[..., 4:5] * v[..., 5:]
+    return out.reshape(h * w * a, 5 + classes)
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _yolo_layout(network: Network, layer: Layer, darknet: np.ndarray) -> np.ndarray:
+    p = layer.params
+    anchors = [(p["anchors"][2 * m], p["anchors"][2 * m + 1]) for m in p["mask"]]
+    return yolo_as_opencv(darknet, anchors, p["classes"], bool(p["new_coords"]),
+                          network.net.width, network.net.height)
+
+
+def _region_layout(network: Network, layer: Layer, darknet: np.ndarray) -> np.ndarray:
+    p = layer.params
+    _, h, w = layer.output_shape
+    anchors = [(p["anchors"][2 * i], p["anchors"][2 * i + 1]) for i in range(p["num"])]
+    return region_as_opencv(darknet, h, w, anchors, p["classes"])
+
+
+OPENCV_HEAD_LAYOUTS = {"yolo": _yolo_layout, "region": _region_layout}
+
+
+def as_opencv(network: Network, layer: Layer, output: np.ndarray) -> np.ndarray:
+    """Our output of one layer (one sample) as OpenCV lays it out: NCHW as is, a head as
+    Darknet's `l.output` decoded the way OpenCV's Region layer decodes it."""
+    from core.layers import layer_type
+
+    layout = OPENCV_HEAD_LAYOUTS.get(layer.type)
+    if layout is None:
+        return output
+    return layout(network, layer, layer_type(layer.type).darknet_output(layer, output))
+
+
+def compared_entries(layer: Layer, expected: np.ndarray) -> np.ndarray:
+    """Which entries to compare. OpenCV's importer passes no nms_threshold to [region], so
+    its Region layer runs NMS at 0.4 and zeroes the class scores it suppresses."""
+    mask = np.ones(expected.shape, dtype=bool)
+    if layer.type == "region" and expected.ndim == 2:
+        mask[:, 5:] = expected[:, 5:] != 0
+    return mask
+
+
+# ---------------------------------------------------------------- where OpenCV is not Darknet
+
+Check = Callable[[Network, Layer], "str | None"]
+
+
+def _unknown_section(network: Network, layer: Layer) -> str | None:
+    """Layers OpenCV lacks: `ReadDarknetFromCfgStream` rejects any other section."""
+    if layer.section.name not in OPENCV_SECTIONS:
+        return f"OpenCV has no [{layer.section.name}] layer"
+    return None
+
+
+def _unknown_activation(network: Network, layer: Layer) -> str | None:
+    """`setActivation` (darknet_io.cpp) knows only a few activations."""
+    activation = layer.section.options.get("activation")
+    if activation is not None and activation.value not in OPENCV_ACTIVATIONS:
+        return f"OpenCV has no activation={activation.value}"
+    return None
+
+
+def _anchor_count(network: Network, layer: Layer) -> str | None:
+    """OpenCV asserts `anchors` has exactly 2*num values ([yolo]/[region])."""
+    if layer.type in HEAD_SECTIONS:
+        anchors = layer.section.floats("anchors", []) or []
+        num = layer.section.int("num", 1)
+        if len(anchors) != 2 * num:
+            return (f"[{layer.type}] lists {len(anchors) // 2} anchors for num={num}; OpenCV "
+                    "asserts they are equal")
+    return None
+
+
+def _adjusting_crop(network: Network, layer: Layer) -> str | None:
+    """[crop] without noadjust: OpenCV inserts an extra layer and misnumbers the rest."""
+    if layer.type == "crop" and not layer.section.int("noadjust", 0):
+        return ("[crop] without noadjust=1: OpenCV adds an extra layer for the x*2-1 "
+                "adjustment and then hands every later layer the wrong weights")
+    return None
+
+
+def _mismatched_shortcut(network: Network, layer: Layer) -> str | None:
+    """OpenCV's Eltwise needs equal shapes; Darknet adds over the smaller size."""
+    if layer.type == "shortcut":
+        for source in layer.params["sources"]:
+            if network.layers[source].output_shape != layer.input_shape:
+                return ("[shortcut] adds layers of different shapes; OpenCV's Eltwise "
+                        "refuses them")
+    return None
+
+
+def _region_without_softmax(network: Network, layer: Layer) -> str | None:
+    """OpenCV's Region layer asserts softmax for [region]."""
+    if layer.type == "region" and not layer.params["softmax"]:
+        return "[region] without softmax=1: OpenCV's Region layer asserts softmax"
+    return None
+
+
+def _dilation(network: Network, layer: Layer) -> str | None:
+    """OpenCV's importer never reads `dilation=` (it runs the conv undilated)."""
+    if layer.type == "convolutional" and layer.params["dilation"] > 1:
+        return "dilation > 1: OpenCV ignores dilation"
+    return None
+
+
+def _stride_xy(network: Network, layer: Layer) -> str | None:
+    """OpenCV reads only `stride=`; Darknet lets stride_x/stride_y override it."""
+    s = layer.section
+    if any(s.has(k) for k in ("stride_x", "stride_y")) and layer.type in (
+            "convolutional", "maxpool", "local_avgpool"):
+        if (layer.params["stride_x"], layer.params["stride_y"]) != (s.int("stride", 1),) * 2:
+            return "stride_x/stride_y: OpenCV reads only stride"
+    return None
+
+
+def _share_index(network: Network, layer: Layer) -> str | None:
+    """OpenCV reads weights for a `share_index` conv instead of sharing an earlier one's."""
+    if layer.type == "convolutional" and layer.params["share_from"] is not None:
+        return "share_index: OpenCV reads weights for a shared conv instead of sharing them"
+    return None
+
+
+def _xnor(network: Network, layer: Layer) -> str | None:
+    """OpenCV ignores `xnor=1` and runs float weights and inputs."""
+    if layer.type == "convolutional" and layer.params["xnor"]:
+        return "xnor=1: OpenCV ignores it and runs float weights and inputs"
+    return None
+
+
+def _weighted_shortcut(network: Network, layer: Layer) -> str | None:
+    """OpenCV's shortcut adds only the first `from=` layer and ignores `weights_type`."""
+    if layer.type == "shortcut" and (layer.params["weights_type"]
+                                      or len(layer.params["sources"]) > 1):
+        return "weighted or multi-input [shortcut]: OpenCV adds only the first from= layer"
+    return None
+
+
+def _softmax_unlike_darknet(network: Network, layer: Layer) -> str | None:
+    """OpenCV's Softmax ignores `temperature` and works per pixel over channels."""
+    if layer.type != "softmax":
+        return None
+    if layer.params["temperature"] != 1.0:
+        return "[softmax] temperature: OpenCV ignores it"
+    if layer.input_shape is not None and len(layer.input_shape) == 3 and any(
+            d > 1 for d in layer.input_shape[1:]):
+        return ("[softmax] over a spatial input: OpenCV softmaxes channels per pixel, "
+                "Darknet the whole flattened input")
+    return None
+
+
+OPENCV_CANNOT_LOAD: tuple[Check, ...] = (
+    _unknown_section, _unknown_activation, _anchor_count, _adjusting_crop,
+    _mismatched_shortcut, _region_without_softmax,
+)
+OPENCV_COMPUTES_DIFFERENTLY: tuple[Check, ...] = (
+    _dilation, _stride_xy, _share_index, _xnor, _weighted_shortcut, _softmax_unlike_darknet,
+)
+
+
+def first_reason(network: Network, checks: tuple[Check, ...]) -> str | None:
+    """The first layer any check flags, as `<reason> (layer N, cfg line L)`."""
+    for layer in network.layers:
+        for check in checks:
+            reason = check(network, layer)
+            if reason:
+                return f"{reason} (layer {layer.index}, cfg line {layer.line})"
+    return None
+
+
+def cannot_load_reason(network: Network) -> str | None:
+    """Why OpenCV cannot load this cfg at all (the first layer it fails on), or None."""
+    return first_reason(network, OPENCV_CANNOT_LOAD)
+
+
+def differs_from_darknet(network: Network, layer: Layer) -> str | None:
+    """Why OpenCV's result for this layer is not Darknet's, or None."""
+    for check in OPENCV_COMPUTES_DIFFERENTLY:
+        reason = check(network, layer)
+        if reason:
+            return reason
+    return None

@@ -1,0 +1,316 @@
+"""Layer-by-layer verification of a model against an independent implementation.
+
+References: OpenCV DNN's Darknet importer reading the original .weights file (when OpenCV
+is installed), and the same model on CUDA against CPU (when CUDA is present). For every
+layer: the largest absolute difference and the relative one (that difference over the
+largest magnitude of the reference's output), and the first layer whose relative
+difference passes the tolerance. Where OpenCV itself computes a layer unlike Darknet
+(`core.opencv_dnn.differs_from_darknet`), that layer and every layer fed by it are marked
+"reference differs from Darknet here" and never count as divergent.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core.errors import UsageError
+from core.model import DarknetModel
+from core.network import Network
+
+DEFAULT_TOLERANCE = 1e-3
+SCALE_FLOOR = 1e-6
+"""Below this largest magnitude a layer's output counts as zero (relative = absolute)."""
+
+OK, DIVERGES = "ok", "diverges"
+REFERENCE_DIFFERS = "reference differs"
+AFTER_REFERENCE_DIFFERS = "after reference difference"
+NOT_COMPARED = "not compared"
+REFERENCE_DIFFERS_NOTE = "reference differs from Darknet here"
+
+
+@dataclass
+class LayerComparison:
+    """One layer: how far our output is from the reference's, and what that means."""
+
+    index: int
+    type: str
+    line: int
+    status: str
+    max_abs: float | None = None
+    max_rel: float | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "type": self.type, "line": self.line,
+                "status": self.status, "max_abs": self.max_abs, "max_rel": self.max_rel,
+                "note": self.note}
+
+
+@dataclass
+class Comparison:
+    """Our model against one reference; `available` False (with `note`) when it could
+    not be run here."""
+
+    reference: str
+    name: str
+    device: str
+    tolerance: float
+    available: bool = True
+    note: str = ""
+    layers: list[LayerComparison] = field(default_factory=list)
+
+    @property
+    def first_divergent(self) -> LayerComparison | None:
+        return next((row for row in self.layers if row.status == DIVERGES), None)
+
+    @property
+    def reference_differs(self) -> list[LayerComparison]:
+        return [row for row in self.layers if row.status == REFERENCE_DIFFERS]
+
+    def to_dict(self) -> dict:
+        first = self.first_divergent
+        return {"reference": self.reference, "name": self.name, "device": self.device,
+                "available": self.available, "note": self.note, "tolerance": self.tolerance,
+                "first_divergent": None if first is None else first.index,
+                "layers": [row.to_dict() for row in self.layers]}
+
+
+@dataclass
+class VerifyReport:
+    cfg: str
+    weights: str
+    input: str
+    comparisons: list[Comparison]
+
+    @property
+    def ran(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.available]
+
+    @property
+    def diverges(self) -> bool:
+        return any(c.first_divergent is not None for c in self.ran)
+
+    def to_dict(self) -> dict:
+        return {"cfg": self.cfg, "weights": self.weights, "input": self.input,
+                "diverges": self.diverges,
+                "comparisons": [c.to_dict() for c in self.comparisons]}
+
+
+# ---------------------------------------------------------------- input
+
+def verify_input(network: Network, image: str | os.PathLike | None = None,
+                 letterbox: bool | None = None, seed: int = 0) -> tuple[np.ndarray, str]:
+    """The input to compare on, (1, C, H, W) float32, and a description: the image as
+    Darknet's `detector test` feeds it, or a reproducible random input in 0..1."""
+    if image is None:
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(0.0, 1.0, (1, *network.input_shape)).astype(np.float32)
+        return x, f"random uniform 0..1 (seed {seed})"
+    from core.image import darknet_letterbox, darknet_resize, image_to_chw, load_image
+
+    if network.net.channels != 3 or len(network.input_shape) != 3:
+        raise UsageError(f"{image}: this network takes {list(network.input_shape)}, not an "
+                         "RGB image; run verify without an image")
+    boxed = network.net.letter_box if letterbox is None else letterbox
+    resize = darknet_letterbox if boxed else darknet_resize
+    chw = resize(image_to_chw(load_image(image)), network.net.width, network.net.height)
+    how = "letterboxed" if boxed else "stretched"
+    return chw[None].astype(np.float32), f"{os.fspath(image)} ({how} as Darknet does)"
+
+
+# ---------------------------------------------------------------- comparing outputs
+
+def difference(ours: np.ndarray, theirs: np.ndarray, mask: np.ndarray | None = None
+               ) -> tuple[float, float]:
+    """Largest absolute difference, and that over the reference's largest magnitude."""
+    ours = ours.reshape(theirs.shape).astype(np.float64)
+    theirs = theirs.astype(np.float64)
+    gap = np.abs(ours - theirs)
+    if mask is not None:
+        gap = gap[mask]
+    if not np.isfinite(ours).all() or not np.isfinite(theirs).all():
+        return float("inf"), float("inf")
+    largest = float(gap.max(initial=0.0))
+    scale = float(np.abs(theirs).max(initial=0.0))
+    return largest, largest / max(scale, SCALE_FLOOR)
+
+
+def taint(network: Network, differs: dict[int, str]) -> dict[int, int]:
+    """Layers fed (directly or not) by a layer where the reference differs -> that layer."""
+    source: dict[int, int] = {}
+    for layer in network.layers:
+        if layer.index in differs:
+            continue
+        for j in layer.inputs:
+            if j >= 0 and (j in differs or j in source):
+                source[layer.index] = j if j in differs else source[j]
+                break
+    return source
+
+
+def compare_layers(network: Network, ours: list[np.ndarray], theirs: dict[int, np.ndarray],
+                   tolerance: float, differs: dict[int, str] | None = None,
+                   layout=None, entries=None) -> list[LayerComparison]:
+    """One row per layer. `layout(layer, output)` maps our output to the reference's
+    layout, `entries(layer, expected)` chooses which entries to compare."""
+    differs = differs or {}
+    after = taint(network, differs)
+    rows = []
+    for layer in network.layers:
+        row = LayerComparison(layer.index, layer.type, layer.line, NOT_COMPARED)
+        rows.append(row)
+        if layer.index in differs:
+            row.status = REFERENCE_DIFFERS
+            row.note = f"{REFERENCE_DIFFERS_NOTE}: {differs[layer.index]}"
+        elif layer.index in after:
+            row.status = AFTER_REFERENCE_DIFFERS
+            row.note = (f"{REFERENCE_DIFFERS_NOTE}: fed by layer {after[layer.index]}, where "
+                        "the reference differs")
+        expected = theirs.get(layer.index)
+        got = None
+        if expected is not None:
+            got = ours[layer.index] if layout is None else layout(layer, ours[layer.index])
+        if got is None or got.size != expected.size:
+            if row.status == NOT_COMPARED:
+                row.note = ("the reference has no output for this layer" if got is None else
+                            f"the reference's output has {expected.size} values, ours "
+                            f"{got.size}")
+            continue
+        mask = None if entries is None else entries(layer, expected)
+        row.max_abs, row.max_rel = difference(got, expected, mask)
+        if row.status == NOT_COMPARED:
+            row.status = OK if row.max_rel <= tolerance else DIVERGES
+    return rows
+
+
+def all_outputs(model: DarknetModel, x: np.ndarray, device: torch.device | str = "cpu"
+                ) -> list[np.ndarray]:
+    """Every layer's output for the one sample in `x`, as float32 numpy (NCHW per layer)."""
+    with torch.no_grad():
+        outputs = model(torch.from_numpy(x).to(device), all_outputs=True)
+    return [out[0].float().cpu().numpy() for out in outputs]
+
+
+# ---------------------------------------------------------------- references
+
+def compare_with_opencv(model: DarknetModel, weights: str | os.PathLike | bytes,
+                        x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
+                        device: torch.device | str = "cpu") -> Comparison:
+    """Our model on `device` against OpenCV reading the same cfg and the weights file."""
+    from core import opencv_dnn
+
+    network = model.network
+    version = opencv_dnn.opencv_version()
+    comparison = Comparison(f"OpenCV DNN {version or ''}".strip(), "opencv", str(device),
+                            tolerance)
+    reason = opencv_dnn.opencv_unavailable_reason() or opencv_dnn.cannot_load_reason(network)
+    if reason is not None:
+        comparison.available = False
+        comparison.note = reason if version is None else f"OpenCV cannot load this cfg: {reason}"
+        return comparison
+    import cv2
+
+    text = opencv_dnn.opencv_cfg_text(network.cfg.text, network.net.width, network.net.height)
+    data = weights if isinstance(weights, bytes) else _read_bytes(weights)
+    try:
+        net = opencv_dnn.read_opencv_net(text, opencv_dnn.compensate_bn_epsilon(network, data))
+        theirs = opencv_dnn.opencv_outputs(net, x)
+    except cv2.error as exc:
+        comparison.available = False
+        comparison.note = f"OpenCV failed on this model: {str(exc).strip().splitlines()[-1]}"
+        return comparison
+    ours = all_outputs(model, x, device)
+    differs = {layer.index: reason for layer in network.layers
+               if (reason := opencv_dnn.differs_from_darknet(network, layer))}
+    comparison.layers = compare_layers(
+        network, ours, theirs, tolerance, differs,
+        layout=lambda layer, out: opencv_dnn.as_opencv(network, layer, out),
+        entries=opencv_dnn.compared_entries)
+    return comparison
+
+
+def _read_bytes(path: str | os.PathLike) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError(f"{os.fspath(path)}: cannot read weights ({exc.strerror or exc})"
+                         ) from None
+
+
+def compare_cpu_cuda(model: DarknetModel, x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
+                     device: str = "cuda") -> Comparison:
+    """The same model on CPU (reference) and on CUDA, TF32 off so both compute in float32."""
+    from core.detect import cuda_unavailable_reason
+
+    comparison = Comparison("our model on CPU", "cuda", device, tolerance)
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        comparison.available = False
+        comparison.note = f"CPU vs CUDA not compared: {reason}"
+        return comparison
+    cpu_model = model if _on_cpu(model) else copy.deepcopy(model).cpu()
+    theirs = dict(enumerate(all_outputs(cpu_model, x, "cpu")))
+    cuda_model = copy.deepcopy(cpu_model).to(device)
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        ours = all_outputs(cuda_model, x, device)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+    comparison.layers = compare_layers(model.network, ours, theirs, tolerance)
+    return comparison
+
+
+def _on_cpu(model: DarknetModel) -> bool:
+    return all(t.device.type == "cpu" for t in model.parameters())
+
+
+def verify_model(model: DarknetModel, weights: str | os.PathLike, x: np.ndarray,
+                 input_text: str, tolerance: float = DEFAULT_TOLERANCE,
+                 device: torch.device | str = "cpu", cuda: bool = True) -> VerifyReport:
+    """Every available reference; the ones that cannot run say why in their note."""
+    comparisons = [compare_with_opencv(model, weights, x, tolerance, device)]
+    if cuda:
+        comparisons.append(compare_cpu_cuda(model, x, tolerance))
+    return VerifyReport(model.network.path, os.fspath(weights), input_text, comparisons)
+
+
+# ---------------------------------------------------------------- text
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def comparison_to_text(comparison: Comparison) -> str:
+    title = f"against {comparison.reference} (ours on {comparison.device})"
+    if not comparison.available:
+        return f"{title}: not run: {comparison.note}"
+    lines = [f"{title}, tolerance {comparison.tolerance:g} relative:",
+             f"  {'layer':>5} {'type':<14} {'line':>5} {'max abs':>10} {'max rel':>10}  status"]
+    for row in comparison.layers:
+        status = row.status + (f" ({row.note})" if row.note else "")
+        lines.append(f"  {row.index:>5} {row.type:<14} {row.line:>5} "
+                     f"{_number(row.max_abs):>10} {_number(row.max_rel):>10}  {status}")
+    first = comparison.first_divergent
+    if first is None:
+        lines.append("  no layer diverges beyond the tolerance")
+    else:
+        lines.append(f"  first divergent layer: {first.index} ([{first.type}], cfg line "
+                     f"{first.line}), relative difference {first.max_rel:.3g}")
+    differs = comparison.reference_differs
+    if differs:
+        lines.append(f"  {len(differs)} layers where the reference itself differs from "
+                     "Darknet (not counted): " + ", ".join(str(r.index) for r in differs))
+    return "\n".join(lines)
+
+
+def report_to_text(report: VerifyReport) -> str:
+    lines = [f"verify {report.cfg} with {report.weights}", f"input: {report.input}"]
+    lines += [comparison_to_text(c) for c in report.comparisons]
+    return "\n".join(lines)
