@@ -62,5 +62,16 @@ def run_app(cfg: str | None, weights: str | None) -> int:
     window = MainWindow()
     window.show()
     if cfg:
+        cfg, weights = cfg_first(cfg, weights)
         window.open_cfg(cfg, weights)
+    else:
+        window.open_demo()
     return app.exec()
+
+
+def cfg_first(first: str, second: str | None) -> tuple[str, str | None]:
+    """A file manager passes dropped files in any order: `x.weights x.cfg` means the
+    cfg is the second one."""
+    if second and first.lower().endswith(".weights") and second.lower().endswith(".cfg"):
+        return second, first
+    return first, second

@@ -171,7 +171,9 @@ class LayerTreeModel(QAbstractItemModel):
     def _layer_background(self, row: int, status: str):
         if status == "partial":
             return palette.ERROR_STRONG
-        if status == "missing" or row in self.doc.error_layers():
+        bad = self.doc.first_bad_layer()
+        if status == "missing" or (bad is not None and row > bad) \
+                or row in self.doc.error_layers():
             return palette.ERROR_LIGHT
         if not self.doc.layers[row].known:
             return palette.ERROR_LIGHT

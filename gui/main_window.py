@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -31,9 +32,14 @@ from gui.convert_dialog import ConvertDialog
 from gui.document import ModelDocument
 from gui.layer_model import (
     COL_INDEX,
+    COL_INPUT,
     COL_LINE,
+    COL_OFFSET,
     COL_OPTIONS,
+    COL_OUTPUT,
+    COL_PARAMS,
     COL_STATUS,
+    COL_TYPE,
     LAYER_ROLE,
     TENSOR_ROLE,
     LayerFilterProxy,
@@ -51,6 +57,17 @@ CFG_SUFFIXES = (".cfg",)
 WEIGHTS_SUFFIXES = (".weights",)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LIVE_VIEW_INTERVAL_MS = 100
+COLUMN_WIDTHS = {COL_INDEX: 62, COL_TYPE: 128, COL_INPUT: 104, COL_OUTPUT: 104,
+                 COL_PARAMS: 86, COL_OFFSET: 96, COL_STATUS: 70, COL_LINE: 48}
+
+
+def _demo_module():
+    """core.demo, when this install has it."""
+    try:
+        from core import demo
+    except ImportError:
+        return None
+    return demo
 
 
 def sibling_weights(cfg_path: str) -> str | None:
@@ -90,6 +107,7 @@ class MainWindow(QMainWindow):
         self.doc.layer_updated.connect(self._layer_read)
         self.doc.stream_ended.connect(self._stream_ended)
         self.doc.problems_changed.connect(self._refresh_banner)
+        self.doc.problems_changed.connect(self._refresh_problem_count)
         self._restore_layout()
         self._refresh_banner()
 
@@ -114,7 +132,7 @@ class MainWindow(QMainWindow):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_OPTIONS, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((COL_INDEX, 70), (COL_STATUS, 70), (COL_LINE, 50)):
+        for column, width in COLUMN_WIDTHS.items():
             header.resizeSection(column, width)
         self._connect_selection()
         self.cfg_view = CfgSectionView(self.doc)
@@ -135,7 +153,7 @@ class MainWindow(QMainWindow):
         self.main_split.addWidget(self.right_split)
         self.main_split.setStretchFactor(0, 3)
         self.main_split.setStretchFactor(1, 2)
-        self.main_split.setSizes([860, 520])
+        self.main_split.setSizes([900, 480])
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.main_split, "Layers")
@@ -201,6 +219,13 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "Expand all", self.tree.expandAll)
         self._action(view_menu, "Collapse all", self.tree.collapseAll)
         help_menu = self.menuBar().addMenu("&Help")
+        self.demo_action = self._action(help_menu, "Open &demo model", self.open_demo)
+        self.broken_demo_action = self._action(help_menu, "Open &broken demo",
+                                               self.open_broken_demo)
+        demo = _demo_module()
+        for action in (self.demo_action, self.broken_demo_action):
+            action.setEnabled(demo is not None and demo.demo_available())
+        help_menu.addSeparator()
         self._action(help_menu, "&About", self._about)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
@@ -309,7 +334,7 @@ class MainWindow(QMainWindow):
 
     def _runner_done(self, runner: TaskRunner) -> None:
         self._runners.discard(runner)
-        if runner is self.stream_runner:
+        if runner is self.stream_runner and self.strip.running:
             self.strip.set_running(False)
 
     # -- reacting to the document ---------------------------------------------------------
@@ -340,11 +365,12 @@ class MainWindow(QMainWindow):
     def _stream_ended(self) -> None:
         self._live_timer.stop()
         self._refresh_live_view()
-        p = self.doc.progress
-        self.strip.finish(p.bytes_done / p.total_bytes if p.total_bytes else 0)
         elapsed = time.perf_counter() - self._stream_started_at
         state = self.doc.stream_state
         ledger = self.doc.ledger
+        name = os.path.basename(self.doc.weights_path or "")
+        self.strip.finish(f"{name}: {len(self.doc.records)} layers read in {elapsed:.2f} s"
+                          if state in ("done", "cancelled") else "")
         if state == "done" and ledger is not None:
             self.log(f"read {len(self.doc.records)} layers in {elapsed:.2f} s: {ledger.status}")
             bad = self.doc.first_bad_layer()
@@ -357,6 +383,14 @@ class MainWindow(QMainWindow):
         self._update_convert_action()
         self._refresh_banner()
         self.stream_finished.emit(state)
+
+    def _refresh_problem_count(self) -> None:
+        problems = self.doc.diagnostics()
+        errors = sum(p.severity == "error" for p in problems)
+        warnings = len(problems) - errors
+        self.problems_dock.setWindowTitle(
+            f"Problems ({errors} error(s), {warnings} warning(s))" if problems
+            else "Problems (none)")
 
     def _refresh_banner(self) -> None:
         self.banner.show_verdict(verdict(self.doc, self._sibling))
@@ -478,6 +512,27 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(text)
             action.setToolTip(cfg)
             action.triggered.connect(lambda checked=False, c=cfg, w=weights: self.open_cfg(c, w))
+
+    def open_demo(self) -> bool:
+        """The bundled demo detector (with its sample image in the preview)."""
+        demo = _demo_module()
+        if demo is None or not demo.demo_available():
+            return False
+        files = demo.demo_files()
+        return self.open_cfg(str(files.cfg), str(files.weights))
+
+    def open_broken_demo(self) -> bool:
+        """A copy of the demo whose cfg and weights disagree, written to a temp folder."""
+        demo = _demo_module()
+        if demo is None or not demo.demo_available():
+            return False
+        folder = os.path.join(tempfile.gettempdir(), "darknet-inspector-broken-demo")
+        try:
+            cfg, weights = demo.make_broken_demo(folder)
+        except (InspectorError, OSError) as exc:
+            self.log(f"cannot write the broken demo: {exc}", "error")
+            return False
+        return self.open_cfg(str(cfg), str(weights))
 
     def _about(self) -> None:
         QMessageBox.about(self, "Darknet Inspector",

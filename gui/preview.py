@@ -181,6 +181,8 @@ class PreviewTab(QWidget):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Class", "Confidence", "Box (x1, y1, x2, y2)"])
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(
+            self.table.fontMetrics().height() + 8)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(
             2, QHeaderView.ResizeMode.Stretch)
@@ -388,8 +390,12 @@ class PreviewTab(QWidget):
         pending, self._pending = self._pending, None
         if pending:
             self._request(pending)
+        elif self._stale and self.outcome is None and self.ready and self.image_path:
+            self._request("infer")  # a result came back for an image no longer shown
 
     def _detected(self, outcome: DetectOutcome) -> None:
+        if outcome.image_path != self.image_path or outcome.key != self._key():
+            return  # the image or a setting changed meanwhile; the newer run is pending
         self.outcome = outcome
         self._stale = False
         self.error = None

@@ -67,17 +67,22 @@ class StreamStrip(QWidget):
         layout.addWidget(self.histogram)
         layout.addWidget(self.progress)
         layout.addWidget(self.cancel_button)
+        for widget in (self.histogram, self.progress, self.cancel_button):
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)  # showing them must not relayout
+            widget.setSizePolicy(policy)
         self.set_running(False)
 
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, summary: str = "") -> None:
         self.cancel_button.setEnabled(running)
-        self.progress.setEnabled(running)
+        for widget in (self.histogram, self.progress, self.cancel_button):
+            widget.setVisible(running)
         if running:
             self.progress.setValue(0)
             self.label.setText("opening\u2026")
             self.histogram.show_stats(None)
         else:
-            self.label.setText("")
+            self.label.setText(summary)
 
     @property
     def running(self) -> bool:
@@ -89,6 +94,5 @@ class StreamStrip(QWidget):
         if stats is not None:
             self.histogram.show_stats(stats)
 
-    def finish(self, fraction: float) -> None:
-        self.progress.setValue(round(1000 * fraction))
-        self.set_running(False)
+    def finish(self, summary: str) -> None:
+        self.set_running(False, summary)

@@ -20,6 +20,10 @@ from gui.document import ModelDocument
 from gui.layer_model import shape_text
 from gui.stats import DEAD_FILTER_NORM, TensorStats
 
+NO_VALUES = {
+    "partial": "the weights file ends inside this tensor",
+    "missing": "the weights file ends before this tensor",
+}
 STAT_NAMES = ("values", "min", "max", "mean", "std", "zeros", "NaN", "Inf")
 HIST_PEN = pg.mkPen("#2f6db5", width=1)
 HIST_BRUSH = pg.mkBrush(47, 109, 181, 90)
@@ -117,7 +121,7 @@ class TensorView(QWidget):
         self.flags.clear()
         for value in self.values.values():
             value.setText("\u2014")
-        self._hist_item.setData([0, 1], [0])
+        self._empty_histogram()
         self.filters.hide()
         self.export_button.setEnabled(False)
 
@@ -132,11 +136,11 @@ class TensorView(QWidget):
         tensor = self.doc.tensor_record(layer, name)
         self.export_button.setEnabled(tensor is not None and tensor.values is not None)
         if stats is None:
-            why = "not read yet" if tensor is None else f"not in the file ({tensor.status})"
+            why = NO_VALUES.get(tensor.status if tensor else "", "not read yet")
             self.flags.setText(f"No values: {why}.")
             for value in self.values.values():
                 value.setText("\u2014")
-            self._hist_item.setData([0, 1], [0])
+            self._empty_histogram()
             self.filters.hide()
             return
         for key, text in stat_values(stats).items():
@@ -148,6 +152,11 @@ class TensorView(QWidget):
         self._hist_item.setData(stats.edges, stats.counts)
         self.histogram.enableAutoRange()
         self._show_filters(stats.filter_norms)
+
+    def _empty_histogram(self) -> None:
+        self._hist_item.setData([0.0, 1.0], [0.0])
+        self.histogram.disableAutoRange()
+        self.histogram.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.05)
 
     def _show_filters(self, norms: np.ndarray | None) -> None:
         if norms is None:
