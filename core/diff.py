@@ -107,8 +107,11 @@ def _pairs(network: Network, a: str | os.PathLike, b: str | os.PathLike
     reader_a, reader_b = WeightsReader(network, a), WeightsReader(network, b)
 
     def pairs() -> Iterator[tuple[TensorRecord, TensorRecord]]:
-        for record_a, record_b in zip(reader_a.records(), reader_b.records()):
-            yield from zip(record_a.tensors, record_b.tensors)
+        records_b = reader_b.records()
+        for record_a in reader_a.records():
+            yield from zip(record_a.tensors, next(records_b).tensors)
+        for _ in records_b:  # run it to its end, where it writes its ledger
+            pass
 
     return reader_a, reader_b, pairs()
 
