@@ -57,6 +57,7 @@ CFG_SUFFIXES = (".cfg",)
 WEIGHTS_SUFFIXES = (".weights",)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LIVE_VIEW_INTERVAL_MS = 100
+OPTIONS_MIN_WIDTH = 170
 COLUMN_WIDTHS = {COL_INDEX: 62, COL_TYPE: 128, COL_INPUT: 104, COL_OUTPUT: 104,
                  COL_PARAMS: 86, COL_OFFSET: 96, COL_STATUS: 70, COL_LINE: 48}
 
@@ -78,6 +79,18 @@ def sibling_weights(cfg_path: str) -> str | None:
 
 def largest_tensor(layer) -> str | None:
     return max(layer.weights, key=lambda s: s.count).name if layer.weights else None
+
+
+class LayerTreeView(QTreeView):
+    """The layer tree; the Options column takes the room the others leave, but never
+    less than OPTIONS_MIN_WIDTH (a narrow window scrolls instead)."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        header = self.header()
+        others = sum(header.sectionSize(c) for c in range(header.count()) if c != COL_OPTIONS)
+        header.resizeSection(COL_OPTIONS, max(OPTIONS_MIN_WIDTH,
+                                              self.viewport().width() - others))
 
 
 class MainWindow(QMainWindow):
@@ -110,6 +123,7 @@ class MainWindow(QMainWindow):
         self.doc.problems_changed.connect(self._refresh_problem_count)
         self._restore_layout()
         self._refresh_banner()
+        self._refresh_problem_count()
 
     # -- construction ---------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -122,7 +136,7 @@ class MainWindow(QMainWindow):
                                        "yolo \u00b7 leaky \u00b7 status:missing")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._filter_changed)
-        self.tree = QTreeView()
+        self.tree = LayerTreeView()
         self.tree.setModel(self.tree_model)
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
@@ -131,7 +145,6 @@ class MainWindow(QMainWindow):
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COL_OPTIONS, QHeaderView.ResizeMode.Stretch)
         for column, width in COLUMN_WIDTHS.items():
             header.resizeSection(column, width)
         self._connect_selection()
@@ -285,6 +298,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{os.path.basename(path)} \u2014 Darknet Inspector")
         self.log(f"opened {path}: {len(network.layers)} layers, "
                  f"{len(network.diagnostics)} problem(s)")
+        failing = sorted(self.doc.error_layers())
+        if failing:
+            self.select_layer(failing[0])
         if weights:
             self.open_weights(weights)
         return True
@@ -308,6 +324,8 @@ class MainWindow(QMainWindow):
         runner.errored.connect(self._stream_failed)
         runner.cancelled.connect(self.doc.cancel_stream)
         runner.finished.connect(lambda: self._runner_done(runner))
+        if self.stream_runner is not None and not self.stream_runner.running:
+            self.stream_runner.deleteLater()
         self.stream_runner = runner
         self._runners.add(runner)
         self.strip.set_running(True)
@@ -334,8 +352,11 @@ class MainWindow(QMainWindow):
 
     def _runner_done(self, runner: TaskRunner) -> None:
         self._runners.discard(runner)
-        if runner is self.stream_runner and self.strip.running:
-            self.strip.set_running(False)
+        if runner is self.stream_runner:
+            if self.strip.running:
+                self.strip.set_running(False)
+        else:
+            runner.deleteLater()
 
     # -- reacting to the document ---------------------------------------------------------
     def _network_changed(self) -> None:

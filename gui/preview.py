@@ -382,6 +382,8 @@ class PreviewTab(QWidget):
         runner.yielded.connect(lambda step: self._say(f"{step}\u2026"))
         runner.errored.connect(self._failed)
         runner.finished.connect(self._runner_finished)
+        if self.runner is not None:
+            self.runner.deleteLater()  # finished: only the newest runner is kept
         self.runner = runner
         runner.start()
 

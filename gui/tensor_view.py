@@ -110,6 +110,7 @@ class TensorView(QWidget):
         layout.addWidget(self.histogram, 3)
         layout.addWidget(self.filters, 2)
         self.filters.hide()
+        self._empty_histogram()
         document.network_changed.connect(self.clear)
         document.weights_cleared.connect(self.clear)
 
