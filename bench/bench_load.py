@@ -52,6 +52,12 @@ def load_ours(cfg: str, weights: str, size: int) -> DarknetModel:
     return model
 
 
+def _synced(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    if outputs and outputs[0].is_cuda:
+        torch.cuda.synchronize()
+    return outputs
+
+
 def load_floor(weights: str) -> np.ndarray:
     return np.fromfile(weights, dtype=np.float32)
 
@@ -73,6 +79,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--no-opencv", action="store_true", help="skip the OpenCV comparison")
+    parser.add_argument("--nchw", action="store_true",
+                        help="run the forward in NCHW (default: channels_last on CPU)")
+    parser.add_argument("--device", default="cpu", help="run our forward on this device")
     args = parser.parse_args()
     if not os.path.isfile(args.cfg):
         print(f"cfg not found: {args.cfg}", file=sys.stderr)
@@ -101,9 +110,12 @@ def main() -> int:
         print(summary("load", ours, floor, "np.fromfile"))
 
         model.fuse()
+        model.channels_last = not args.nchw
         x = torch.rand(1, 3, args.size, args.size, generator=torch.Generator().manual_seed(0))
+        ours_x = x.to(args.device)
+        model.to(args.device)
         with torch.inference_mode():
-            model(x)  # warm-up
+            model(ours_x)  # warm-up
         cv_net = None
         if not args.no_opencv:
             import cv2
@@ -118,7 +130,7 @@ def main() -> int:
         ours, theirs = [], []
         for _ in range(args.repeat):
             with torch.inference_mode():
-                ours.append(timed(lambda: model(x))[0])
+                ours.append(timed(lambda: _synced(model(ours_x)))[0])
             if cv_net is not None:
                 cv_net.setInput(x.numpy())
                 theirs.append(timed(lambda: cv_net.forward(cv_outputs))[0])

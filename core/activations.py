@@ -130,7 +130,11 @@ def darknet_softplus(x: Tensor, threshold: float = 20.0) -> Tensor:
 
 @activation("mish")
 def _mish(x: Tensor) -> Tensor:
-    return x * torch.tanh(darknet_softplus(x))
+    """Darknet's `x * tanh(softplus(x))` with softplus cut at +-20 (`activate_array_mish`).
+    torch's fused `mish` computes `x * tanh(log1p(exp(x)))`: above 20 both give x (tanh
+    is 1.0 in float), below -20 log1p(exp(x)) equals exp(x) in float, so the results
+    agree to rounding, in one pass instead of eight."""
+    return torch.nn.functional.mish(x)
 
 
 @activation("hard_mish")

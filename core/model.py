@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+import torch
 from torch import Tensor, nn
 
 from core.errors import InspectorError
@@ -48,6 +49,11 @@ class DarknetModel(nn.Module):
 
     `forward(x)` returns the head outputs (the last layer for a classifier);
     `forward(x, all_outputs=True)` returns every layer's output.
+
+    On CPU, activations flow in channels_last memory (oneDNN's fast convolutions want
+    it) through the modules that declare `keeps_layout`; every other module gets plain
+    contiguous NCHW inputs, and what `forward` returns is always contiguous. Set
+    `channels_last = False` to run everything in NCHW.
     """
 
     def __init__(self, network: Network):
@@ -67,20 +73,27 @@ class DarknetModel(nn.Module):
             if share_from is not None:
                 module.share(self.layers[share_from])
         self.header: WeightsHeader | None = None
+        self.channels_last = True
+        self.keeps_layout = [getattr(module, "keeps_layout", False) for module in self.layers]
 
     def forward(self, x: Tensor, all_outputs: bool = False) -> list[Tensor]:
         outputs: list[Tensor | None] = [None] * len(self.layers)
         keep = set(self.heads)
+        nhwc = self.channels_last and x.dim() == 4 and x.device.type == "cpu"
+        if nhwc:
+            x = x.contiguous(memory_format=torch.channels_last)
         for index, module in enumerate(self.layers):
             args = [x if j < 0 else outputs[j] for j in self.sources[index]]
+            if nhwc and not self.keeps_layout[index]:
+                args = [a.contiguous() for a in args]
             outputs[index] = module(*args)
             if not all_outputs:
                 for j in self.sources[index]:
                     if j >= 0 and self.last_use[j] == index and j not in keep:
                         outputs[j] = None
         if all_outputs:
-            return outputs  # type: ignore[return-value]
-        return [outputs[i] for i in self.heads]  # type: ignore[misc]
+            return [out.contiguous() for out in outputs]  # type: ignore[union-attr]
+        return [outputs[i].contiguous() for i in self.heads]  # type: ignore[union-attr]
 
     def load_records(self, records: Iterable[LayerRecord], transposed: bool = False) -> int:
         """Copy every fully-read tensor into the model; returns how many were loaded."""

@@ -188,7 +188,14 @@ def positive(section: Section, key: str, value: int | None) -> int:
 
 
 class DarknetModule(nn.Module):
-    """A torch module with Darknet-named tensors (`biases`, `weights`, ...)."""
+    """A torch module with Darknet-named tensors (`biases`, `weights`, ...).
+
+    `keeps_layout = True` declares that `forward` gives the same values for 4-D inputs in
+    any memory format (channels_last included: no `.view` of 4-D activations); the model
+    then keeps activations channels_last through it. Undeclared modules get NCHW inputs.
+    """
+
+    keeps_layout: ClassVar[bool] = False
 
     def darknet_tensor(self, name: str) -> Tensor:
         module_path, _, attr = name.rpartition(".")

@@ -180,6 +180,8 @@ class Convolutional(LayerType):
 class ConvModule(DarknetModule):
     """Conv + (BN | bias) + activation, computed the way Darknet computes it."""
 
+    keeps_layout = True
+
     def __init__(self, layer: Layer):
         super().__init__()
         p = layer.params
@@ -241,6 +243,9 @@ class ConvModule(DarknetModule):
         if self.xnor:
             x = torch.where(x > 0, 1.0, -1.0).to(x.dtype)
         weights = self._weights()
+        if self.dilation == 1 and (self.fused or not self.batch_normalize):
+            return self.act(F.conv2d(x, weights, self.biases, self.stride, self.padding, 1,
+                                     self.groups))  # bias added inside the conv: one pass less
         if self.dilation == 1:
             y = F.conv2d(x, weights, None, self.stride, self.padding, 1, self.groups)
         else:

@@ -25,5 +25,7 @@ class Dropout(LayerType):
 
 
 class Identity(DarknetModule):
+    keeps_layout = True
+
     def forward(self, x: Tensor) -> Tensor:
         return x

@@ -116,6 +116,8 @@ class WindowPool(DarknetModule):
     """Max or average over windows with Darknet's asymmetric padding; padded cells never
     win a max and are not counted in an average."""
 
+    keeps_layout = True
+
     def __init__(self, g: dict, average: bool):
         super().__init__()
         self.size = g["size"]

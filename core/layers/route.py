@@ -68,6 +68,8 @@ class Route(LayerType):
 
 
 class RouteModule(DarknetModule):
+    keeps_layout = True
+
     def __init__(self, groups: int, group_id: int, channels: list[int], out_shape):
         super().__init__()
         self.groups = groups

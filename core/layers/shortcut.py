@@ -92,6 +92,8 @@ def _fmt(shape) -> str:
 
 
 class ShortcutModule(DarknetModule):
+    keeps_layout = True
+
     def __init__(self, layer: Layer):
         super().__init__()
         p = layer.params

@@ -39,6 +39,8 @@ class Upsample(LayerType):
 
 
 class UpsampleModule(DarknetModule):
+    keeps_layout = True
+
     def __init__(self, stride: int, scale: float):
         super().__init__()
         self.stride = stride
