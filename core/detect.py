@@ -31,7 +31,8 @@ from core.image import (
 from core.model import DarknetModel
 
 Size = tuple[int, int]
-NMS_MATRIX_LIMIT = 4096
+NMS_MATRIX_LIMIT = 2048
+NMS_FIXED_POINT_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -190,32 +191,35 @@ def correct_boxes(boxes: Tensor, image_size: Size, input_size: Size, letterbox: 
 
 # ---------------------------------------------------------------- NMS
 
+def _sides(boxes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """left, top, right, bottom of centre-size boxes (last dimension x, y, w, h)."""
+    x, y, w, h = boxes.unbind(-1)
+    return x - w / 2, y - h / 2, x + w / 2, y + h / 2
+
+
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """Pairwise IoU (n, m) of centre-size boxes, as Darknet's `box_iou` (src/box.c):
-    0 when the boxes do not touch or the union is empty."""
-    a, b = a[:, None, :], b[None, :, :]
-    iw = torch.minimum(a[..., 0] + a[..., 2] / 2, b[..., 0] + b[..., 2] / 2) - torch.maximum(
-        a[..., 0] - a[..., 2] / 2, b[..., 0] - b[..., 2] / 2)
-    ih = torch.minimum(a[..., 1] + a[..., 3] / 2, b[..., 1] + b[..., 3] / 2) - torch.maximum(
-        a[..., 1] - a[..., 3] / 2, b[..., 1] - b[..., 3] / 2)
-    inter = torch.where((iw < 0) | (ih < 0), torch.zeros_like(iw), iw * ih)
+    """IoU of centre-size boxes a and b (broadcast over leading dimensions), as Darknet's
+    `box_iou` (src/box.c): 0 when either side of the intersection is negative."""
+    al, at, ar, ab = _sides(a)
+    bl, bt, br, bb = _sides(b)
+    iw = (torch.minimum(ar, br) - torch.maximum(al, bl)).clamp_(min=0)
+    ih = (torch.minimum(ab, bb) - torch.maximum(at, bt)).clamp_(min=0)
+    inter = iw * ih
     union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
-    empty = (inter == 0) | (union == 0)
-    return torch.where(empty, torch.zeros_like(inter), inter / torch.where(empty, 1, union))
+    return torch.where(inter > 0, inter / union, torch.zeros_like(inter))
 
 
 def box_diou(a: Tensor, b: Tensor, beta: float) -> Tensor:
-    """Pairwise DIoU (n, m) as Darknet's `box_diounms` (src/box.c): IoU minus
-    (centre distance^2 / enclosing diagonal^2) ** beta; plain IoU when the diagonal is 0."""
-    iou = box_iou(a, b)
-    a, b = a[:, None, :], b[None, :, :]
-    cw = torch.maximum(a[..., 0] + a[..., 2] / 2, b[..., 0] + b[..., 2] / 2) - torch.minimum(
-        a[..., 0] - a[..., 2] / 2, b[..., 0] - b[..., 2] / 2)
-    ch = torch.maximum(a[..., 1] + a[..., 3] / 2, b[..., 1] + b[..., 3] / 2) - torch.minimum(
-        a[..., 1] - a[..., 3] / 2, b[..., 1] - b[..., 3] / 2)
+    """DIoU as Darknet's `box_diounms` (src/box.c): IoU minus (centre distance^2 /
+    enclosing diagonal^2) ** beta; plain IoU when the diagonal is 0."""
+    al, at, ar, ab = _sides(a)
+    bl, bt, br, bb = _sides(b)
+    cw = torch.maximum(ar, br) - torch.minimum(al, bl)
+    ch = torch.maximum(ab, bb) - torch.minimum(at, bt)
     diagonal = cw * cw + ch * ch
-    distance = (a[..., 0] - b[..., 0]) ** 2 + (a[..., 1] - b[..., 1]) ** 2
-    term = torch.pow(distance / torch.where(diagonal == 0, 1, diagonal), beta)
+    dx, dy = a[..., 0] - b[..., 0], a[..., 1] - b[..., 1]
+    term = torch.pow((dx * dx + dy * dy) / torch.where(diagonal == 0, 1, diagonal), beta)
+    iou = box_iou(a, b)
     return torch.where(diagonal == 0, iou, iou - term)
 
 
@@ -238,28 +242,56 @@ def greedy_nms(boxes: Tensor, scores: Tensor, classes: Tensor, thresh: float,
     score, each surviving box removes later boxes of its class whose overlap > thresh
     (every class when `agnostic`). Returns the kept indices, highest score first."""
     order = torch.argsort(scores, descending=True, stable=True)
-    if order.numel() == 0:
-        return order
-    boxes, classes = boxes[order], classes[order]
     overlap = nms_overlap(kind, beta)
-    if order.numel() <= matrix_limit:
-        keep = _nms_by_matrix(boxes, classes, thresh, overlap, agnostic)
-    else:
-        keep = _nms_by_rows(boxes, classes, thresh, overlap, agnostic)
-    return order[keep]
+    if order.numel() <= matrix_limit or agnostic:
+        groups = [order]
+    else:  # classes never suppress each other: smaller problems, one per class
+        groups = [order[classes[order] == k] for k in torch.unique(classes).tolist()]
+    kept = []
+    for group in groups:
+        if group.numel() == 0:
+            continue
+        if group.numel() <= matrix_limit:
+            keep = _nms_by_matrix(boxes[group], classes[group], thresh, overlap, agnostic)
+        else:
+            keep = _nms_by_rows(boxes[group], classes[group], thresh, overlap, agnostic)
+        kept.append(group[keep])
+    if not kept:
+        return order
+    kept_all = torch.cat(kept)
+    return kept_all[torch.argsort(scores[kept_all], descending=True, stable=True)]
 
 
 def _nms_by_matrix(boxes, classes, thresh, overlap, agnostic) -> Tensor:
-    """All pairwise overlaps at once, then the greedy sweep over a boolean matrix."""
-    suppress = overlap(boxes, boxes) > thresh
+    """Overlaps of every pair that may suppress (earlier, same class) at once, then the
+    greedy outcome: a box survives when no surviving earlier box suppresses it."""
+    n = len(boxes)
+    first, second = torch.triu_indices(n, n, offset=1, device=boxes.device)
     if not agnostic:
-        suppress &= classes[:, None] == classes[None, :]
-    matrix = torch.triu(suppress, diagonal=1).cpu().numpy()
-    alive = np.ones(len(matrix), dtype=bool)
-    for i in range(len(matrix)):
-        if alive[i]:
-            alive &= ~matrix[i]
-    return torch.from_numpy(np.flatnonzero(alive)).to(boxes.device)
+        same = classes[first] == classes[second]
+        first, second = first[same], second[same]
+    hit = overlap(boxes[first], boxes[second]) > thresh
+    sources, targets = first[hit], second[hit]
+    alive = torch.ones(n, dtype=torch.bool, device=boxes.device)
+    for _ in range(NMS_FIXED_POINT_ROUNDS):
+        # the greedy result is the one fixed point; short suppression chains reach it fast
+        dead = torch.zeros_like(alive)
+        dead[targets[alive[sources]]] = True
+        if torch.equal(~dead, alive):
+            return torch.nonzero(alive).flatten()
+        alive = ~dead
+    return _greedy_sweep(n, sources.cpu().numpy(), targets.cpu().numpy()).to(boxes.device)
+
+
+def _greedy_sweep(n: int, sources: np.ndarray, targets: np.ndarray) -> Tensor:
+    """The sequential greedy pass over (suppressor, suppressed) pairs sorted by suppressor."""
+    alive = np.ones(n, dtype=bool)
+    starts = np.flatnonzero(np.diff(sources)) + 1
+    for source, suppressed in zip(sources[np.r_[0, starts]] if len(sources) else [],
+                                  np.split(targets, starts)):
+        if alive[source]:
+            alive[suppressed] = False
+    return torch.from_numpy(np.flatnonzero(alive))
 
 
 def _nms_by_rows(boxes, classes, thresh, overlap, agnostic) -> Tensor:
@@ -269,7 +301,7 @@ def _nms_by_rows(boxes, classes, thresh, overlap, agnostic) -> Tensor:
     while remaining.numel():
         first, rest = remaining[0], remaining[1:]
         kept.append(first)
-        suppress = overlap(boxes[first][None], boxes[rest])[0] > thresh
+        suppress = overlap(boxes[first], boxes[rest]) > thresh
         if not agnostic:
             suppress &= classes[rest] == classes[first]
         remaining = rest[~suppress]

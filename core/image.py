@@ -13,7 +13,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import UsageError
 
-_BYTE_TO_UNIT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 _HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
@@ -62,7 +61,8 @@ def image_to_chw(image: Image.Image | np.ndarray) -> np.ndarray:
         pixels = pixels[:, :, None]
     if pixels.dtype != np.uint8:
         raise ValueError(f"expected 8-bit pixels, got {pixels.dtype}")
-    return np.ascontiguousarray(_BYTE_TO_UNIT[pixels].transpose(2, 0, 1))
+    # float32 division by 255 rounds every byte exactly like Darknet's double division
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32) / np.float32(255)
 
 
 def darknet_resize(chw: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -95,7 +95,7 @@ def _resize_columns(src: np.ndarray, w: int) -> np.ndarray:
     _, _, src_w = src.shape
     ix, dx = _sample_positions(src_w, w)
     right = np.minimum(ix + 1, src_w - 1)
-    part = (np.float32(1) - dx) * src[:, :, ix] + dx * src[:, :, right]
+    part = (np.float32(1) - dx) * np.take(src, ix, axis=2) + dx * np.take(src, right, axis=2)
     last = src[:, :, src_w - 1]
     part[:, :, w - 1] = last
     if src_w == 1:
@@ -107,8 +107,8 @@ def _resize_rows(part: np.ndarray, h: int) -> np.ndarray:
     _, src_h, _ = part.shape
     iy, dy = _sample_positions(src_h, h)
     below = np.minimum(iy + 1, src_h - 1)
-    out = (np.float32(1) - dy)[None, :, None] * part[:, iy, :]
-    lower = dy[None, :, None] * part[:, below, :]
+    out = (np.float32(1) - dy)[None, :, None] * np.take(part, iy, axis=1)
+    lower = dy[None, :, None] * np.take(part, below, axis=1)
     if src_h > 1:
         lower[:, h - 1, :] = 0
         out = out + lower

@@ -183,9 +183,12 @@ def random_candidates(seed: int, n: int = 70, classes: int = 3):
 
 @pytest.mark.parametrize("kind", ["default", "greedynms", "diounms"])
 @pytest.mark.parametrize("agnostic", [False, True])
-@pytest.mark.parametrize("matrix_limit", [NMS_MATRIX_LIMIT, 0])
+@pytest.mark.parametrize("matrix_limit", [NMS_MATRIX_LIMIT, 60, 0])
+@pytest.mark.parametrize("rounds", [4, 0])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_nms_keeps_what_darknets_loops_keep(kind, agnostic, matrix_limit, seed):
+def test_nms_keeps_what_darknets_loops_keep(kind, agnostic, matrix_limit, rounds, seed,
+                                            monkeypatch):
+    monkeypatch.setattr("core.detect.NMS_FIXED_POINT_ROUNDS", rounds)
     boxes, probs = random_candidates(seed)
     pair_box, pair_class = np.nonzero(probs > 0)
     kept = greedy_nms(torch.from_numpy(boxes[pair_box]),
@@ -197,6 +200,16 @@ def test_nms_keeps_what_darknets_loops_keep(kind, agnostic, matrix_limit, seed):
     assert ours == expected
     scores = probs[pair_box, pair_class][kept.numpy()]
     assert (np.diff(scores) <= 0).all()
+
+
+def test_a_long_suppression_chain_keeps_every_other_box():
+    """Each box overlaps only its neighbours and scores fall along the row: box 0 removes
+    1, so 2 survives and removes 3, ... (longer than the vectorised rounds resolve)."""
+    n = 25
+    boxes = torch.tensor([[0.1 + 0.03 * i, 0.5, 0.05, 0.2] for i in range(n)])
+    scores = torch.linspace(0.9, 0.3, n)
+    kept = greedy_nms(boxes, scores, torch.zeros(n, dtype=torch.long), 0.2)
+    assert kept.tolist() == list(range(0, n, 2))
 
 
 def test_greedynms_is_diou_with_exponent_point_six_not_plain_iou():
