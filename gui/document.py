@@ -49,6 +49,8 @@ class ModelDocument(QObject):
         self.records: dict[int, LayerRecord] = {}
         self.stats: dict[tuple[int, str], TensorStats] = {}
         self.flagged: set[int] = set()  # layers with a tensor whose stats raise a flag
+        self._first_bad: int | None = None
+        self._error_layers: set[int] | None = None
         self.ledger: Ledger | None = None
         self.header_bytes: int | None = None
         self.stream_state = "none"  # none | streaming | done | cancelled | failed
@@ -85,6 +87,9 @@ class ModelDocument(QObject):
     def apply(self, update: StreamUpdate) -> None:
         record = update.record
         self.records[record.index] = record
+        if record.status in READ_BAD and (self._first_bad is None
+                                          or record.index < self._first_bad):
+            self._first_bad = record.index
         for name, stats in update.stats.items():
             self.stats[(record.index, name)] = stats
             if stats.flags:
@@ -95,6 +100,7 @@ class ModelDocument(QObject):
 
     def finish_stream(self, result: StreamResult) -> None:
         self.ledger = result.ledger
+        self._error_layers = None
         self.header_bytes = result.header_bytes
         self.stream_state = "done"
         self.stream_ended.emit()
@@ -141,11 +147,13 @@ class ModelDocument(QObject):
 
     def first_bad_layer(self) -> int | None:
         """The first layer whose tensors the weights file could not fully supply."""
-        bad = [i for i, r in self.records.items() if r.status in READ_BAD]
-        return min(bad) if bad else None
+        return self._first_bad
 
     def error_layers(self) -> set[int]:
-        return {d.layer for d in self.errors() if d.layer is not None}
+        """Layers named by an error (cached: the tree asks once per painted row)."""
+        if self._error_layers is None:
+            self._error_layers = {d.layer for d in self.errors() if d.layer is not None}
+        return self._error_layers
 
     def layer_diagnostics(self, index: int) -> list[Diagnostic]:
         return [d for d in self.diagnostics() if d.layer == index]
