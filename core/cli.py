@@ -447,6 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("darknet-inspector: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # writing an output: disk full, permission denied, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"darknet-inspector: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
     except MemoryError:
         print("darknet-inspector: out of memory (the model or input is too large)",
               file=sys.stderr)

@@ -37,13 +37,15 @@ def layer_status(report: Report, index: int) -> str:
 
 
 def report_to_dict(report: Report) -> dict:
-    """The `inspect --json` object, exactly as DESIGN.md specifies it."""
+    """The `inspect --json` object, exactly as DESIGN.md specifies it. A tensor's `offset`
+    is its byte offset in the weights file, null when the file does not reach it."""
     network = report.network
     layers = []
     for layer in network.layers:
         record = (report.records[layer.index]
                   if report.records is not None and layer.index < len(report.records) else None)
-        offsets = {t.name: t.offset for t in record.tensors} if record else {}
+        offsets = ({t.name: t.offset for t in record.tensors if t.status != "missing"}
+                   if record else {})
         layers.append({
             "index": layer.index,
             "type": layer.type,

@@ -269,8 +269,13 @@ class WeightsReader:
             place = (f"at the start of {where}, before its {tensor} tensor at byte {offset:,}; "
                      f"it holds {held} complete, as a file saved with a cutoff (e.g. `darknet "
                      "partial`) does")
-        return Diagnostic("error", f"the weights file ends {early} ({sizes}), {place}",
-                          layer.index, layer.line)
+        return Diagnostic("error", f"the weights file ends {early} ({sizes}), {place}"
+                          f"{self._cfg_errors_hint()}", layer.index, layer.line)
+
+    def _cfg_errors_hint(self) -> str:
+        if not self.network.errors:
+            return ""
+        return "; the cfg has errors (above) that change what the file must hold: fix them first"
 
     def _long_diagnostic(self, expected: int) -> Diagnostic:
         extra = self.file_bytes - expected
@@ -279,7 +284,8 @@ class WeightsReader:
         return Diagnostic(
             "error", f"the weights file has {extra:,} bytes left over after the last layer "
             f"(file {self.file_bytes:,} bytes, cfg needs {expected:,}; {floats} more than the "
-            "cfg describes): the cfg is probably not the one these weights were trained with")
+            "cfg describes): the cfg is probably not the one these weights were trained with"
+            f"{self._cfg_errors_hint()}")
 
 
 def read_weights(network: Network, path: str | os.PathLike, copy: bool = False
