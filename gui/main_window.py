@@ -9,17 +9,13 @@ import time
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDockWidget,
     QFileDialog,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QTabWidget,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
@@ -30,21 +26,7 @@ from gui.banner import Banner, verdict
 from gui.cfg_view import CfgSectionView
 from gui.convert_dialog import ConvertDialog
 from gui.document import ModelDocument
-from gui.layer_model import (
-    COL_INDEX,
-    COL_INPUT,
-    COL_LINE,
-    COL_OFFSET,
-    COL_OPTIONS,
-    COL_OUTPUT,
-    COL_PARAMS,
-    COL_STATUS,
-    COL_TYPE,
-    LAYER_ROLE,
-    TENSOR_ROLE,
-    LayerFilterProxy,
-    LayerTreeModel,
-)
+from gui.layer_panel import LayerPanel
 from gui.log_panel import LogPanel
 from gui.problems import ProblemsPanel
 from gui.settings import AppSettings
@@ -57,9 +39,6 @@ CFG_SUFFIXES = (".cfg",)
 WEIGHTS_SUFFIXES = (".weights",)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LIVE_VIEW_INTERVAL_MS = 100
-OPTIONS_MIN_WIDTH = 170
-COLUMN_WIDTHS = {COL_INDEX: 62, COL_TYPE: 128, COL_INPUT: 104, COL_OUTPUT: 104,
-                 COL_PARAMS: 86, COL_OFFSET: 96, COL_STATUS: 70, COL_LINE: 48}
 
 
 def _demo_module():
@@ -79,18 +58,6 @@ def sibling_weights(cfg_path: str) -> str | None:
 
 def largest_tensor(layer) -> str | None:
     return max(layer.weights, key=lambda s: s.count).name if layer.weights else None
-
-
-class LayerTreeView(QTreeView):
-    """The layer tree; the Options column takes the room the others leave, but never
-    less than OPTIONS_MIN_WIDTH (a narrow window scrolls instead)."""
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        header = self.header()
-        others = sum(header.sectionSize(c) for c in range(header.count()) if c != COL_OPTIONS)
-        header.resizeSection(COL_OPTIONS, max(OPTIONS_MIN_WIDTH,
-                                              self.viewport().width() - others))
 
 
 class MainWindow(QMainWindow):
@@ -129,40 +96,20 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> None:
         self.banner = Banner()
         self.banner.action.connect(self._banner_action)
-        self.tree_model = LayerTreeModel(self.doc, self)
-        self.proxy = LayerFilterProxy(self.tree_model, self)
-        self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter layers: 12 \u00b7 10-20 \u00b7 conv \u00b7 "
-                                       "yolo \u00b7 leaky \u00b7 status:missing")
-        self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self._filter_changed)
-        self.tree = LayerTreeView()
-        self.tree.setModel(self.tree_model)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.tree.setAllColumnsShowFocus(True)
-        header = self.tree.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in COLUMN_WIDTHS.items():
-            header.resizeSection(column, width)
-        self._connect_selection()
+        self.layers = LayerPanel(self.doc)
+        self.layers.current_changed.connect(self._current_changed)
+        self.tree_model, self.proxy = self.layers.model, self.layers.proxy
+        self.filter, self.tree = self.layers.filter, self.layers.tree
         self.cfg_view = CfgSectionView(self.doc)
         self.tensor_view = TensorView(self.doc)
         self.tensor_view.export_requested.connect(self.export_tensor)
 
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.filter)
-        left_layout.addWidget(self.tree)
         self.right_split = QSplitter(Qt.Orientation.Vertical)
         self.right_split.addWidget(self.cfg_view)
         self.right_split.addWidget(self.tensor_view)
         self.right_split.setSizes([260, 600])
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
-        self.main_split.addWidget(left)
+        self.main_split.addWidget(self.layers)
         self.main_split.addWidget(self.right_split)
         self.main_split.setStretchFactor(0, 3)
         self.main_split.setStretchFactor(1, 2)
@@ -434,60 +381,20 @@ class MainWindow(QMainWindow):
             self.preview.model_ready(ready)
 
     # -- selection ------------------------------------------------------------------------
-    def _filter_changed(self, text: str) -> None:
-        """The tree shows the model itself, and the filter proxy only while a filter is
-        typed: a proxy doubles the Python calls of every repaint."""
-        self.proxy.set_query(text)
-        wanted = self.proxy if text.strip() else self.tree_model
-        if self.tree.model() is wanted:
-            return
-        current = self.to_source(self.tree.currentIndex())
-        self.tree.setModel(wanted)
-        self._connect_selection()
-        if current.isValid():
-            view_index = self.to_view(current)
-            if view_index.isValid():
-                self.tree.setCurrentIndex(view_index)
-
-    def _connect_selection(self) -> None:
-        self.tree.selectionModel().currentChanged.connect(self._current_changed)
+    def select_layer(self, index: int, tensor: str | None = None) -> None:
+        """Show a layer (or one of its tensors) in the Layers tab."""
+        if 0 <= index < len(self.doc.layers):
+            self.tabs.setCurrentIndex(0)
+            self.layers.select(index, tensor)
 
     def to_source(self, index: QModelIndex) -> QModelIndex:
-        """A tree index (from the proxy or the model) as an index of the layer model."""
-        if index.isValid() and index.model() is self.proxy:
-            return self.proxy.mapToSource(index)
-        return index
+        return self.layers.to_source(index)
 
-    def to_view(self, source: QModelIndex) -> QModelIndex:
-        if self.tree.model() is self.proxy:
-            return self.proxy.mapFromSource(source)
-        return source
-
-    def select_layer(self, index: int, tensor: str | None = None) -> None:
-        """Select a layer (or one of its tensors) in the tree, clearing the filter if needed."""
-        if not 0 <= index < len(self.doc.layers):
-            return
-        self.tabs.setCurrentIndex(0)
-        source = (self.tree_model.tensor_index(index, tensor) if tensor
-                  else self.tree_model.layer_index(index))
-        view_index = self.to_view(source)
-        if not view_index.isValid():
-            self.filter.clear()
-            view_index = self.to_view(source)
-        self.tree.setCurrentIndex(view_index)
-        self.tree.scrollTo(view_index, QAbstractItemView.ScrollHint.PositionAtCenter)
-
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not current.isValid():
-            return
-        layer = current.data(LAYER_ROLE)
-        tensor = current.data(TENSOR_ROLE)
-        if layer is None:
-            return
-        self.cfg_view.show_layer(int(layer))
-        name = tensor or largest_tensor(self.doc.layers[int(layer)])
+    def _current_changed(self, layer: int, tensor: str) -> None:
+        self.cfg_view.show_layer(layer)
+        name = tensor or largest_tensor(self.doc.layers[layer])
         if name is not None:
-            self.tensor_view.show_tensor(int(layer), name)
+            self.tensor_view.show_tensor(layer, name)
 
     # -- actions --------------------------------------------------------------------------
     def open_convert_dialog(self) -> ConvertDialog | None:
