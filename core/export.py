@@ -47,16 +47,18 @@ def save_pt(model: DarknetModel, path: str | os.PathLike) -> None:
         torch.save(payload, out)
 
 
+PT_KEYS = ("cfg_text", "width", "height", "header", "tensors")
+
+
 def read_pt(path: str | os.PathLike) -> dict:
-    try:
-        payload = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except Exception as exc:  # torch raises many kinds for a foreign file
-        raise UsageError(f"{path}: not a loadable PyTorch file ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    """Our .pt payload (read with weights_only=True); anything else is a UsageError."""
+    payload = read_torch_file(path)
     if not isinstance(payload, dict) or payload.get("format") != PT_FORMAT:
         raise UsageError(f"{path}: not a model written by darknet-inspector convert")
+    missing = [key for key in PT_KEYS if key not in payload]
+    if missing:
+        raise UsageError(f"{path}: an incomplete darknet-inspector model (no "
+                         f"{', '.join(missing)})")
     return payload
 
 
@@ -68,13 +70,17 @@ def load_pt(path: str | os.PathLike) -> DarknetModel:
     model = DarknetModel(network).eval()
     if payload.get("fused"):
         model.fuse()
-    targets = model.darknet_tensors()
-    for key, target in targets.items():
-        name = f"{key[0]}.{key[1]}"
-        if name not in payload["tensors"]:
-            raise InspectorError(f"{path}: tensor {name} is missing")
+    stored = payload["tensors"]
+    for (index, name), target in model.darknet_tensors().items():
+        key = f"{index}.{name}"
+        values = stored.get(key)
+        if not isinstance(values, torch.Tensor):
+            raise UsageError(f"{path}: tensor {key} is missing")
+        if values.numel() != target.numel():
+            raise UsageError(f"{path}: tensor {key} has {values.numel()} values, layer {index} "
+                             f"needs {target.numel()} {list(target.shape)}")
         with torch.no_grad():
-            target.copy_(payload["tensors"][name].view(target.shape))
+            target.copy_(values.reshape(target.shape))
     h = payload["header"]
     model.header = WeightsHeader(h["major"], h["minor"], h["revision"], h["seen"])
     return model
