@@ -24,7 +24,8 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     try:
         with Image.open(name) as opened:
             opened.load()
-            return to_rgb8(ImageOps.exif_transpose(opened))
+            ImageOps.exif_transpose(opened, in_place=True)
+            return to_rgb8(opened)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
             Image.DecompressionBombError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -33,9 +34,10 @@ def load_image(path: str | os.PathLike) -> Image.Image:
 
 def to_rgb8(image: Image.Image) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB the way stb_image loads with 3 channels: grey is
-    replicated, alpha dropped (not composited), 16-bit samples keep their high byte."""
+    replicated, alpha dropped (not composited), 16-bit samples keep their high byte.
+    An RGB image is returned as it is."""
     if image.mode == "RGB":
-        return image.copy()
+        return image
     if image.mode in _HIGH_BIT_MODES:
         return Image.fromarray(high_bits_to_bytes(np.asarray(image)), "L").convert("RGB")
     if image.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
