@@ -1,0 +1,94 @@
+"""Weights-diff tab: a second .weights for the open cfg; changed tensors listed, histogram,
+and the changed layers highlighted in the layer tree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QStyleOptionViewItem
+
+from core.network import load_network
+from core.weights import write_weights
+from gui.diff_view import CHANGED, COL_REL, COL_TENSOR, ChangedLayersDelegate, DiffTab
+from gui.document import ModelDocument
+from gui.layer_model import LayerTreeModel
+from tests.gui.helpers import conv_cfg, write_model
+
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+def tab(qtbot, settings):
+    view = DiffTab(ModelDocument(), settings, lambda *args: None)
+    qtbot.addWidget(view)
+    yield view
+    view.shutdown()
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A model (A) and a copy (B) with two tensors of layers 0 and 2 changed."""
+    cfg, a, network, tensors = write_model(tmp_path, conv_cfg(3))
+    changed = dict(tensors)
+    changed[(0, "scales")] = tensors[(0, "scales")] * np.float32(1.25)
+    changed[(2, "weights")] = tensors[(2, "weights")].copy()
+    changed[(2, "weights")][0, 0, 0, :] += np.float32(0.5)
+    b = tmp_path / "b.weights"
+    write_weights(b, network, changed)
+    return cfg, a, b
+
+
+def compare(qtbot, tab, cfg, a, b) -> None:
+    tab.doc.set_network(str(cfg), load_network(cfg))
+    tab.doc.begin_stream(str(a))
+    tab.model_ready(True)
+    with qtbot.waitSignal(tab.changed, timeout=TIMEOUT_MS):
+        tab.compare_with(str(b))
+
+
+def test_lists_exactly_the_changed_tensors(qtbot, tab, files):
+    compare(qtbot, tab, *files)
+    listed = [(int(tab.table.item(r, 0).text()), tab.table.item(r, COL_TENSOR).text())
+              for r in range(tab.table.rowCount())]
+    assert listed == [(0, "scales"), (2, "weights")]
+    assert tab.table.item(0, COL_REL).text() == "0.25"
+    assert tab.changed_layers == {0, 2}
+    assert "2 of 15 tensors changed, in 2 layers" in tab.summary.text()
+    tab.only_changed.setChecked(False)
+    assert tab.table.rowCount() == 15
+
+
+def test_histogram_of_all_changes_then_of_the_selected_tensor(qtbot, tab, files):
+    compare(qtbot, tab, *files)
+    total = 8 + 3  # every scale of layer 0, one row of layer 2's first kernel
+    assert sum(tab.histogram.counts) == total
+    tab.table.setCurrentCell(1, 0)
+    assert sum(tab.histogram.counts) == 3
+    assert tab.histogram.edges[-1] == pytest.approx(0.5)
+
+
+def test_changed_layers_are_highlighted_in_the_tree(qtbot, tab, files):
+    compare(qtbot, tab, *files)
+    model = LayerTreeModel(tab.doc)
+    delegate = ChangedLayersDelegate(tab)
+
+    def brush(index):
+        option = QStyleOptionViewItem()
+        delegate.initStyleOption(option, index)
+        return option.backgroundBrush.color()
+
+    assert brush(model.layer_index(0)) == CHANGED
+    assert brush(model.layer_index(1)) != CHANGED
+    assert brush(model.layer_index(2)) == CHANGED
+    assert brush(model.tensor_index(2, "weights")) == CHANGED
+    assert brush(model.tensor_index(2, "biases")) != CHANGED
+
+
+def test_double_click_selects_the_tensor_and_new_cfg_clears(qtbot, tab, files):
+    compare(qtbot, tab, *files)
+    with qtbot.waitSignal(tab.tensor_activated) as blocker:
+        tab.table.cellDoubleClicked.emit(1, 0)
+    assert blocker.args == [2, "weights"]
+    with qtbot.waitSignal(tab.changed):
+        tab.doc.set_network(str(files[0]), load_network(files[0]))
+    assert tab.table.rowCount() == 0 and not tab.changed_layers
