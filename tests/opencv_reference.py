@@ -10,7 +10,13 @@ from __future__ import annotations
 from core.opencv_dnn import (
     ACTIVATION_KINDS,
     HEAD_SECTIONS,
+    OPENCV_COMPUTES_DIFFERENTLY,
+    as_opencv,
+    cannot_load_reason,
+    compared_entries,
+    compensate_bn_epsilon,
     darknet_layer_names,
+    first_reason,
     opencv_cfg_text,
     opencv_outputs,
     read_opencv_net,
@@ -19,6 +25,8 @@ from core.opencv_dnn import (
 )
 
 __all__ = [
-    "ACTIVATION_KINDS", "HEAD_SECTIONS", "darknet_layer_names", "opencv_cfg_text",
-    "opencv_outputs", "read_opencv_net", "region_as_opencv", "yolo_as_opencv",
+    "ACTIVATION_KINDS", "HEAD_SECTIONS", "OPENCV_COMPUTES_DIFFERENTLY", "as_opencv",
+    "cannot_load_reason", "compared_entries", "compensate_bn_epsilon", "darknet_layer_names",
+    "first_reason", "opencv_cfg_text", "opencv_outputs", "read_opencv_net",
+    "region_as_opencv", "yolo_as_opencv",
 ]
