@@ -195,13 +195,13 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
         if not sep or not key or not value:
             what = "has no value" if sep and key else "is not key=value"
             diagnostics.append(Diagnostic(
-                "warning", f"{path}:{number}: {raw_line.strip()!r} {what}; Darknet ignores "
+                "warning", f"line {number}: {raw_line.strip()!r} {what}; Darknet ignores "
                 "this line", None, number))
             continue
         if key in current.options:
             first = current.options[key].line
             diagnostics.append(Diagnostic(
-                "warning", f"{path}:{number}: option {key} repeated in [{current.name}]; "
+                "warning", f"option {key} repeated in [{current.name}] on line {number}; "
                 f"Darknet uses the first one (line {first})", None, number))
             continue
         current.options[key] = Option(key, value, number)
