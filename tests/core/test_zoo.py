@@ -220,23 +220,34 @@ def test_random_weights_read_back_exactly(case: ZooCase):
         assert np.array_equal(read[key], values), f"layer {key[0]} tensor {key[1]} differs"
 
 
-def test_shapes_match_opencv(case: ZooCase):
-    """OpenCV sizes every blob from the cfg and reads weights without checking the stream,
-    so a header-only weights buffer is enough for its shape inference."""
-    skip_unless_opencv_loads(case.network)
-    net = cv2.dnn.readNetFromDarknet(np.frombuffer(case.opencv_text.encode(), np.uint8),
-                                     np.frombuffer(HEADER, np.uint8))
-    ids, _, out_shapes = net.getLayersShapes([1, *case.input.shape[1:]])
-    shape_of = {int(i): tuple(int(d) for d in s[0]) for i, s in zip(ids, out_shapes)}
-    names = darknet_layer_names(net)
-    assert sorted(names) == [layer.index for layer in case.network.layers]
-    for layer in case.network.layers:
-        theirs = shape_of[net.getLayerId(names[layer.index])]
-        ours = as_chw(layer.output_shape)
+@pytest.mark.parametrize("at", ["test size", "own size"])
+def test_shapes_match_opencv(case: ZooCase, at: str):
+    """Every layer's output shape, at the test size and at the cfg's own size."""
+    network = case.network if at == "test size" else load_network(case.path)
+    skip_unless_opencv_loads(network)
+    size = case.size if at == "test size" else None
+    shapes = opencv_shapes(opencv_cfg_text(case.path.read_text(), size, size),
+                           network.input_shape)
+    assert sorted(shapes) == [layer.index for layer in network.layers]
+    for layer in network.layers:
+        theirs, ours = shapes[layer.index], as_chw(layer.output_shape)
+        where = f"layer {layer.index} [{layer.type}] cfg line {layer.line}"
         if len(theirs) == 4 and len(layer.output_shape) == 3:
-            assert theirs[1:] == ours, f"layer {layer.index} [{layer.type}] line {layer.line}"
+            assert theirs[1:] == ours, where
         else:
-            assert np.prod(theirs) == np.prod(ours), f"layer {layer.index} [{layer.type}]"
+            assert np.prod(theirs) == np.prod(ours), where
+
+
+def opencv_shapes(cfg_text: str, input_shape: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
+    """Output shape of every Darknet layer as OpenCV infers it. OpenCV sizes every blob
+    from the cfg and reads weights without checking the stream, so a header-only weights
+    buffer is enough for its shape inference."""
+    net = cv2.dnn.readNetFromDarknet(np.frombuffer(cfg_text.encode(), np.uint8),
+                                     np.frombuffer(HEADER, np.uint8))
+    ids, _, out_shapes = net.getLayersShapes([1, *input_shape])
+    shape_of = {int(i): tuple(int(d) for d in s[0]) for i, s in zip(ids, out_shapes)}
+    return {index: shape_of[net.getLayerId(name)]
+            for index, name in darknet_layer_names(net).items()}
 
 
 def test_outputs_match_opencv(case: ZooCase):
