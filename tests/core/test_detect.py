@@ -539,7 +539,7 @@ def test_detect_with_short_weights_exits_1_and_prints_the_report(tiny, tmp_path,
     cfg, weights, image = tiny
     short = tmp_path / "short.weights"
     short.write_bytes(weights.read_bytes()[:-40])
-    assert main(["detect", str(cfg), str(weights.parent / "short.weights"), str(image)]) == 1
+    assert main(["detect", str(cfg), str(short), str(image)]) == 1
     assert "error" in capsys.readouterr().err
 
 
