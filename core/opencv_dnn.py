@@ -377,6 +377,23 @@ def cannot_load_reason(network: Network) -> str | None:
     return first_reason(network, OPENCV_CANNOT_LOAD)
 
 
+def first_unloadable(network: Network) -> tuple[int, str] | None:
+    """The first layer OpenCV cannot load, and why; the layers before it it can."""
+    for layer in network.layers:
+        for check in OPENCV_CANNOT_LOAD:
+            reason = check(network, layer)
+            if reason:
+                return layer.index, reason
+    return None
+
+
+def cfg_text_before(network: Network, index: int) -> str:
+    """The cfg text up to (not including) layer `index`'s section: what OpenCV can load of
+    a cfg it fails on at that layer (Darknet layers only ever read earlier layers)."""
+    lines = network.cfg.text.splitlines()
+    return "\n".join(lines[:network.layers[index].line - 1]) + "\n"
+
+
 def differs_from_darknet(network: Network, layer: Layer) -> str | None:
     """Why OpenCV's result for this layer is not Darknet's, or None."""
     for check in OPENCV_COMPUTES_DIFFERENTLY:

@@ -208,14 +208,19 @@ def compare_with_opencv(model: DarknetModel, weights: str | os.PathLike | bytes,
     version = opencv_dnn.opencv_version()
     comparison = Comparison(f"OpenCV DNN {version or ''}".strip(), "opencv", str(device),
                             tolerance)
-    reason = opencv_dnn.opencv_unavailable_reason() or opencv_dnn.cannot_load_reason(network)
+    reason = opencv_dnn.opencv_unavailable_reason()
+    blocked = opencv_dnn.first_unloadable(network)
+    if reason is None and blocked is not None and blocked[0] == 0:
+        reason = f"OpenCV cannot load this cfg: {blocked[1]} (layer 0)"
     if reason is not None:
         comparison.available = False
-        comparison.note = reason if version is None else f"OpenCV cannot load this cfg: {reason}"
+        comparison.note = reason
         return comparison
     import cv2
 
-    text = opencv_dnn.opencv_cfg_text(network.cfg.text, network.net.width, network.net.height)
+    text = network.cfg.text if blocked is None else opencv_dnn.cfg_text_before(
+        network, blocked[0])
+    text = opencv_dnn.opencv_cfg_text(text, network.net.width, network.net.height)
     data = weights if isinstance(weights, bytes) else _read_bytes(weights)
     try:
         net = opencv_dnn.read_opencv_net(text, opencv_dnn.compensate_bn_epsilon(network, data))
@@ -231,7 +236,20 @@ def compare_with_opencv(model: DarknetModel, weights: str | os.PathLike | bytes,
         network, ours, theirs, tolerance, differs,
         layout=lambda layer, out: opencv_dnn.as_opencv(network, layer, out),
         entries=opencv_dnn.compared_entries)
+    if blocked is not None:
+        _mark_unloadable(comparison, *blocked)
     return comparison
+
+
+def _mark_unloadable(comparison: Comparison, index: int, reason: str) -> None:
+    """OpenCV ran the layers before `index` only: say so on that layer and after it."""
+    comparison.note = (f"OpenCV cannot load layer {index} ({reason}); layers 0..{index - 1} "
+                       "are compared, the rest are not")
+    for row in comparison.layers[index:]:
+        row.max_abs = row.max_rel = None
+        row.status = REFERENCE_DIFFERS if row.index == index else NOT_COMPARED
+        row.note = (f"{REFERENCE_DIFFERS_NOTE}: {reason}" if row.index == index else
+                    f"OpenCV stops before layer {index}")
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:
@@ -291,8 +309,11 @@ def comparison_to_text(comparison: Comparison) -> str:
     title = f"against {comparison.reference} (ours on {comparison.device})"
     if not comparison.available:
         return f"{title}: not run: {comparison.note}"
-    lines = [f"{title}, tolerance {comparison.tolerance:g} relative:",
-             f"  {'layer':>5} {'type':<14} {'line':>5} {'max abs':>10} {'max rel':>10}  status"]
+    lines = [f"{title}, tolerance {comparison.tolerance:g} relative:"]
+    if comparison.note:
+        lines.append(f"  note: {comparison.note}")
+    lines.append(f"  {'layer':>5} {'type':<14} {'line':>5} {'max abs':>10} {'max rel':>10}  "
+                 "status")
     for row in comparison.layers:
         status = row.status + (f" ({row.note})" if row.note else "")
         lines.append(f"  {row.index:>5} {row.type:<14} {row.line:>5} "

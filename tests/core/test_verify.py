@@ -14,6 +14,7 @@ from core.export import save_pt
 from core.model import load_model
 from core.verify import (
     AFTER_REFERENCE_DIFFERS,
+    NOT_COMPARED,
     OK,
     REFERENCE_DIFFERS,
     compare_cpu_cuda,
@@ -145,13 +146,34 @@ def test_weighted_shortcut_is_marked_reference_differs(tmp_path):
     assert "weighted or multi-input [shortcut]" in rows[2].note
 
 
-def test_layer_opencv_lacks_makes_the_reference_unavailable_with_the_layer_named(tmp_path):
-    text = NET + CONV.format(n=8) + "[local_avgpool]\nsize=2\nstride=2\n" + CONV.format(n=4)
+def test_layer_opencv_lacks_is_named_and_the_layers_before_it_are_compared(tmp_path):
+    text = NET + CONV.format(n=8) + CONV.format(n=8) + "[local_avgpool]\nsize=2\nstride=2\n" + \
+        CONV.format(n=4)
+    model, weights = tiny_model(tmp_path, text)
+    comparison = opencv_rows(model, weights)
+    assert [row.status for row in comparison.layers] == [OK, OK, REFERENCE_DIFFERS,
+                                                         NOT_COMPARED]
+    assert "OpenCV has no [local_avgpool] layer" in comparison.layers[2].note
+    assert "OpenCV cannot load layer 2" in comparison.note
+    assert comparison.layers[3].max_rel is None
+
+
+def test_layer_opencv_lacks_first_makes_the_reference_unavailable(tmp_path):
+    text = NET + "[local_avgpool]\nsize=2\nstride=2\n" + CONV.format(n=4)
     model, weights = tiny_model(tmp_path, text)
     x, _ = verify_input(model.network)
     comparison = compare_with_opencv(model, weights, x)
     assert not comparison.available
-    assert "OpenCV has no [local_avgpool] layer (layer 1" in comparison.note
+    assert "OpenCV has no [local_avgpool] layer (layer 0)" in comparison.note
+
+
+def test_corrupted_layer_before_an_unloadable_one_is_still_found(tmp_path):
+    text = NET + CONV.format(n=8) + CONV.format(n=8) + "[local_avgpool]\nsize=2\nstride=2\n"
+    model, weights = tiny_model(tmp_path, text)
+    with torch.no_grad():
+        model.layers[1].scales[0] += 1.0
+    first = opencv_rows(model, weights).first_divergent
+    assert first is not None and first.index == 1
 
 
 def test_missing_opencv_says_how_to_install_it(tmp_path, monkeypatch):
