@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from core.errors import InspectorError, UsageError
+from core.limits import set_max_memory_mb
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -86,7 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--cfg", help="the cfg of a plain state_dict keyed '<layer>.<tensor>'")
 
     _add_verify_parsers(sub)
+    for subcommand in sub.choices.values():
+        subcommand.add_argument("--max-memory-mb", type=_megabytes, default=None,
+                                help="refuse models needing more memory than this (default "
+                                "$DARKNET_INSPECTOR_MAX_MEMORY_MB or 16384)")
     return parser
+
+
+def _megabytes(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of MB") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} must be at least 1")
+    return number
 
 
 def _add_size(parser: argparse.ArgumentParser) -> None:
@@ -440,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["gui", *argv]
     try:
         args = build_parser().parse_args(argv)
+        set_max_memory_mb(args.max_memory_mb)
         return COMMANDS[args.command](args)
     except InspectorError as exc:
         print(f"darknet-inspector: {exc}", file=sys.stderr)

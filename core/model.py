@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from core.errors import InspectorError
 from core.layers import layer_type
 from core.layers.base import DarknetModule, Layer
+from core.limits import check_model_memory
 from core.network import Network, load_network
 from core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
 
@@ -63,6 +64,7 @@ class DarknetModel(nn.Module):
             raise InspectorError(
                 f"cannot build a model: layer {bad.index} ([{bad.section.name}], cfg line "
                 f"{bad.line}) has errors; fix the cfg first")
+        check_model_memory(network)
         self.network = network
         self.layers = nn.ModuleList(_module_for(layer) for layer in network.layers)
         self.sources = [tuple(layer.inputs) for layer in network.layers]

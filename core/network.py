@@ -18,6 +18,7 @@ from core.layers.base import (
     Shape,
     UnknownInput,
 )
+from core.limits import memory_diagnostics
 
 HEAD_TYPES = ("yolo", "Gaussian_yolo", "region", "detection")
 HEADER_BYTES = 20
@@ -154,7 +155,9 @@ def build_network(cfg: Cfg, width: int | None = None, height: int | None = None)
     layers: list[Layer] = []
     for index, section in enumerate(cfg.sections[1:]):
         layers.append(_build_layer(index, section, net, layers, diagnostics))
-    return Network(cfg, net, layers, diagnostics)
+    network = Network(cfg, net, layers, diagnostics)
+    diagnostics.extend(memory_diagnostics(network))
+    return network
 
 
 def _build_layer(index: int, section: Section, net: NetOptions, layers: list[Layer],

@@ -18,6 +18,7 @@ import numpy as np
 from core.atomic import atomic_write
 from core.errors import Diagnostic, WeightsError
 from core.layers.base import Layer, TensorSpec
+from core.limits import check_weights_memory
 from core.network import Network
 
 FLOAT = np.dtype("<f4")
@@ -172,6 +173,8 @@ class WeightsReader:
         self.network = network
         self.path = os.fspath(path)
         self.copy = copy
+        if copy:
+            check_weights_memory(network)
         self._file, self.file_bytes = _open_file(self.path)
         try:
             self.header = parse_header(self._file.read(20), self.path)

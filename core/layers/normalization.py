@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType, positive
 from core.layers.registry import register
+from core.limits import check_allocation
 
 
 def darknet_lrn_window(channels: int, size: int) -> np.ndarray:
@@ -17,6 +18,8 @@ def darknet_lrn_window(channels: int, size: int) -> np.ndarray:
     builds it: channel 0 starts from channels 0 .. size/2 - 1, and channel k adds
     k + size/2 and drops k - (size-1)/2 - 1 from channel k-1's sum. (So channel size/2 is
     never in channel 0's window: Darknet's own off-by-one, kept.)"""
+    check_allocation(8 * channels * channels, f"the {channels}x{channels} [normalization] "
+                     "window")
     window = np.zeros((channels, channels), dtype=np.float64)
     window[0, : min(size // 2, channels)] = 1.0
     for k in range(1, channels):

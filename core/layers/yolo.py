@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
 from core.layers.registry import register
+from core.limits import MAX_ANCHORS
 
 YOLO_TRAINING_KEYS = frozenset({
     "jitter", "ignore_thresh", "truth_thresh", "random", "iou_thresh", "iou_loss",
@@ -42,6 +43,7 @@ def parse_mask(ctx: BuildContext, total: int) -> list[int]:
     entries: one at or past num reads past its anchor array (warned); negative ones
     are refused."""
     s = ctx.section
+    check_anchor_count(ctx, total, "num")
     mask = s.ints("mask")
     if mask is None:
         return list(range(total))
@@ -50,6 +52,7 @@ def parse_mask(ctx: BuildContext, total: int) -> list[int]:
             raise LayerProblem(f"[{s.name}] mask entry {m} is negative (valid: 0..{total - 1})",
                                s.line_of("mask"))
     beyond = [m for m in mask if m >= total]
+    check_anchor_count(ctx, max(beyond) + 1 if beyond else 0, "mask")
     if beyond:
         ctx.warn(f"[{s.name}] mask entries {','.join(map(str, beyond))} point past the "
                  f"num={total} anchors: Darknet reads past its anchor array there (undefined "
@@ -57,6 +60,14 @@ def parse_mask(ctx: BuildContext, total: int) -> list[int]:
                  f"Set num={max(beyond) + 1} on line {s.line_of('num')} or fix mask=",
                  s.line_of("mask"))
     return mask
+
+
+def check_anchor_count(ctx: BuildContext, count: int, key: str) -> None:
+    """Refuse an anchor count no real head has (the anchor table is built in memory)."""
+    if count > MAX_ANCHORS:
+        s = ctx.section
+        raise LayerProblem(f"[{s.name}] {key}= asks for {count:,} anchors, more than the "
+                           f"{MAX_ANCHORS:,} this tool accepts: check {key}=", s.line_of(key))
 
 
 MISSING_ANCHOR = 0.5
@@ -67,6 +78,7 @@ def parse_anchors(ctx: BuildContext, total: int, needed: int | None = None) -> l
     0.5 `make_yolo_layer` / `make_region_layer` start with. `needed` pairs past num (a
     mask pointing past num) come from the extra values listed, else 0.5."""
     s = ctx.section
+    check_anchor_count(ctx, total, "num")
     values = s.floats("anchors", []) or []
     if len(values) < 2 * total:
         ctx.warn(f"[{s.name}] num={total} needs {2 * total} anchor values but "
