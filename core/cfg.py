@@ -28,6 +28,7 @@ SECTION_ALIASES: dict[str, str] = {
 }
 
 MAX_CFG_BYTES = 16 * 1024 * 1024
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _INLINE_COMMENT = re.compile(r"[#;]")
 _WHITESPACE = re.compile(r"\s+")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -105,25 +106,37 @@ class Section:
 
     def _to_int(self, key: str, text: str) -> int:
         try:
-            return int(text)
+            value = int(text)
         except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            raise self._error(key, f"expected an integer, found {text!r}") from None
-        if not number == number or number in (float("inf"), float("-inf")):
-            raise self._error(key, f"expected an integer, found {text!r}")
-        return int(number)
+            value = None
+        if value is None:
+            try:
+                number = float(text)
+            except ValueError:
+                raise self._error(key, f"expected an integer, found {shown(text)}") from None
+            if not number == number or number in (float("inf"), float("-inf")):
+                raise self._error(key, f"expected an integer, found {shown(text)}")
+            value = int(number)
+        if not INT_MIN <= value <= INT_MAX:
+            raise self._error(key, f"{shown(text)} does not fit the 32-bit int Darknet reads "
+                              f"it into ({INT_MIN}..{INT_MAX})")
+        return value
 
     def _to_float(self, key: str, text: str) -> float:
         try:
             return float(text)
         except ValueError:
-            raise self._error(key, f"expected a number, found {text!r}") from None
+            raise self._error(key, f"expected a number, found {shown(text)}") from None
 
     def unused_keys(self) -> list[Option]:
         return [opt for key, opt in self.options.items() if key not in self.used]
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """`text` quoted for a one-line message, cut short when long (a cfg line can be huge)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 def _split_list(value: str) -> list[str]:
@@ -182,20 +195,21 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
             continue
         if line.startswith("["):
             if not line.endswith("]") or len(line) < 3:
-                raise CfgError(f"malformed section header {raw_line.strip()!r}", path, number)
+                raise CfgError(f"malformed section header {shown(raw_line.strip())}", path,
+                               number)
             name = line[1:-1]
             current = Section(canonical_section_name(name), name, number, path)
             sections.append(current)
             continue
         if current is None:
             raise CfgError(
-                f"option {raw_line.strip()!r} appears before any [section]", path, number
+                f"option {shown(raw_line.strip())} appears before any [section]", path, number
             )
         key, sep, value = line.partition("=")
         if not sep or not key or not value:
             what = "has no value" if sep and key else "is not key=value"
             diagnostics.append(Diagnostic(
-                "warning", f"line {number}: {raw_line.strip()!r} {what}; Darknet ignores "
+                "warning", f"line {number}: {shown(raw_line.strip())} {what}; Darknet ignores "
                 "this line", None, number))
             continue
         if key in current.options:
