@@ -25,6 +25,7 @@ from core.network import load_network
 from gui.banner import Banner, verdict
 from gui.cfg_view import CfgSectionView
 from gui.convert_dialog import ConvertDialog
+from gui.diff_view import ChangedLayersDelegate, DiffTab
 from gui.document import ModelDocument
 from gui.layer_panel import LayerPanel
 from gui.log_panel import LogPanel
@@ -33,6 +34,7 @@ from gui.settings import AppSettings
 from gui.stream_strip import StreamStrip
 from gui.tasks import StreamStart, StreamUpdate, save_array, stream_weights
 from gui.tensor_view import TensorView
+from gui.verify_view import VerifyTab
 from gui.workers import TaskRunner, describe_error
 
 CFG_SUFFIXES = (".cfg",)
@@ -118,12 +120,24 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.main_split, "Layers")
         self.preview = self._make_preview()
+        self._add_check_tabs()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+
+    def _add_check_tabs(self) -> None:
+        """Verify and Weights-diff tabs; the layers a diff finds changed paint in the tree."""
+        self.verify_tab = VerifyTab(self.doc, self.settings, self.log)
+        self.verify_tab.layer_activated.connect(self.select_layer)
+        self.tabs.addTab(self.verify_tab, "Verify")
+        self.diff_tab = DiffTab(self.doc, self.settings, self.log)
+        self.diff_tab.tensor_activated.connect(self.select_layer)
+        self.diff_tab.changed.connect(self.tree.viewport().update)
+        self.tabs.addTab(self.diff_tab, "Weights diff")
+        self.tree.setItemDelegate(ChangedLayersDelegate(self.diff_tab, self.tree))
 
     def _make_preview(self):
         try:
@@ -170,6 +184,14 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.convert_action = self._action(file_menu, "Con&vert to PyTorch\u2026",
                                            self.open_convert_dialog, "Ctrl+E")
+        self.write_back_action = self._action(file_menu, "Export to Darknet .weights\u2026",
+                                              self.open_write_back_dialog)
+        self.verify_action = self._action(file_menu, "&Verify layer by layer",
+                                          self.run_verify)
+        self.diff_action = self._action(file_menu, "Compare with other weights\u2026",
+                                        self.ask_diff)
+        for action in (self.verify_action, self.diff_action):
+            action.setEnabled(False)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
@@ -377,6 +399,10 @@ class MainWindow(QMainWindow):
         ready = (self.doc.network is not None and self.doc.stream_state == "done"
                  and not self.doc.errors())
         self.convert_action.setEnabled(ready)
+        for action in (self.verify_action, self.diff_action):
+            action.setEnabled(ready)
+        self.verify_tab.model_ready(ready)
+        self.diff_tab.model_ready(ready)
         if self.preview is not None:
             self.preview.model_ready(ready)
 
@@ -397,6 +423,21 @@ class MainWindow(QMainWindow):
             self.tensor_view.show_tensor(layer, name)
 
     # -- actions --------------------------------------------------------------------------
+    def run_verify(self) -> None:
+        self.tabs.setCurrentWidget(self.verify_tab)
+        self.verify_tab.start()
+
+    def ask_diff(self) -> None:
+        self.tabs.setCurrentWidget(self.diff_tab)
+        self.diff_tab.ask_other()
+
+    def open_write_back_dialog(self):
+        from gui.write_back_dialog import WriteBackDialog
+
+        dialog = WriteBackDialog(self.settings, self.log, self.doc.cfg_path, self)
+        dialog.show()
+        return dialog
+
     def open_convert_dialog(self) -> ConvertDialog | None:
         if self.doc.network is None or not self.doc.weights_path:
             self.log("open a cfg and its weights first", "warning")
@@ -532,5 +573,7 @@ class MainWindow(QMainWindow):
             runner.wait(5000)
         if self.preview is not None:
             self.preview.shutdown()
+        self.verify_tab.shutdown()
+        self.diff_tab.shutdown()
         self.save_layout()
         super().closeEvent(event)

@@ -92,3 +92,20 @@ def test_double_click_selects_the_tensor_and_new_cfg_clears(qtbot, tab, files):
     with qtbot.waitSignal(tab.changed):
         tab.doc.set_network(str(files[0]), load_network(files[0]))
     assert tab.table.rowCount() == 0 and not tab.changed_layers
+
+
+def test_main_window_tree_paints_changed_layers(qtbot, window, files):
+    from tests.gui.conftest import open_and_stream
+
+    cfg, a, b = files
+    assert open_and_stream(qtbot, window, cfg, a) == "done"
+    assert window.diff_action.isEnabled()
+    with qtbot.waitSignal(window.diff_tab.changed, timeout=TIMEOUT_MS):
+        window.diff_tab.compare_with(str(b))
+    delegate = window.tree.itemDelegate()
+    assert isinstance(delegate, ChangedLayersDelegate)
+    option = QStyleOptionViewItem()
+    delegate.initStyleOption(option, window.tree.model().index(2, 0))
+    assert option.backgroundBrush.color() == CHANGED
+    window.diff_tab.tensor_activated.emit(2, "weights")
+    assert window.tabs.currentIndex() == 0

@@ -97,3 +97,18 @@ def test_run_is_disabled_until_a_model_is_ready_and_cleared_on_new_cfg(qtbot, ta
     assert tab.table.rowCount() == 2
     load(tab, cfg, weights)
     assert tab.table.rowCount() == 0 and tab.report is None
+
+
+def test_main_window_verify_action_runs_in_the_verify_tab(qtbot, window, tmp_path):
+    from tests.gui.conftest import open_and_stream
+
+    assert not window.verify_action.isEnabled()
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    assert open_and_stream(qtbot, window, cfg, weights) == "done"
+    assert window.verify_action.isEnabled()
+    with qtbot.waitSignal(window.verify_tab.report_ready, timeout=TIMEOUT_MS):
+        window.verify_action.trigger()
+    assert window.tabs.currentWidget() is window.verify_tab
+    assert window.verify_tab.table.rowCount() == 2
+    window.verify_tab.table.cellDoubleClicked.emit(1, 0)
+    assert window.tabs.currentIndex() == 0
