@@ -244,7 +244,7 @@ channels=3
 [convolutional]
 filters=8
 size=3
-stride=2
+stride=4
 pad=1
 activation=leaky
 
