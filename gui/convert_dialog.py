@@ -39,10 +39,10 @@ class ExportFormat:
 
 FORMATS = (
     ExportFormat("pt", "PyTorch .pt (weights + cfg, loads without the cfg)", ".pt"),
+    ExportFormat("pt2", "torch.export .pt2 (load with torch.export.load)", ".pt2"),
+    ExportFormat("onnx", "ONNX (opset 17, one named output per head)", ".onnx"),
     ExportFormat("torchscript", "TorchScript", ".torchscript.pt",
-                 "not available yet: TorchScript export is not part of this version"),
-    ExportFormat("onnx", "ONNX", ".onnx",
-                 "not available yet: ONNX export is not part of this version"),
+                 "not offered: deprecated in PyTorch 2.13, use .pt2"),
 )
 
 
@@ -74,6 +74,8 @@ class ConvertDialog(QDialog):
         self.fuse = QCheckBox("Fold batch norm into the convolutions (as Darknet does at "
                               "inference)")
         self.fuse.setChecked(self.settings.text("convert/fuse", "0") == "1")
+        self.dynamic_batch = QCheckBox("Dynamic batch size (.pt2 and ONNX)")
+        self.dynamic_batch.setEnabled(False)
         self.output = QLineEdit(self._default_output())
         browse = QPushButton("Browse\u2026")
         browse.clicked.connect(self._browse)
@@ -98,6 +100,7 @@ class ConvertDialog(QDialog):
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("", self.fuse)
+        form.addRow("", self.dynamic_batch)
         form.addRow("Output", row)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -113,8 +116,13 @@ class ConvertDialog(QDialog):
 
     def _format_changed(self) -> None:
         fmt = FORMATS[self.format.currentIndex()]
-        stem = os.path.splitext(self.output.text())[0]
+        stem = self.output.text()
+        for known in sorted((f.suffix for f in FORMATS), key=len, reverse=True):
+            if stem.endswith(known):
+                stem = stem[:-len(known)]
+                break
         self.output.setText(stem + fmt.suffix)
+        self.dynamic_batch.setEnabled(fmt.key in ("pt2", "onnx"))
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save converted model", self.output.text(),
@@ -130,7 +138,10 @@ class ConvertDialog(QDialog):
             return
         self.settings.remember_folder("convert", output)
         self.settings.set_text("convert/fuse", "1" if self.fuse.isChecked() else "0")
-        options = ConvertOptions(output, self.fuse.isChecked())
+        fmt = FORMATS[self.format.currentIndex()]
+        options = ConvertOptions(output, self.fuse.isChecked(), fmt.key,
+                                 self.dynamic_batch.isEnabled()
+                                 and self.dynamic_batch.isChecked())
         network, weights = self.network, self.weights
         self.runner = TaskRunner(lambda: convert_model(network, weights, options), "convert", self)
         self.runner.yielded.connect(self._progress)

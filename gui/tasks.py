@@ -16,6 +16,7 @@ import torch
 from core.atomic import atomic_write
 from core.errors import InspectorError
 from core.export import load_pt, save_pt
+from core.formats import export_model
 from core.model import DarknetModel
 from core.network import Network
 from core.report import make_report
@@ -70,6 +71,8 @@ def stream_weights(network: Network, path: str
 class ConvertOptions:
     output: str
     fuse: bool = False
+    format: str = "pt"  # pt | pt2 | onnx (core.formats)
+    dynamic_batch: bool = False
 
 
 @dataclass
@@ -87,14 +90,28 @@ class ConvertResult:
     input_shape: tuple[int, ...]
     fused: bool
     messages: list[str] = field(default_factory=list)
+    checked_with: str = ""  # set for pt2/onnx: the runtime that reloaded the file
 
     def summary(self) -> str:
+        if self.checked_with or self.max_diff is None:
+            return export_summary(self)
         shape = "x".join(str(d) for d in self.input_shape)
         folded = " (batch norm folded, so differences around 1e-5 are expected)" \
             if self.fused else ""
         return (f"Wrote {self.output}. Reloaded it and ran one forward pass on a random "
                 f"1x{shape} input: max |difference| to the in-memory model over "
                 f"{self.outputs_compared} output(s) = {self.max_diff:.3g}{folded}.")
+
+
+def export_summary(result: ConvertResult) -> str:
+    """pt2/onnx: what `core.formats` reloaded the file with and how far it was from the
+    in-memory model, or why it was not run (e.g. onnxruntime not installed)."""
+    notes = " ".join(f"Note: {m}." for m in result.messages)
+    if result.max_diff is None:
+        return f"Wrote {result.output}, but did not run it: {notes}"
+    return (f"Wrote {result.output}. Reloaded it with {result.checked_with} and ran one "
+            f"input: max |difference| to the in-memory model over {result.outputs_compared} "
+            f"output(s) = {result.max_diff:.3g}. {notes}").strip()
 
 
 def _forward(model: DarknetModel, x: torch.Tensor) -> list[torch.Tensor]:
@@ -126,6 +143,12 @@ def convert_model(network: Network, weights: str, options: ConvertOptions
     if options.fuse:
         model.fuse()
     yield ConvertProgress(f"writing {os.path.basename(options.output)}", done + 2, steps)
+    if options.format != "pt":
+        check = export_model(model, options.output, options.format,
+                             dynamic_batch=options.dynamic_batch)
+        return ConvertResult(options.output, check.max_abs_diff, len(check.outputs),
+                             tuple(network.input_shape), options.fuse, check.notes,
+                             check.checked_with)
     save_pt(model, options.output)
     yield ConvertProgress("reloading the written file", done + 3, steps)
     reloaded = load_pt(options.output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from core.export import load_pt
@@ -40,7 +41,7 @@ def test_convert_writes_pt_and_reports_the_forward_difference(qtbot, window, tmp
     assert diff < 1e-4
 
 
-def test_torchscript_and_onnx_are_shown_disabled_with_the_reason(qtbot, window, tmp_path):
+def test_torchscript_is_shown_disabled_with_the_reason(qtbot, window, tmp_path):
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(1))
     open_and_stream(qtbot, window, cfg, weights)
     dialog = window.open_convert_dialog()
@@ -48,8 +49,30 @@ def test_torchscript_and_onnx_are_shown_disabled_with_the_reason(qtbot, window, 
     items = dialog.format.model()
     for row, fmt in enumerate(FORMATS):
         assert items.item(row).isEnabled() == (fmt.unavailable is None)
-    assert [f.key for f in FORMATS if f.unavailable] == ["torchscript", "onnx"]
-    assert "not available" in dialog.format.itemText(1)
+    assert [f.key for f in FORMATS if f.unavailable] == ["torchscript"]
+    assert "deprecated" in dialog.format.itemText(len(FORMATS) - 1)
+
+
+@pytest.mark.parametrize("key", ["pt2", "onnx"])
+def test_convert_to_pt2_and_onnx_reloads_and_reports_the_difference(qtbot, window, tmp_path,
+                                                                    key):
+    if key == "onnx":
+        pytest.importorskip("onnxruntime")
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2, size=32))
+    open_and_stream(qtbot, window, cfg, weights)
+    dialog = window.open_convert_dialog()
+    qtbot.addWidget(dialog)
+    assert not dialog.dynamic_batch.isEnabled()
+    dialog.format.setCurrentIndex([f.key for f in FORMATS].index(key))
+    assert dialog.output.text().endswith("." + key)
+    assert dialog.dynamic_batch.isEnabled()
+    dialog.dynamic_batch.setChecked(True)
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=60_000)
+    assert dialog.result is not None, dialog.status.text()
+    assert dialog.result.max_diff < 1e-4
+    assert "Reloaded it with" in dialog.status.text()
+    assert (tmp_path / dialog.output.text()).is_file()
 
 
 def test_convert_is_refused_while_the_weights_do_not_match(qtbot, window, tmp_path):
