@@ -284,6 +284,14 @@ def _adjusting_crop(network: Network, layer: Layer) -> str | None:
     return None
 
 
+def _flipped_conv(network: Network, layer: Layer) -> str | None:
+    """OpenCV refuses `flipped=1` ("Transpose the convolutional weights is not
+    implemented", darknet_io.cpp)."""
+    if layer.type == "convolutional" and layer.params["flipped"]:
+        return "flipped=1: OpenCV does not implement transposed conv weights"
+    return None
+
+
 def _mismatched_shortcut(network: Network, layer: Layer) -> str | None:
     """OpenCV's Eltwise needs equal shapes; Darknet adds over the smaller size."""
     if layer.type == "shortcut":
@@ -355,7 +363,7 @@ def _softmax_unlike_darknet(network: Network, layer: Layer) -> str | None:
 
 OPENCV_CANNOT_LOAD: tuple[Check, ...] = (
     _unknown_section, _unknown_activation, _anchor_count, _adjusting_crop,
-    _mismatched_shortcut, _region_without_softmax,
+    _mismatched_shortcut, _region_without_softmax, _flipped_conv,
 )
 OPENCV_COMPUTES_DIFFERENTLY: tuple[Check, ...] = (
     _dilation, _stride_xy, _share_index, _xnor, _weighted_shortcut, _softmax_unlike_darknet,

@@ -167,6 +167,14 @@ def test_layer_opencv_lacks_first_makes_the_reference_unavailable(tmp_path):
     assert "OpenCV has no [local_avgpool] layer (layer 0)" in comparison.note
 
 
+def test_flipped_conv_stops_opencv_there_with_the_reason(tmp_path):
+    text = NET + CONV.format(n=8) + CONV.format(n=4).replace("pad=1", "pad=1\nflipped=1")
+    model, weights = tiny_model(tmp_path, text)
+    rows = opencv_rows(model, weights).layers
+    assert [row.status for row in rows] == [OK, REFERENCE_DIFFERS]
+    assert "flipped=1" in rows[1].note
+
+
 def test_corrupted_layer_before_an_unloadable_one_is_still_found(tmp_path):
     text = NET + CONV.format(n=8) + CONV.format(n=8) + "[local_avgpool]\nsize=2\nstride=2\n"
     model, weights = tiny_model(tmp_path, text)
