@@ -77,6 +77,7 @@ class DarknetModel(nn.Module):
         self.header: WeightsHeader | None = None
         self.channels_last = True
         self.keeps_layout = [getattr(module, "keeps_layout", False) for module in self.layers]
+        self.flat_as_chw = [len(layer.output_shape) == 3 for layer in network.layers]
 
     def forward(self, x: Tensor, all_outputs: bool = False) -> list[Tensor]:
         outputs: list[Tensor | None] = [None] * len(self.layers)
@@ -86,6 +87,8 @@ class DarknetModel(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         for index, module in enumerate(self.layers):
             args = [x if j < 0 else outputs[j] for j in self.sources[index]]
+            if self.flat_as_chw[index]:
+                args = [a.view(a.shape[0], -1, 1, 1) if a.dim() == 2 else a for a in args]
             if nhwc and not self.keeps_layout[index]:
                 args = [a.contiguous() for a in args]
             outputs[index] = module(*args)
