@@ -449,7 +449,16 @@ def run_gui(args: argparse.Namespace) -> int:
     return run_app(args.cfg, args.weights)
 
 
+def prefer_passive_openmp() -> None:
+    """Let torch's OpenMP threads sleep instead of spin between operations, unless the
+    user chose otherwise. It must happen before torch is imported. Spinning threads on a
+    machine whose cores are busy with other work made a YOLOv4 forward 4x slower with 2
+    threads (bench/README.md); sleeping costs microseconds per operation on an idle one."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    prefer_passive_openmp()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in {*COMMANDS, "-h", "--help"}:
         argv = ["gui", *argv]

@@ -350,3 +350,15 @@ def test_python_main_py_unusable_input_is_one_line_exit_2(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stdout == ""
     assert_one_line_error(result.stderr)
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_unless_the_user_chose(files, capsys, monkeypatch, preset,
+                                                     expected):
+    if preset is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+    cfg, _, _ = files
+    assert run(capsys, "inspect", cfg)[0] == 0
+    assert os.environ["OMP_WAIT_POLICY"] == expected
