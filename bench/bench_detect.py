@@ -18,7 +18,9 @@ which leaves a realistic few hundred candidates.
   `cv2.dnn.NMSBoxesBatched` (per-class NMS).
 
 Both use the same number of CPU threads. Prints per-stage medians and the ratio
-ours / OpenCV of the end-to-end medians (below 1 = faster than OpenCV).
+ours / OpenCV of the end-to-end medians (below 1 = faster than OpenCV). On a machine
+whose cores are busy with other work, use --threads 1: torch's OpenMP threads wait on
+each other there and the multi-threaded numbers say more about the load than the code.
 """
 
 from __future__ import annotations
