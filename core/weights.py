@@ -72,6 +72,22 @@ def refuse_foreign_file(data: bytes, path: str) -> None:
                            "cfg first and the .weights second")
 
 
+PLAUSIBLE_VERSION_FIELD = 1_000_000
+
+
+def implausible_header(header: WeightsHeader) -> list[Diagnostic]:
+    """A warning when the version fields are nothing Darknet writes (it writes 0.2.5;
+    over 1000 marks transposed [connected] weights): negative or absurdly large values
+    mean the file is probably not Darknet weights, or its start is damaged."""
+    fields = (header.major, header.minor, header.revision)
+    if all(0 <= value < PLAUSIBLE_VERSION_FIELD for value in fields):
+        return []
+    version = ".".join(str(value) for value in fields)
+    return [Diagnostic("warning", f"the header says version {version}, which Darknet never "
+                       f"writes (it writes 0.2.5): is this a Darknet weights file, and is its "
+                       f"start intact? Read with a {header.size}-byte header")]
+
+
 def parse_header(data: bytes, path: str = "<weights>") -> WeightsHeader:
     """The 16- or 20-byte header; a file too short for it is a WeightsError."""
     refuse_foreign_file(data, path)
@@ -237,6 +253,7 @@ class WeightsReader:
                 "unknown because of the cfg errors above", unknown_from.index, unknown_from.line))
         elif self.file_bytes > offset:
             diagnostics.append(self._long_diagnostic(offset))
+        diagnostics.extend(implausible_header(self.header))
         if self.header.transposed and any(
                 layer.type in TRANSPOSED_TYPES and layer.weights for layer in self.network.layers):
             diagnostics.append(Diagnostic(
