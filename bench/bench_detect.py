@@ -17,10 +17,9 @@ which leaves a realistic few hundred candidates.
   of its Darknet importer, the same thresholds on its yolo outputs, and
   `cv2.dnn.NMSBoxesBatched` (per-class NMS).
 
-Both use the same number of CPU threads. Prints per-stage medians and the ratio
-ours / OpenCV of the end-to-end medians (below 1 = faster than OpenCV). On a machine
-whose cores are busy with other work, use --threads 1: torch's OpenMP threads wait on
-each other there and the multi-threaded numbers say more about the load than the code.
+Both use the same number of CPU threads (OpenMP threads sleep between ops, as in the
+CLI). Prints per-stage medians and the ratio ours / OpenCV of the end-to-end medians
+(below 1 = faster than OpenCV).
 """
 
 from __future__ import annotations
@@ -34,8 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as core/cli.py does
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
