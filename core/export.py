@@ -44,7 +44,18 @@ def model_payload(model: DarknetModel) -> dict:
 def save_pt(model: DarknetModel, path: str | os.PathLike) -> None:
     payload = model_payload(model)
     with atomic_write(path) as out:
+        torch_save(payload, out)
+
+
+def torch_save(payload: object, out) -> None:
+    """`torch.save` onto an open file. A failing write (disk full) surfaces as that
+    OSError, not as the RuntimeError torch's zip writer raises while unwinding."""
+    try:
         torch.save(payload, out)
+    except RuntimeError as exc:
+        if isinstance(exc.__context__, OSError):
+            raise exc.__context__ from None
+        raise
 
 
 PT_KEYS = ("cfg_text", "width", "height", "header", "tensors")
