@@ -115,10 +115,19 @@ def _require_file(path: str, what: str) -> str:
     return path
 
 
-def _writable_target(path: str) -> str:
+def _writable_target(path: str, *inputs: str | None) -> str:
+    """An output path: its folder exists, it is no folder itself, and it is none of the
+    command's inputs (the finished output replaces the file, which would destroy it)."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a folder; name the output file")
+    for source in inputs:
+        if source and os.path.exists(path) and os.path.exists(source) and os.path.samefile(
+                path, source):
+            raise UsageError(f"{path}: is also an input of this command ({source}); writing "
+                             "it would destroy that input, choose another output file")
     return path
 
 
@@ -169,7 +178,7 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.opset is not None and args.format != "onnx":
         raise UsageError("--opset applies to --format onnx only")
     opset = check_opset(args.opset if args.opset is not None else DEFAULT_OPSET)
-    _writable_target(args.output)
+    _writable_target(args.output, args.cfg, args.weights)
     model = _load_checked(args)
     if model is None:
         return EXIT_PROBLEMS
@@ -205,7 +214,7 @@ def run_dump(args: argparse.Namespace) -> int:
     from core.atomic import atomic_write
     from core.layers import layer_type
 
-    _writable_target(args.output)
+    _writable_target(args.output, args.cfg, args.weights, args.input)
     model = _load_checked(args)
     if model is None:
         return EXIT_PROBLEMS
@@ -275,7 +284,7 @@ def run_detect(args: argparse.Namespace) -> int:
     image_path = _require_file(args.image, "image")
     for target in (args.json, args.save):
         if target and target != "-":
-            _writable_target(target)
+            _writable_target(target, args.cfg, args.weights, args.image, args.names)
     save_format = _image_format(args.save) if args.save else None
     names = read_names(_require_file(args.names, "names")) if args.names else None
     device = resolve_device(args.device)
@@ -350,7 +359,7 @@ def _detect_text(image: str, inference, found) -> str:
 def run_export_weights(args: argparse.Namespace) -> int:
     from core.export import export_weights, weights_source
 
-    _writable_target(args.output)
+    _writable_target(args.output, args.model, args.cfg)
     cfg = _require_file(args.cfg, "cfg") if args.cfg else None
     source = weights_source(_require_file(args.model, "model"), cfg)
     if source.errors:
