@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.activations import Activate, activation_or_default, is_known_activation
+from core.fastconv import PackedConv
 from core.layers.base import (
     BuildContext,
     Built,
@@ -198,6 +199,7 @@ class ConvModule(DarknetModule):
         self.in_shape = layer.input_shape
         self.out_hw = layer.output_shape[1:]
         self.act = Activate(p["activation"])
+        self.packed = PackedConv(self.stride, self.padding, self.groups, self.act.name)
         self.refusal = None if layer.runnable else not_runnable_message(layer)
         self.share_from = p["share_from"]
         if self.share_from is None:
@@ -244,6 +246,9 @@ class ConvModule(DarknetModule):
             x = torch.where(x > 0, 1.0, -1.0).to(x.dtype)
         weights = self._weights()
         if self.dilation == 1 and (self.fused or not self.batch_normalize):
+            y = None if self.binary else self.packed(x, weights, self.biases)
+            if y is not None:  # packed weights, activation fused where oneDNN has it
+                return y if self.packed.fuses_activation else self.act(y)
             return self.act(F.conv2d(x, weights, self.biases, self.stride, self.padding, 1,
                                      self.groups))  # bias added inside the conv: one pass less
         if self.dilation == 1:

@@ -157,3 +157,80 @@ def test_model_of_a_network_with_cfg_errors_is_refused_naming_the_layer():
     line = line_of(text, "[upsampel]")
     with pytest.raises(InspectorError, match=rf"layer 8 \(\[upsampel\], cfg line {line}\)"):
         DarknetModel(net_from_text(text))
+
+
+PLAIN_CONVS = """[net]
+width=12
+height=10
+channels=4
+
+[convolutional]
+filters=6
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+filters=6
+size=3
+groups=2
+pad=1
+activation=mish
+
+[convolutional]
+filters=5
+size=1
+activation=logistic
+"""
+
+
+def _conv_outputs(model, x, packed: bool):
+    for module in model.layers:
+        module.packed.broken = not packed
+    with torch.no_grad():
+        return model(x, all_outputs=True)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_packed_conv_agrees_with_f_conv2d(tmp_path, channels_last):
+    model, _, _, _ = loaded(PLAIN_CONVS, tmp_path / "w.weights")
+    model.channels_last = channels_last
+    x = torch.rand(2, 4, 10, 12, generator=torch.Generator().manual_seed(5))
+    fast = _conv_outputs(model, x, packed=True)
+    assert all(module.packed.key is not None for module in model.layers)
+    plain = _conv_outputs(model, x, packed=False)
+    for a, b in zip(fast, plain):
+        assert a.is_contiguous()
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_packed_weights_follow_changed_weights_and_skip_autograd(tmp_path):
+    model, _, _, _ = loaded(PLAIN_CONVS, tmp_path / "w.weights")
+    conv = model.layers[2]
+    x = torch.rand(1, 4, 10, 12)
+    before = _conv_outputs(model, x, packed=True)[2]
+    with torch.no_grad():
+        conv.weights.mul_(2.0)
+    after = _conv_outputs(model, x, packed=True)[2]
+    expected = _conv_outputs(model, x, packed=False)[2]
+    np.testing.assert_allclose(after.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(before, after)
+    fresh, _, _, _ = loaded(PLAIN_CONVS, tmp_path / "v.weights")
+    fresh(x)  # grad mode: the plain path, nothing packed
+    assert all(module.packed.key is None for module in fresh.layers)
+
+
+def test_packed_conv_falls_back_when_onednn_refuses(tmp_path, monkeypatch):
+    import core.fastconv as fastconv
+
+    def refuse(*args):
+        raise RuntimeError("not in this build")
+
+    monkeypatch.setattr(fastconv, "_OPERATORS", (refuse, refuse))
+    model, _, _, _ = loaded(PLAIN_CONVS, tmp_path / "w.weights")
+    x = torch.rand(1, 4, 10, 12)
+    got = _conv_outputs(model, x, packed=True)
+    assert all(module.packed.broken for module in model.layers)
+    for a, b in zip(got, _conv_outputs(model, x, packed=False)):
+        assert torch.equal(a, b)
