@@ -293,17 +293,20 @@ def _flipped_conv(network: Network, layer: Layer) -> str | None:
 
 
 def _mismatched_shortcut(network: Network, layer: Layer) -> str | None:
-    """OpenCV's Eltwise needs equal shapes; Darknet adds over the smaller size."""
+    """OpenCV's Eltwise refuses inputs of different height/width; a channel-only
+    mismatch it adds over the common channels, exactly as Darknet does."""
     if layer.type == "shortcut":
         for source in layer.params["sources"]:
-            if network.layers[source].output_shape != layer.input_shape:
-                return ("[shortcut] adds layers of different shapes; OpenCV's Eltwise "
+            if network.layers[source].output_shape[1:] != layer.input_shape[1:]:
+                return ("[shortcut] adds layers of different width/height; OpenCV's Eltwise "
                         "refuses them")
     return None
 
 
 def _region_without_softmax(network: Network, layer: Layer) -> str | None:
-    """OpenCV's Region layer asserts softmax for [region]."""
+    """OpenCV's Region layer asserts softmax and refuses a `tree=` (YOLO9000)."""
+    if layer.type == "region" and layer.params.get("tree"):
+        return "[region] tree= (YOLO9000): OpenCV's Region layer refuses it"
     if layer.type == "region" and not layer.params["softmax"]:
         return "[region] without softmax=1: OpenCV's Region layer asserts softmax"
     return None

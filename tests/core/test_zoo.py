@@ -177,12 +177,6 @@ def case(request, tmp_path_factory) -> Iterator[ZooCase]:
 
 # ---- where OpenCV's importer is not Darknet: core.opencv_dnn, plus two gaps of ours ----
 
-def _region_tree(network: Network, layer: Layer) -> str | None:
-    if layer.type == "region" and layer.params["tree"]:
-        return "[region] tree= (YOLO9000): OpenCV's Region layer refuses it"
-    return None
-
-
 def _not_runnable(network: Network, layer: Layer) -> str | None:
     if not layer.runnable:
         return f"layer {layer.index} [{layer.section.name}] is shown, not run, by this tool"
@@ -190,7 +184,7 @@ def _not_runnable(network: Network, layer: Layer) -> str | None:
 
 
 def skip_unless_opencv_loads(network: Network) -> None:
-    reason = cannot_load_reason(network) or first_reason(network, (_region_tree,))
+    reason = cannot_load_reason(network)
     if reason:
         pytest.skip(f"OpenCV cannot load this cfg: {reason}")
 
