@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
     def open_cfg(self, path: str, weights: str | None = None) -> bool:
         """Open a cfg (and optionally its weights). Problems end up in the banner."""
         path = os.fspath(path)
-        self.cancel_stream(wait=True)
+        self._detach_stream()
         try:
             network = load_network(path)
         except InspectorError as exc:
@@ -281,20 +281,23 @@ class MainWindow(QMainWindow):
             self.log("open a cfg first: the weights are read against its layout", "warning")
             return
         path = os.fspath(path)
-        self.cancel_stream(wait=True)
+        self._detach_stream()
         self._sibling = None
         self.settings.remember_folder("weights", path)
         if self.doc.cfg_path:
             self.settings.add_recent(self.doc.cfg_path, path)
         self.doc.begin_stream(path)
         runner = TaskRunner(lambda: stream_weights(network, path), "stream-weights", self)
-        runner.yielded.connect(self._stream_item)
-        runner.returned.connect(self.doc.finish_stream)
-        runner.errored.connect(self._stream_failed)
-        runner.cancelled.connect(self.doc.cancel_stream)
+
+        def while_current(slot):
+            """A detached stream's late signals must not touch the new document."""
+            return lambda *args: slot(*args) if runner is self.stream_runner else None
+
+        runner.yielded.connect(while_current(self._stream_item))
+        runner.returned.connect(while_current(self.doc.finish_stream))
+        runner.errored.connect(while_current(self._stream_failed))
+        runner.cancelled.connect(while_current(self.doc.cancel_stream))
         runner.finished.connect(lambda: self._runner_done(runner))
-        if self.stream_runner is not None and not self.stream_runner.running:
-            self.stream_runner.deleteLater()
         self.stream_runner = runner
         self._runners.add(runner)
         self.strip.set_running(True)
@@ -318,6 +321,20 @@ class MainWindow(QMainWindow):
             runner.cancel()
             if wait:
                 runner.wait()
+
+    def _detach_stream(self) -> None:
+        """Stop the current stream for good before another model or file replaces it:
+        cancel it, wait for its thread, and stop listening to what it still has queued."""
+        runner = self.stream_runner
+        if runner is None:
+            return
+        runner.cancel()
+        runner.wait()
+        self.stream_runner = None
+        if runner not in self._runners:  # already done: nothing will delete it later
+            runner.deleteLater()
+        if self.strip.running:
+            self.strip.set_running(False)
 
     def _runner_done(self, runner: TaskRunner) -> None:
         self._runners.discard(runner)

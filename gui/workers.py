@@ -120,7 +120,9 @@ class TaskRunner(QObject):
 
     @property
     def running(self) -> bool:
-        return self._running
+        """Started and its thread not yet ended (false as soon as `wait` returns true,
+        before the queued `finished` signal arrives)."""
+        return self._running and not self._thread.isFinished()
 
     def wait(self, msecs: int = 10_000) -> bool:
         """Block until the thread ends (used when the window closes)."""
