@@ -293,9 +293,14 @@ class WeightsReader:
                           f"{self._cfg_errors_hint()}", layer.index, layer.line)
 
     def _cfg_errors_hint(self) -> str:
-        if not self.network.errors:
+        if self.network.errors:
+            return ("; the cfg has errors (above) that change what the file must hold: fix "
+                    "them first")
+        if not self.network.complete:
             return ""
-        return "; the cfg has errors (above) that change what the file must hold: fix them first"
+        fit = classes_that_fit(self.network,
+                               self.file_bytes - self.header.size - self.network.weight_bytes())
+        return f"; {fit}" if fit else ""
 
     def _long_diagnostic(self, expected: int) -> Diagnostic:
         extra = self.file_bytes - expected
@@ -306,6 +311,46 @@ class WeightsReader:
             f"(file {self.file_bytes:,} bytes, cfg needs {expected:,}; {floats} more than the "
             "cfg describes): the cfg is probably not the one these weights were trained with"
             f"{self._cfg_errors_hint()}")
+
+
+HEAD_ANCHORS = {"yolo": "mask", "Gaussian_yolo": "mask", "region": "num"}
+"""Detection heads whose feeding conv has (classes + k) filters per anchor, and the
+option counting those anchors (`make_yolo_layer`, `make_gaussian_yolo_layer`,
+`make_region_layer`: outputs = anchors * (classes + entries))."""
+
+
+def classes_that_fit(network: Network, extra_bytes: int) -> str | None:
+    """The usual cause of a wrong-sized file: weights trained for another number of
+    classes. When every head has the same classes= and a different count would make the
+    sizes agree exactly, say which, with the filters= each feeding conv then needs."""
+    heads = []
+    for layer in network.layers:
+        key = HEAD_ANCHORS.get(layer.type)
+        if key is None:
+            continue
+        feeder = network.layers[layer.index - 1] if layer.index else None
+        if feeder is None or feeder.type != "convolutional" or not feeder.weights:
+            return None
+        value = layer.params.get(key)
+        anchors = len(value) if isinstance(value, list) else value
+        floats_per_filter = sum(spec.count // spec.shape[0] for spec in feeder.weights)
+        heads.append((layer, feeder, anchors, 4 * anchors * floats_per_filter))
+    classes = {layer.params.get("classes") for layer, *_ in heads}
+    if not heads or len(classes) != 1 or not extra_bytes:
+        return None
+    per_class = sum(nbytes for *_, nbytes in heads)
+    if extra_bytes % per_class:
+        return None
+    now = classes.pop()
+    fits = now + extra_bytes // per_class
+    if fits < 1:
+        return None
+    convs = ", ".join(f"filters={feeder.params['filters'] + (fits - now) * anchors} on line "
+                      f"{feeder.section.line_of('filters')}" for _, feeder, anchors, _ in heads)
+    return (f"the file is exactly the size of this cfg with classes={fits} instead of {now}: "
+            f"were these weights trained for {fits} class{'es' if fits != 1 else ''}? Then set "
+            f"classes={fits} in every "
+            f"head and {convs}")
 
 
 def read_weights(network: Network, path: str | os.PathLike, copy: bool = False

@@ -342,3 +342,41 @@ def test_transposed_header_on_a_conv_only_model_says_nothing(small, tmp_path):
     write_random_weights(small, path, header=WeightsHeader(1001, 0, 0, 0))
     _, ledger = read_weights(small, path)
     assert ledger.diagnostics == [] and ledger.status == "ok"
+
+
+def _heads_cfg(classes: int) -> str:
+    from tests.core.test_cli import CFG
+
+    return CFG.replace("classes=1", f"classes={classes}").replace(
+        "filters=18", f"filters={(classes + 5) * 3}")
+
+
+@pytest.mark.parametrize("cfg_classes, file_classes", [(1, 80), (80, 1), (20, 3)])
+def test_file_trained_for_other_classes_says_which_classes_and_filters_fit(
+        tmp_path, cfg_classes, file_classes):
+    from tests.core.test_cli import line_of
+
+    path = tmp_path / "w.weights"
+    write_random_weights(net_from_text(_heads_cfg(file_classes)), path)
+    text = _heads_cfg(cfg_classes)
+    _, ledger = read_weights(net_from_text(text), path)
+    (error,) = ledger.diagnostics
+    filters = (file_classes + 5) * 3
+    lines = [line_of(text, f"filters={(cfg_classes + 5) * 3}", n) for n in (1, 2)]
+    assert (f"exactly the size of this cfg with classes={file_classes} instead of "
+            f"{cfg_classes}") in error.message
+    assert (f"filters={filters} on line {lines[0]}, filters={filters} on line {lines[1]}"
+            in error.message)
+
+
+def test_no_classes_hint_when_no_class_count_fits(small, small_file, tmp_path):
+    path = tmp_path / "w.weights"
+    write_random_weights(net_from_text(_heads_cfg(3)), path)
+    path.write_bytes(path.read_bytes() + b"\0" * 4)
+    _, ledger = read_weights(net_from_text(_heads_cfg(1)), path)
+    assert "classes=" not in ledger.diagnostics[0].message
+    headless = tmp_path / "small.weights"
+    headless.write_bytes(small_file[2] + b"\0" * 16)
+    _, ledger = read_weights(small, headless)  # no detection heads at all
+    assert "bytes left over" in ledger.diagnostics[0].message
+    assert "classes=" not in ledger.diagnostics[0].message
