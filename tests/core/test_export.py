@@ -148,3 +148,15 @@ def test_convert_then_export_weights_preserves_a_16_byte_header(files, tmp_path,
     assert main(["convert", str(cfg), str(weights), "-o", str(tmp_path / "m.pt")]) == 0
     assert main(["export-weights", str(tmp_path / "m.pt"), "-o", str(tmp_path / "b.weights")]) == 0
     assert (tmp_path / "b.weights").read_bytes() == weights.read_bytes()
+
+
+def test_convert_keeps_the_width_and_height_it_was_given(files, tmp_path):
+    cfg, weights = files
+    target = tmp_path / "wide.pt"
+    assert main(["convert", str(cfg), str(weights), "-o", str(target), "--width", "96",
+                 "--height", "128"]) == 0
+    model = load_pt(target)
+    assert model.network.input_shape == (3, 128, 96)
+    with torch.no_grad():
+        heads = model(torch.rand(1, 3, 128, 96))
+    assert [tuple(h.shape) for h in heads] == [(1, 18, 32, 24), (1, 18, 64, 48)]
