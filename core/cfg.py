@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -228,11 +229,15 @@ def read_cfg(path: str | os.PathLike) -> Cfg:
     """Read and parse a cfg file; unreadable files raise CfgError naming the path."""
     path = os.fspath(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or /dev/zero would never end
+            raise CfgError("not a regular file (a folder, device or pipe)", path)
         size = os.path.getsize(path)
         if size > MAX_CFG_BYTES:
             raise CfgError(f"file is {size:,} bytes, too large for a cfg", path)
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_CFG_BYTES + 1)
+        if len(data) > MAX_CFG_BYTES:
+            raise CfgError(f"file grew past {MAX_CFG_BYTES:,} bytes while it was read", path)
     except OSError as exc:
         raise CfgError(f"cannot read cfg: {exc.strerror or exc}", path) from None
     if not data.strip():

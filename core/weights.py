@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import stat
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -165,6 +166,8 @@ def _open_file(path: str) -> tuple[io.FileIO, int]:
     try:
         if os.path.isdir(path):
             raise WeightsError(f"{path}: is a folder, not a weights file")
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device never end
+            raise WeightsError(f"{path}: not a regular file (a device or pipe)")
         handle = io.FileIO(path, "rb")
         size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
