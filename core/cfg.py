@@ -230,7 +230,7 @@ def read_cfg(path: str | os.PathLike) -> Cfg:
     path = os.fspath(path)
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or /dev/zero would never end
-            raise CfgError("not a regular file (a folder, device or pipe)", path)
+            raise CfgError("cannot read cfg: not a regular file (a folder, device or pipe)", path)
         size = os.path.getsize(path)
         if size > MAX_CFG_BYTES:
             raise CfgError(f"file is {size:,} bytes, too large for a cfg", path)

@@ -167,7 +167,8 @@ def _open_file(path: str) -> tuple[io.FileIO, int]:
         if os.path.isdir(path):
             raise WeightsError(f"{path}: is a folder, not a weights file")
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device never end
-            raise WeightsError(f"{path}: not a regular file (a device or pipe)")
+            raise WeightsError(f"{path}: cannot read weights: not a regular file (a device "
+                               "or pipe)")
         handle = io.FileIO(path, "rb")
         size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
