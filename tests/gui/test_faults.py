@@ -226,3 +226,52 @@ def test_an_exception_in_the_convert_worker_reaches_the_dialog_and_the_log(
     assert not target.exists() and no_modal_dialog()
     qtbot.waitUntil(lambda: not dialog.runner.running)
     dialog.close()
+
+
+@pytest.fixture
+def preview_ready(qtbot, window, tmp_path):
+    """A tiny detector open and streamed, ready for the preview tab."""
+    from tests.bad_inputs.corpus import DETECT_CFG, detect_weights
+
+    if window.preview is None:
+        pytest.skip("the detection preview is not available")
+    cfg, weights = tmp_path / "detect.cfg", tmp_path / "detect.weights"
+    cfg.write_text(DETECT_CFG)
+    weights.write_bytes(detect_weights())
+    with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS) as blocker:
+        window.open_cfg(str(cfg), str(weights))
+    assert blocker.args == ["done"]
+    return window.preview
+
+
+def test_a_truncated_image_in_the_preview_is_a_message(qtbot, window, tmp_path, preview_ready):
+    from tests.bad_inputs.corpus import jpeg
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(jpeg((64, 48))[:150])
+    with qtbot.waitSignal(preview_ready.shown, timeout=STREAM_TIMEOUT_MS):
+        preview_ready.open_image(str(broken))
+    assert "cannot read this image" in preview_ready.error
+    assert "cannot read this image" in preview_ready.status.text()
+    assert "detection failed" in window.log_panel.toPlainText()
+    assert window.isVisible() and no_modal_dialog()
+
+
+def test_an_exception_in_the_preview_worker_reaches_the_tab_and_the_log(
+        qtbot, window, tmp_path, monkeypatch, preview_ready):
+    from gui import preview as preview_module
+    from tests.bad_inputs.corpus import jpeg
+
+    def failing_detect(request):
+        yield "running the network"
+        raise IndexError("injected fault in the detector")
+
+    monkeypatch.setattr(preview_module, "detect", failing_detect)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg((64, 48)))
+    with qtbot.waitSignal(preview_ready.shown, timeout=STREAM_TIMEOUT_MS):
+        preview_ready.open_image(str(photo))
+    assert "injected fault in the detector" in preview_ready.status.text()
+    log = window.log_panel.toPlainText()
+    assert "IndexError" in log and "Traceback" in log
+    assert window.isVisible() and no_modal_dialog()
