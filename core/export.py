@@ -66,11 +66,45 @@ def read_pt(path: str | os.PathLike) -> dict:
     payload = read_torch_file(path)
     if not isinstance(payload, dict) or payload.get("format") != PT_FORMAT:
         raise UsageError(f"{path}: not a model written by darknet-inspector convert")
+    check_payload(payload, path)
+    return payload
+
+
+def check_payload(payload: dict, path: str | os.PathLike) -> None:
+    """Every field our .pt needs, of the type it needs (a damaged or hand-made file must be
+    one UsageError, not a TypeError deep inside the builder)."""
     missing = [key for key in PT_KEYS if key not in payload]
     if missing:
         raise UsageError(f"{path}: an incomplete darknet-inspector model (no "
                          f"{', '.join(missing)})")
-    return payload
+    header, tensors = payload["header"], payload["tensors"]
+    problems = [
+        (not isinstance(payload["cfg_text"], str), "cfg_text is not text"),
+        (not isinstance(payload.get("cfg_path", ""), str), "cfg_path is not text"),
+        (not all(_is_size(payload[key]) for key in ("width", "height")),
+         "width/height are not whole numbers"),
+        (not isinstance(header, dict) or not all(
+            _is_int(header.get(key), lo, hi) for key, lo, hi in HEADER_FIELDS),
+         "header is not major/minor/revision/seen as Darknet stores them"),
+        (not isinstance(tensors, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()),
+         "tensors is not a dict of name -> tensor"),
+    ]
+    for bad, what in problems:
+        if bad:
+            raise UsageError(f"{path}: a damaged darknet-inspector model ({what})")
+
+
+HEADER_FIELDS = (("major", -2**31, 2**31 - 1), ("minor", -2**31, 2**31 - 1),
+                 ("revision", -2**31, 2**31 - 1), ("seen", 0, 2**64 - 1))
+
+
+def _is_int(value: object, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _is_size(value: object) -> bool:
+    return value is None or _is_int(value, 0, 2**31 - 1)
 
 
 def load_pt(path: str | os.PathLike) -> DarknetModel:
@@ -138,6 +172,7 @@ def weights_source(path: str | os.PathLike, cfg_path: str | os.PathLike | None =
     `layers.`-prefixed, as `DarknetModel.state_dict()` writes) plus its cfg."""
     payload = read_torch_file(path)
     if isinstance(payload, dict) and payload.get("format") == PT_FORMAT:
+        check_payload(payload, path)
         if payload.get("fused"):
             raise UsageError(f"{path}: was converted with --fuse; batch norm is folded, so it "
                              "cannot be written back as Darknet weights")
