@@ -194,6 +194,21 @@ def malicious_pt(folder: Path) -> list[str]:
     return ["export-weights", str(path), "-o", str(folder / "out.weights")]
 
 
+def damaged_pt(**changes) -> Callable[[Path], list[str]]:
+    """Our .pt format with fields of the wrong type (a damaged or hand-made file)."""
+    def make(folder: Path) -> list[str]:
+        import torch
+
+        payload = {"format": "darknet-inspector/pt", "version": 1, "cfg_text": BASE_CFG,
+                   "width": 32, "height": 32, "tensors": {},
+                   "header": {"major": 0, "minor": 2, "revision": 5, "seen": 0}}
+        payload.update(changes)
+        path = folder / "bad.pt"
+        torch.save(payload, path)
+        return ["export-weights", str(path), "-o", str(folder / "out.weights")]
+    return make
+
+
 def pickled_npy(folder: Path) -> list[str]:
     import numpy as np
 
@@ -368,6 +383,18 @@ OTHER_CASES = [
         str(folder / "out.weights")], EXIT_UNUSABLE, ("not a loadable PyTorch file",), "bad.pt"),
     Case("pt-malicious-pickle", malicious_pt, EXIT_UNUSABLE,
          ("not a loadable PyTorch file",), "bad.pt"),
+    Case("pt-cfg-not-text", damaged_pt(cfg_text=5), EXIT_UNUSABLE,
+         ("damaged darknet-inspector model", "cfg_text"), "bad.pt"),
+    Case("pt-header-without-fields", damaged_pt(header={}), EXIT_UNUSABLE,
+         ("damaged darknet-inspector model", "header"), "bad.pt"),
+    Case("pt-header-beyond-int32", damaged_pt(header={"major": 2**40, "minor": 2,
+                                                      "revision": 5, "seen": 0}),
+         EXIT_UNUSABLE, ("damaged darknet-inspector model", "header"), "bad.pt"),
+    Case("pt-width-not-a-number", damaged_pt(width="wide"), EXIT_UNUSABLE,
+         ("damaged darknet-inspector model", "width"), "bad.pt"),
+    Case("pt-tensors-not-a-dict", damaged_pt(tensors=[1, 2]), EXIT_UNUSABLE,
+         ("damaged darknet-inspector model", "tensors"), "bad.pt"),
+    Case("pt-without-tensors", damaged_pt(), EXIT_PROBLEMS, ("no tensor '0.biases'",)),
     Case("npy-pickled-objects", pickled_npy, EXIT_UNUSABLE, ("not a readable .npy array",),
          "input.npy"),
 ]
