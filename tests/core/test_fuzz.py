@@ -407,6 +407,45 @@ def test_random_bytes_as_a_pt_file_fail_with_our_own_error(data):
             assert_own_error(exc)
 
 
+anything = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(
+        max_size=20), st.sampled_from([SMALL_CFG, "[net]\nwidth=1\n"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8)
+PT_FIELDS = ("cfg_text", "cfg_path", "width", "height", "header", "tensors", "fused")
+
+
+def _valid_payload() -> dict:
+    from core.export import model_payload
+    from core.model import DarknetModel
+
+    return model_payload(DarknetModel(WEIGHTS_NETWORK))
+
+
+@FUZZ
+@given(fields=st.dictionaries(st.sampled_from(PT_FIELDS), anything, max_size=3),
+       dropped=st.sets(st.sampled_from(PT_FIELDS), max_size=2),
+       use=st.sampled_from(["load_pt", "weights_source"]))
+def test_damaged_pt_payloads_fail_with_our_own_error(fields, dropped, use):
+    """A .pt in our format with fields replaced by anything, or missing."""
+    import torch
+
+    from core import export
+
+    payload = {**_valid_payload(), **fields}
+    for key in dropped:
+        payload.pop(key, None)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "fuzz.pt")
+        torch.save(payload, path)
+        try:
+            with bounded():
+                getattr(export, use)(path)
+        except InspectorError as exc:
+            assert_own_error(exc)
+
+
 def _jpeg_bytes() -> bytes:
     from PIL import Image
 
