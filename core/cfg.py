@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from core.errors import CfgError, Diagnostic
+from core.limits import MAX_SECTIONS
 
 SECTION_ALIASES: dict[str, str] = {
     "conv": "convolutional",
@@ -198,6 +199,10 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
             if not line.endswith("]") or len(line) < 3:
                 raise CfgError(f"malformed section header {shown(raw_line.strip())}", path,
                                number)
+            if len(sections) > MAX_SECTIONS:
+                raise CfgError(f"more than {MAX_SECTIONS:,} sections: this tool builds at most "
+                               f"{MAX_SECTIONS:,} layers (Darknet models have hundreds); is "
+                               "this really a cfg?", path, number)
             name = line[1:-1]
             current = Section(canonical_section_name(name), name, number, path)
             sections.append(current)

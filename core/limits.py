@@ -27,6 +27,8 @@ cspx-p7-mish at 1536x1536, needs about 6.9 GB with every layer's output kept).""
 MEMORY_ENV_VAR = "DARKNET_INSPECTOR_MAX_MEMORY_MB"
 MEMORY_OPTION = "--max-memory-mb"
 FLOAT_BYTES = 4
+MAX_SECTIONS = 20_000
+"""Sections in one cfg (the zoo's largest has about 500; each built layer costs memory)."""
 MAX_ANCHORS = 100_000
 """Anchors per detection head (real heads have a handful; the table is built in memory)."""
 
