@@ -311,6 +311,9 @@ CFG_CASES = [
          EXIT_UNUSABLE, ("malformed section header",), "bad.cfg", 25),
     Case("cfg-option-before-section", inspect_cfg("width=3\n" + BASE_CFG), EXIT_UNUSABLE,
          ("before any [section]",), "bad.cfg", 1),
+    Case("cfg-too-many-sections", inspect_cfg(
+        BASE_CFG + "\n[maxpool]\nsize=1\nstride=1\n" * 25_000), EXIT_UNUSABLE,
+         ("more than 20,000 sections",), "bad.cfg", 25 + 4 * 19_997),
     Case("cfg-too-large", big_cfg_file, EXIT_UNUSABLE, ("too large for a cfg",), "bad.cfg"),
     Case("cfg-is-a-folder", lambda folder: ["inspect", str(folder)], EXIT_UNUSABLE,
          ("no such cfg file",)),
