@@ -4,6 +4,7 @@ work cleanly, closing mid-stream exits cleanly, an exception in any worker reach
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -275,3 +276,30 @@ def test_an_exception_in_the_preview_worker_reaches_the_tab_and_the_log(
     log = window.log_panel.toPlainText()
     assert "IndexError" in log and "Traceback" in log
     assert window.isVisible() and no_modal_dialog()
+
+
+def test_many_qt_calls_do_not_abort_the_interpreter():
+    """PySide6 6.12 on CPython 3.11 drops a reference to None per void Qt call and to
+    True/False per bool result; without gui.refcounts a bare process aborts ("Fatal
+    Python error: none_dealloc") after about 5,000 such calls, the app after a minute of
+    scrolling. A subprocess, so that a regression kills it and not the test run."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "import gui\n"
+        "from PySide6.QtWidgets import QApplication, QCheckBox, QLabel\n"
+        "app = QApplication([])\n"
+        "label, box = QLabel(), QCheckBox()\n"
+        "for _ in range(100_000):\n"
+        "    label.setText('x'); label.update(); box.isChecked()\n"
+        "for _ in range(10_000):\n"
+        "    app.processEvents()\n"
+        "print('alive')\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "alive"
