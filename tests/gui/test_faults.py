@@ -303,3 +303,38 @@ def test_many_qt_calls_do_not_abort_the_interpreter():
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "alive"
+
+
+def test_cancelling_a_conversion_before_it_writes_leaves_the_existing_file(
+        qtbot, window, tmp_path, monkeypatch):
+    from gui import convert_dialog
+    from gui.tasks import convert_model
+
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):
+        window.open_cfg(str(cfg), str(weights))
+    at_write = threading.Event()
+    cancelled = threading.Event()
+
+    def held_before_writing(network, weights, options):
+        for step in convert_model(network, weights, options):
+            if step.step.startswith("writing"):  # Cancel pressed just before the write
+                at_write.set()
+                cancelled.wait(10)
+            yield step
+
+    monkeypatch.setattr(convert_dialog, "convert_model", held_before_writing)
+    target = tmp_path / "out.pt"
+    target.write_bytes(b"the user's earlier conversion")
+    dialog = window.open_convert_dialog()
+    dialog.output.setText(str(target))
+    dialog.start()
+    qtbot.waitUntil(at_write.is_set, timeout=STREAM_TIMEOUT_MS)
+    dialog.cancel()
+    cancelled.set()
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=STREAM_TIMEOUT_MS)
+    qtbot.wait(50)
+    assert "cancelled" in dialog.status.text().lower()
+    assert target.read_bytes() == b"the user's earlier conversion"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+    dialog.close()
