@@ -199,6 +199,11 @@ def _read_input(path: str, shape: tuple[int, ...]) -> np.ndarray:
         array = np.load(_require_file(path, "input"), allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise UsageError(f"{path}: not a readable .npy array ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise UsageError(f"{path}: an archive of arrays (.npz), not one .npy array")
+    if array.dtype.kind not in "fiub":
+        raise UsageError(f"{path}: holds {array.dtype} values, not real numbers (float32 "
+                         "expected)")
     if array.ndim == len(shape) + 1 and array.shape[0] == 1:
         array = array[0]
     if tuple(array.shape) != tuple(shape):
