@@ -212,11 +212,25 @@ def damaged_pt(**changes) -> Callable[[Path], list[str]]:
 def pickled_npy(folder: Path) -> list[str]:
     import numpy as np
 
-    args = inspect_weights(base_weights, command="dump")(folder)
-    path = folder / "input.npy"
-    with open(path, "wb") as out:
-        np.save(out, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    return args + ["--input", str(path), "-o", str(folder / "out.npz")]
+    return dump_input(lambda out: np.save(out, np.array([{"a": 1}], dtype=object),
+                                          allow_pickle=True))(folder)
+
+
+def dump_input(save: Callable) -> Callable[[Path], list[str]]:
+    """`dump` on the base model with an input.npy written by `save(file)`."""
+    def make(folder: Path) -> list[str]:
+        args = inspect_weights(base_weights, command="dump")(folder)
+        path = folder / "input.npy"
+        with open(path, "wb") as out:
+            save(out)
+        return args + ["--input", str(path), "-o", str(folder / "out.npz")]
+    return make
+
+
+def _np():
+    import numpy as np
+
+    return np
 
 
 CFG_CASES = [
@@ -398,6 +412,13 @@ OTHER_CASES = [
     Case("pt-tensors-not-a-dict", damaged_pt(tensors=[1, 2]), EXIT_UNUSABLE,
          ("damaged darknet-inspector model", "tensors"), "bad.pt"),
     Case("pt-without-tensors", damaged_pt(), EXIT_PROBLEMS, ("no tensor '0.biases'",)),
+    Case("npy-strings", dump_input(lambda out: _np().save(out, _np().full((3, 32, 32), "a"))),
+         EXIT_UNUSABLE, ("<U1 values, not real numbers",), "input.npy"),
+    Case("npy-an-npz-archive", dump_input(lambda out: _np().savez(out, x=_np().ones(3))),
+         EXIT_UNUSABLE, ("an archive of arrays (.npz)",), "input.npy"),
+    Case("npy-wrong-shape", dump_input(lambda out: _np().save(out, _np().ones((3, 16, 16)))),
+         EXIT_UNUSABLE, ("input shape [3, 16, 16] does not match the network input [3, 32, 32]",),
+         "input.npy"),
     Case("npy-pickled-objects", pickled_npy, EXIT_UNUSABLE, ("not a readable .npy array",),
          "input.npy"),
 ]
