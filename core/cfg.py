@@ -46,6 +46,7 @@ class Option:
     key: str
     value: str
     line: int
+    comment: str = ""  # an inline `#`/`;` comment cut off after the value, if any
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Section:
     path: str = "<cfg>"
     options: dict[str, Option] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    read_as_text: set[str] = field(default_factory=set)
 
     def has(self, key: str) -> bool:
         return key in self.options
@@ -79,8 +81,14 @@ class Section:
         return CfgError(f"[{self.name}] option {key}: {message}", self.path, self.line_of(key))
 
     def str(self, key: str, default: str | None = None) -> str | None:
+        self.read_as_text.add(key)
         value = self.raw(key)
         return default if value is None or value == "" else value
+
+    def commented_text_options(self) -> list[Option]:
+        """Text options (e.g. `activation=`) followed by an inline comment on their line."""
+        return [self.options[key] for key in sorted(self.read_as_text)
+                if key in self.options and self.options[key].comment]
 
     def int(self, key: str, default: int | None = None) -> int | None:
         value = self.raw(key)
@@ -185,6 +193,23 @@ def clean_line(line: str) -> str:
     return _WHITESPACE.sub("", line)
 
 
+def inline_comment(line: str) -> str:
+    """The `#`/`;` comment after an option on its line ("" when there is none)."""
+    match = _INLINE_COMMENT.search(line)
+    return line[match.start():].strip() if match else ""
+
+
+def text_value_comment_warning(section: Section, option: Option) -> str:
+    """Darknet cuts comments only at the start of a line (`read_cfg`, src/parser.c): for
+    a numeric value atoi/atof stop at the `#`, but a text value keeps the comment, so
+    `activation=leaky # x` names an unknown activation and Darknet runs relu."""
+    darknet_sees = option.value + option.comment.replace(" ", "").replace("\t", "")
+    return (f"{option.key}={option.value} on line {option.line} of [{section.name}] is followed "
+            f"by a comment: Darknet reads the whole {darknet_sees!r} as the value (an unknown "
+            f"name there; e.g. an activation becomes relu), this tool uses {option.value!r}. "
+            "Move the comment to its own line")
+
+
 def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
     """Parse cfg text. Raises CfgError only when nothing usable can be made of it."""
     sections: list[Section] = []
@@ -224,7 +249,7 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
                 "warning", f"option {key} repeated in [{current.name}] on line {number}; "
                 f"Darknet uses the first one (line {first})", None, number))
             continue
-        current.options[key] = Option(key, value, number)
+        current.options[key] = Option(key, value, number, inline_comment(raw_line))
     if not sections:
         raise CfgError("no [sections] found: is this a Darknet cfg file?", path)
     return Cfg(path, text, sections, diagnostics)

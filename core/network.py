@@ -6,7 +6,7 @@ import difflib
 import os
 from dataclasses import dataclass, field
 
-from core.cfg import Cfg, CfgError, Section, read_cfg
+from core.cfg import Cfg, CfgError, Section, read_cfg, text_value_comment_warning
 from core.errors import Diagnostic
 from core.layers import layer_type
 from core.layers.base import (
@@ -183,6 +183,8 @@ def _build_layer(index: int, section: Section, net: NetOptions, layers: list[Lay
     for option in section.unused_keys():
         ctx.warn(f"unknown option {option.key} in [{section.name}] on line {option.line} "
                  "(Darknet ignores it)", option.line)
+    for option in section.commented_text_options():
+        ctx.warn(text_value_comment_warning(section, option), option.line)
     weights = () if section.int("dontload", 0) else tuple(built.weights)
     inputs = built.inputs if built.inputs is not None else (index - 1,)
     return Layer(index, section.type, section.line, section, ctx.input_shape,

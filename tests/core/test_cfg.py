@@ -157,3 +157,11 @@ def test_section_line_of_falls_back_to_the_section_line():
     section = parse_cfg("\n\n[conv]\nsize=3\n").sections[0]
     assert section.line_of("size") == 4
     assert section.line_of("filters") == 3
+
+
+def test_inline_comment_is_kept_beside_the_option():
+    section = parse_cfg("[conv]\nactivation = leaky  # was mish\nsize=3\n").sections[0]
+    assert section.options["activation"].comment == "# was mish"
+    assert section.options["size"].comment == ""
+    assert section.str("activation") == "leaky"
+    assert [o.key for o in section.commented_text_options()] == ["activation"]

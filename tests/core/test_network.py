@@ -199,3 +199,13 @@ def test_zoo_cfg_builds_and_reports_only_real_unknown_options(zoo, name):
         assert d.line is not None, d
 
 
+
+
+def test_comment_after_a_text_value_warns_that_darknet_keeps_it_in_the_value():
+    text = NET + "[conv]\nfilters=4 # four\nsize=3 ; three\nactivation=leaky   # was mish\n"
+    network = net_from_text(text)
+    (warning,) = warnings(network)
+    assert warning.line == 8 and warning.layer == 0
+    assert "Darknet reads the whole 'leaky#wasmish' as the value" in warning.message
+    assert network.layers[0].params["activation"] == "leaky"
+    assert network.layers[0].output_shape == (4, 64, 64)  # numbers: atoi stops at '#'
