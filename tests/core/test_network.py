@@ -208,4 +208,4 @@ def test_comment_after_a_text_value_warns_that_darknet_keeps_it_in_the_value():
     assert warning.line == 8 and warning.layer == 0
     assert "Darknet reads the whole 'leaky#wasmish' as the value" in warning.message
     assert network.layers[0].params["activation"] == "leaky"
-    assert network.layers[0].output_shape == (4, 64, 64)  # numbers: atoi stops at '#'
+    assert network.layers[0].output_shape == (4, 62, 62)  # numbers: atoi stops at the comment
