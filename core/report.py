@@ -84,7 +84,9 @@ def report_to_text(report: Report) -> str:
             f"{layer_status(report, layer.index):<8} {layer.summary}")
     if report.ledger:
         ledger = report.ledger
-        expected = "?" if ledger.expected_bytes is None else f"{ledger.expected_bytes:,}"
+        expected = f"{ledger.expected_bytes:,}"
+        if not ledger.complete:
+            expected += "+ (layout incomplete)"
         rows.append(f"weights: {ledger.path} version {ledger.header.major}.{ledger.header.minor}"
                     f".{ledger.header.revision}, seen {ledger.header.seen:,}; file "
                     f"{ledger.file_bytes:,} bytes, cfg needs {expected}: {ledger.status}")

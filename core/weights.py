@@ -141,14 +141,14 @@ class Ledger:
 
     path: str
     header: WeightsHeader
-    expected_bytes: int | None
+    expected_bytes: int
     file_bytes: int
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    complete: bool = True  # False: cfg errors hide the layout past some layer
 
     @property
     def status(self) -> str:
-        if self.expected_bytes is None:
-            return "unknown"
+        """ok | short | long; with an incomplete layout, relative to the checkable part."""
         if self.file_bytes < self.expected_bytes:
             return "short"
         if self.file_bytes > self.expected_bytes:
@@ -249,7 +249,6 @@ class WeightsReader:
             if layer.weights and offset <= self.file_bytes:
                 self._last_complete = layer
             yield LayerRecord(layer.index, layer.type, layer.line, tensors)
-        expected = None if unknown_from is not None else offset
         if unknown_from is not None:
             diagnostics.append(Diagnostic(
                 "warning", f"the weights cannot be checked past layer {unknown_from.index} "
@@ -263,7 +262,8 @@ class WeightsReader:
             diagnostics.append(Diagnostic(
                 "warning", f"header version {self.header.major}.{self.header.minor} (> 1000) "
                 "means [connected] weights are stored transposed; they are transposed back"))
-        self.ledger = Ledger(self.path, self.header, expected, self.file_bytes, diagnostics)
+        self.ledger = Ledger(self.path, self.header, offset, self.file_bytes, diagnostics,
+                             complete=unknown_from is None)
         if self.buffer is None:
             self._file.close()
 

@@ -84,7 +84,7 @@ def _ledger_verdict(doc: ModelDocument) -> Verdict:
             text += (f" Layer {bad} and everything after it are marked in red; "
                      "what could be read is shown.")
         return Verdict("error", text)
-    if ledger.status == "unknown":
+    if not ledger.complete:
         warning = next((d.message for d in ledger.diagnostics), "the layout is unknown")
         return Verdict("warning", _sentence(warning) + ".")
     text = (f"Weights match the cfg: {_size(ledger.file_bytes)}, {len(doc.records)} layers, "

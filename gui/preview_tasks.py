@@ -63,7 +63,7 @@ class DetectOutcome:
 
 def build_detector(network: Network, key: DetectorKey) -> Detector:
     """Load the weights into a model and wrap it in a Detector on the chosen device."""
-    reader = WeightsReader(network, key.weights)
+    reader = WeightsReader(network, key.weights, copy=True)
     records = list(reader.records())
     report = make_report(network, records, reader.ledger)
     if report.has_errors:

@@ -52,7 +52,8 @@ class StreamResult:
 def stream_weights(network: Network, path: str
                    ) -> Generator[StreamStart | StreamUpdate, None, StreamResult]:
     """Read a weights file layer by layer (core's reader) with stats for each tensor."""
-    reader = WeightsReader(network, path)
+    # copy=True: no memory map, so a file rewritten meanwhile cannot crash the app
+    reader = WeightsReader(network, path, copy=True)
     expected = network.weight_bytes() + reader.header.size if network.complete else None
     total = min(reader.file_bytes, expected) if expected else reader.file_bytes
     yield StreamStart(reader.path, total, len(network.layers))
@@ -124,7 +125,7 @@ def convert_model(network: Network, weights: str, options: ConvertOptions
     """Load, (fold BN), save .pt, reload it and compare one forward pass."""
     steps = len(network.layers) + 4
     model = DarknetModel(network).eval()
-    reader = WeightsReader(network, weights)
+    reader = WeightsReader(network, weights, copy=True)
     records: list[LayerRecord] = []
     for record in reader.records():
         records.append(record)
