@@ -32,6 +32,7 @@ from core.model import DarknetModel
 
 Size = tuple[int, int]
 NMS_MATRIX_LIMIT = 2048
+MAX_NMS_CANDIDATES = 20000  # an untrained model can put 10^5 pairs over the threshold
 NMS_FIXED_POINT_ROUNDS = 4
 
 
@@ -440,12 +441,15 @@ class Detector:
             warnings=notes)
 
     def detections(self, inference: Inference, conf: float = 0.25, nms: float = 0.45,
-                   agnostic: bool = False) -> list[Detection]:
+                   agnostic: bool = False, max_candidates: int = MAX_NMS_CANDIDATES
+                   ) -> list[Detection]:
         """Darknet's thresholds and NMS on cached candidates (no network re-run):
         a (box, class) pair counts when gate > conf and prob > conf; NMS with the last
         head's `nms_kind` unless nms <= 0; sorted by confidence, highest first."""
         start = time.perf_counter()
         boxes, scores, classes = _pairs_above(inference.candidates, conf)
+        boxes, scores, classes = _most_confident(boxes, scores, classes, max_candidates,
+                                                 inference)
         if nms > 0:
             keep = greedy_nms(boxes, scores, classes, nms, inference.nms_kind,
                               inference.beta_nms, agnostic)
@@ -480,6 +484,20 @@ class Detector:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
+
+
+def _most_confident(boxes: Tensor, scores: Tensor, classes: Tensor, limit: int,
+                    inference: Inference) -> tuple[Tensor, Tensor, Tensor]:
+    """Keep NMS bounded: Darknet's O(n^2) sweep over 10^5 pairs (an untrained or broken
+    model) takes minutes, so only the `limit` most confident pairs go on, and we say so."""
+    if scores.numel() <= limit:
+        return boxes, scores, classes
+    note = (f"{scores.numel():,} (box, class) pairs pass the threshold, which a trained "
+            f"model rarely gives; only the {limit:,} most confident go through NMS")
+    if note not in inference.warnings:
+        inference.warnings.append(note)
+    top = torch.topk(scores, limit).indices
+    return boxes[top], scores[top], classes[top]
 
 
 def _check_heads(heads) -> None:

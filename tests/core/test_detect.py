@@ -552,3 +552,19 @@ def test_detect_letterbox_flags(argv, letterbox):
 
 def test_detect_refuses_letterbox_and_resize_together(capsys):
     assert main(["detect", "a.cfg", "b.weights", "c.jpg", "--letterbox", "--resize"]) == 2
+
+
+def test_nms_input_is_bounded_and_the_cut_is_reported():
+    from core.detect import Decoded, Detector, Inference
+
+    n = 300
+    boxes = torch.rand(n, 4) * 0.1 + torch.tensor([0.5, 0.5, 0.2, 0.2])
+    candidate = Decoded(boxes=boxes, gate=torch.ones(n), probs=torch.rand(n, 1) * 0.5 + 0.5)
+    inference = Inference(image_size=(100, 100), input_size=(100, 100), letterbox=False,
+                          device="cpu", candidates=[candidate])
+    detector = Detector.__new__(Detector)
+    detector.names = None
+    found = detector.detections(inference, conf=0.25, nms=0.45, max_candidates=50)
+    assert found and max(d.confidence for d in found) == pytest.approx(
+        float(candidate.probs.max()), abs=1e-6)
+    assert any("300" in w and "50" in w for w in inference.warnings)
