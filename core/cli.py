@@ -171,10 +171,8 @@ def _load_checked(args: argparse.Namespace):
 
 @command("convert")
 def run_convert(args: argparse.Namespace) -> int:
-    from core.formats import DEFAULT_OPSET, DEPRECATED_FORMATS, check_opset, export_model
+    from core.formats import DEFAULT_OPSET, check_opset, export_model
 
-    if args.format in DEPRECATED_FORMATS:
-        raise UsageError(f"--format {args.format}: {DEPRECATED_FORMATS[args.format]}")
     if args.opset is not None and args.format != "onnx":
         raise UsageError("--opset applies to --format onnx only")
     opset = check_opset(args.opset if args.opset is not None else DEFAULT_OPSET)
@@ -493,6 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("darknet-inspector: out of memory (the model or input is too large)",
               file=sys.stderr)
+        return EXIT_UNUSABLE
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        print(f"darknet-inspector: internal error ({type(exc).__name__}: {exc}); "
+              "please report it with the command you ran", file=sys.stderr)
         return EXIT_UNUSABLE
 
 

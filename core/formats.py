@@ -5,8 +5,9 @@ would deploy it with, run one input, and compare the head outputs with the in-me
 model (`ExportCheck.max_abs_diff`). ONNX files are run with onnxruntime when it is
 installed (`pip install 'darknet-inspector[onnx]'`); without it the check says so.
 
-TorchScript is not offered: `torch.jit.trace`/`script` are deprecated in the supported
-PyTorch (2.13 warns on every call and points to `torch.export`), which is what .pt2 is.
+TorchScript (`torch.jit.trace`, load with `torch.jit.load`) is still written because
+existing deployments read it, but PyTorch marks torch.jit as deprecated in favour of
+`torch.export` (.pt2): the check notes that.
 """
 
 from __future__ import annotations
@@ -30,11 +31,9 @@ DEFAULT_OPSET = 17
 """Opset 17: run by onnxruntime >= 1.13, TensorRT >= 8.6 and OpenVINO; Resize (upsample)
 needs >= 11, and the TorchScript-based exporter used here stops at 20."""
 MIN_OPSET, MAX_OPSET = 11, 20
-FORMATS = ("pt", "pt2", "onnx")
-DEPRECATED_FORMATS = {
-    "torchscript": "TorchScript is deprecated in PyTorch 2.13 (torch.jit warns on every "
-                   "call); use --format pt2 (torch.export), its replacement, or onnx",
-}
+FORMATS = ("pt", "pt2", "onnx", "torchscript")
+TORCHSCRIPT_NOTE = ("TorchScript is deprecated by PyTorch in favour of torch.export; "
+                    "prefer --format pt2 for new deployments")
 INPUT_NAME = "input"
 ONNX_EXTRA = "pip install 'darknet-inspector[onnx]' (onnx + onnxruntime)"
 
@@ -220,6 +219,33 @@ def check_pt2(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> E
     return check
 
 
+# ---------------------------------------------------------------- TorchScript
+
+def export_torchscript(model: DarknetModel, path: str | os.PathLike) -> None:
+    """Trace the heads-only model in NCHW and save it (`torch.jit.load` reads it)."""
+    model.eval()
+    buffer = io.BytesIO()
+    with _quiet_tracing(), _plain_layout(model), torch.no_grad():
+        traced = torch.jit.trace(HeadsOnly(model), (example_input(model),), check_trace=False)
+        torch.jit.save(traced, buffer)
+    with atomic_write(path) as out:
+        out.write(buffer.getvalue())
+
+
+def check_torchscript(model: DarknetModel, path: str | os.PathLike, batch: int = 1
+                      ) -> ExportCheck:
+    check = ExportCheck("torchscript", os.fspath(path), head_names(model), batch=batch)
+    with _quiet_tracing():
+        loaded = torch.jit.load(check.path, map_location="cpu")
+    x = example_input(model, batch, seed=1)
+    with _quiet_tracing(), torch.no_grad():
+        theirs = [t.numpy() for t in loaded(x)]
+    check.max_abs_diff = _max_difference(_reference(model, x), theirs)
+    check.checked_with = f"torch.jit.load (torch {torch.__version__})"
+    check.notes.append(TORCHSCRIPT_NOTE)
+    return check
+
+
 # ---------------------------------------------------------------- our .pt
 
 def export_pt(model: DarknetModel, path: str | os.PathLike) -> None:
@@ -242,21 +268,21 @@ def check_pt(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> Ex
 # ---------------------------------------------------------------- one entry point
 
 Checker = Callable[[DarknetModel, "str | os.PathLike", int], ExportCheck]
-CHECKERS: dict[str, Checker] = {"pt": check_pt, "pt2": check_pt2, "onnx": check_onnx}
+CHECKERS: dict[str, Checker] = {"pt": check_pt, "pt2": check_pt2, "onnx": check_onnx,
+                                "torchscript": check_torchscript}
 
 
 def export_model(model: DarknetModel, path: str | os.PathLike, fmt: str = "pt",
                  opset: int = DEFAULT_OPSET, dynamic_batch: bool = False) -> ExportCheck:
     """Write `model` as `fmt`, reload it and compare (at batch 2 when the batch is
     dynamic, so that the dynamic axis is exercised)."""
-    if fmt in DEPRECATED_FORMATS:
-        raise UsageError(f"--format {fmt}: {DEPRECATED_FORMATS[fmt]}")
     if fmt not in CHECKERS:
         raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     writers: dict[str, Callable[[], None]] = {
         "pt": lambda: export_pt(model, path),
         "pt2": lambda: export_pt2(model, path, dynamic_batch),
         "onnx": lambda: export_onnx(model, path, opset, dynamic_batch),
+        "torchscript": lambda: export_torchscript(model, path),
     }
     writers[fmt]()
     check = CHECKERS[fmt](model, path, 2 if dynamic_batch and fmt != "pt" else 1)

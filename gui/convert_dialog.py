@@ -41,8 +41,8 @@ FORMATS = (
     ExportFormat("pt", "PyTorch .pt (weights + cfg, loads without the cfg)", ".pt"),
     ExportFormat("pt2", "torch.export .pt2 (load with torch.export.load)", ".pt2"),
     ExportFormat("onnx", "ONNX (opset 17, one named output per head)", ".onnx"),
-    ExportFormat("torchscript", "TorchScript", ".torchscript.pt",
-                 "not offered: deprecated in PyTorch 2.13, use .pt2"),
+    ExportFormat("torchscript", "TorchScript (deprecated by PyTorch; prefer .pt2)",
+                 ".torchscript.pt"),
 )
 
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from core.cli import main
-from core.errors import UsageError
 from core.formats import (
     DEFAULT_OPSET,
     check_onnx,
@@ -162,11 +161,15 @@ def test_without_onnxruntime_the_check_says_it_did_not_run(tiny, monkeypatch):
     assert "not run" in check.summary()
 
 
-def test_torchscript_is_refused_pointing_to_pt2(tiny):
+def test_torchscript_round_trips_and_notes_its_deprecation(tiny):
     model, folder = tiny
-    with pytest.raises(UsageError, match="deprecated.*--format pt2"):
-        export_model(model, folder / "m.ts", "torchscript")
-    assert not (folder / "m.ts").exists()
+    check = export_model(model, folder / "m.ts", "torchscript")
+    assert check.ran and check.agrees(1e-5)
+    assert "pt2" in " ".join(check.notes)
+    loaded = torch.jit.load(str(folder / "m.ts"))
+    x = torch.rand(1, *model.network.input_shape)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x)[0], model(x)[0], atol=1e-5)
 
 
 def test_head_names_are_type_and_index(tiny):
@@ -187,7 +190,6 @@ def test_cli_convert_onnx_reports_its_check(tiny, capsys):
 @pytest.mark.parametrize("extra,message", [
     (["--format", "onnx", "--opset", "5"], "opset between"),
     (["--format", "pt2", "--opset", "17"], "--opset applies to --format onnx only"),
-    (["--format", "torchscript"], "deprecated"),
 ])
 def test_cli_convert_unusable_options_exit_2(tiny, capsys, extra, message):
     _, folder = tiny

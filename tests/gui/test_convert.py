@@ -41,7 +41,8 @@ def test_convert_writes_pt_and_reports_the_forward_difference(qtbot, window, tmp
     assert diff < 1e-4
 
 
-def test_torchscript_is_shown_disabled_with_the_reason(qtbot, window, tmp_path):
+def test_every_format_is_offered_and_torchscript_says_it_is_deprecated(qtbot, window,
+                                                                        tmp_path):
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(1))
     open_and_stream(qtbot, window, cfg, weights)
     dialog = window.open_convert_dialog()
@@ -49,7 +50,7 @@ def test_torchscript_is_shown_disabled_with_the_reason(qtbot, window, tmp_path):
     items = dialog.format.model()
     for row, fmt in enumerate(FORMATS):
         assert items.item(row).isEnabled() == (fmt.unavailable is None)
-    assert [f.key for f in FORMATS if f.unavailable] == ["torchscript"]
+    assert [f.key for f in FORMATS] == ["pt", "pt2", "onnx", "torchscript"]
     assert "deprecated" in dialog.format.itemText(len(FORMATS) - 1)
 
 
