@@ -78,30 +78,42 @@ def megabytes(nbytes: int) -> str:
 
 @dataclass(frozen=True)
 class MemoryEstimate:
-    """What running a network (batch 1) takes: its parameters and every layer's output
-    (an upper bound of what one forward pass holds; `dump` keeps them all)."""
+    """What running a network (batch 1) takes: its parameters, every layer's output (an
+    upper bound of what one forward pass holds; `dump` keeps them all) and the largest
+    scratch buffer one layer needs while it runs."""
 
     parameter_bytes: int
     activation_bytes: int
     largest: str  # the single biggest tensor or activation, with its layer and line
+    workspace_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
-        return self.parameter_bytes + self.activation_bytes
+        return self.parameter_bytes + self.activation_bytes + self.workspace_bytes
 
     def describe(self) -> str:
+        scratch = (f", scratch {megabytes(self.workspace_bytes)}" if self.workspace_bytes
+                   else "")
         return (f"about {megabytes(self.total_bytes)} (parameters "
                 f"{megabytes(self.parameter_bytes)}, layer outputs "
-                f"{megabytes(self.activation_bytes)}; the largest is {self.largest})")
+                f"{megabytes(self.activation_bytes)}{scratch}; the largest is {self.largest})")
 
 
 def estimate_memory(network: Network) -> MemoryEstimate:
-    """Parameters and activations of a network, from its shapes alone (nothing allocated)."""
+    """Parameters, activations and scratch of a network, from its shapes alone (nothing
+    is allocated)."""
+    from core.layers import layer_type
+
     input_bytes = FLOAT_BYTES * math.prod(network.input_shape)
-    activations = input_bytes
+    activations, workspace = input_bytes, 0
     biggest, largest = input_bytes, f"the input {_shape(network.input_shape)}"
     for layer in network.layers:
         where = f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line})"
+        kind = layer_type(layer.type)
+        scratch = kind.workspace_bytes(layer) if kind is not None and layer.known else 0
+        workspace = max(workspace, scratch)
+        if scratch > biggest:
+            biggest, largest = scratch, f"the scratch buffer of {where}, {megabytes(scratch)}"
         if layer.output_shape is not None:
             size = FLOAT_BYTES * math.prod(layer.output_shape)
             activations += size
@@ -113,7 +125,7 @@ def estimate_memory(network: Network) -> MemoryEstimate:
                 biggest, largest = spec.nbytes, (f"the {spec.name} tensor "
                                                  f"{_shape(spec.shape)} of {where}, "
                                                  f"{megabytes(spec.nbytes)}")
-    return MemoryEstimate(network.weight_bytes(), activations, largest)
+    return MemoryEstimate(network.weight_bytes(), activations, largest, workspace)
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -253,6 +253,11 @@ class LayerType:
                           transposed: bool) -> np.ndarray:
         return values
 
+    def workspace_bytes(self, layer: Layer) -> int:
+        """Memory one forward pass of the layer needs besides its output (e.g. a padded
+        copy of its input), batch 1; counted against the memory limit (core.limits)."""
+        return 0
+
     def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
         """One sample's output laid out as Darknet's `l.output` holds it (for `dump`)."""
         return output.reshape(layer.output_shape)

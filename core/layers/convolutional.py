@@ -17,6 +17,7 @@ from core.layers.base import (
     LayerProblem,
     LayerType,
     TensorSpec,
+    as_chw,
     empty_parameter,
     positive,
 )
@@ -163,6 +164,18 @@ class Convolutional(LayerType):
 
     def module(self, layer: Layer) -> nn.Module:
         return ConvModule(layer)
+
+    def workspace_bytes(self, layer: Layer) -> int:
+        """A dilated conv runs on a zero-padded copy of its input (`ConvModule._dilated`):
+        padding*dilation before, whatever the dilated kernel reaches after."""
+        p = layer.params
+        if p["dilation"] == 1 or layer.input_shape is None:
+            return 0
+        channels = as_chw(layer.input_shape)[0]
+        reach = p["dilation"] * (p["size"] - 1) + 1
+        out_h, out_w = layer.output_shape[1:]
+        return 4 * channels * ((out_h - 1) * p["stride_y"] + reach) * (
+            (out_w - 1) * p["stride_x"] + reach)
 
     def stored_to_natural(self, layer, name, values, transposed):
         """`flipped=1` stores weights transposed (`load_convolutional_weights`)."""
