@@ -55,6 +55,23 @@ def _pool_geometry(ctx: BuildContext) -> dict:
                 padding=padding, out_h=out_h, out_w=out_w)
 
 
+def window_pool_workspace(layer: Layer) -> int:
+    """`WindowPool` runs on a padded copy of its input (and of a ones plane to count an
+    average's cells); a huge `padding=` with a huge stride makes it far larger than the
+    output."""
+    g = layer.params
+    if g.get("depth") or not g.get("padding"):
+        return 0
+    before_h, after_h = darknet_pool_pads(g["h"], g["out_h"], g["padding"], g["size"],
+                                          g["stride_y"])
+    before_w, after_w = darknet_pool_pads(g["w"], g["out_w"], g["padding"], g["size"],
+                                          g["stride_x"])
+    if not any((before_h, after_h, before_w, after_w)):
+        return 0
+    plane = (g["h"] + before_h + after_h) * (g["w"] + before_w + after_w)
+    return 4 * (g["c"] + 1) * plane
+
+
 def _summary(g: dict) -> str:
     stride = g["stride_x"] if g["stride_x"] == g["stride_y"] else f"{g['stride_x']}x{g['stride_y']}"
     return f"{g['size']}x{g['size']}/{stride}"
@@ -87,6 +104,9 @@ class Maxpool(LayerType):
             return MaxpoolDepth(layer.params["out_channels"])
         return WindowPool(layer.params, average=False)
 
+    def workspace_bytes(self, layer: Layer) -> int:
+        return window_pool_workspace(layer)
+
 
 @register
 class LocalAvgpool(LayerType):
@@ -98,6 +118,9 @@ class LocalAvgpool(LayerType):
 
     def module(self, layer: Layer) -> nn.Module:
         return WindowPool(layer.params, average=True)
+
+    def workspace_bytes(self, layer: Layer) -> int:
+        return window_pool_workspace(layer)
 
 
 @register
