@@ -53,6 +53,14 @@ def test_a_dilated_conv_counts_its_padded_input():
                                     + estimate.workspace_bytes)
 
 
+def test_a_padded_pool_counts_its_padded_input():
+    """size=1 stride=4 padding=8 on 4x6x8: out 4x4, pads 4 before and 3 (rows) / 1
+    (columns) after, so a 13x13 plane for the 4 channels and the ones plane."""
+    network = net_from_text(SMALL.replace("size=2\nstride=2", "size=1\nstride=4\npadding=8"))
+    assert network.layers[1].output_shape == (4, 4, 4)
+    assert estimate_memory(network).workspace_bytes == 4 * (4 + 1) * 13 * 13
+
+
 def test_a_model_beyond_the_limit_is_refused_before_allocating(monkeypatch):
     import torch
 
