@@ -55,6 +55,10 @@ class Normalization(LayerType):
         return NormalizationModule(darknet_lrn_window(p["channels"], p["size"]), p["alpha"],
                                    p["beta"], p["kappa"])
 
+    def workspace_bytes(self, layer: Layer) -> int:
+        """The channels x channels window (float64 while built)."""
+        return 8 * layer.params["channels"] ** 2
+
 
 class NormalizationModule(DarknetModule):
     def __init__(self, window: np.ndarray, alpha: float, beta: float, kappa: float):

@@ -10,6 +10,8 @@ depth-to-space, the other two reinterpret the memory. We reproduce the memory ex
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -25,6 +27,8 @@ from core.layers.base import (
     positive,
 )
 from core.layers.registry import register
+
+GATHER_BYTES_PER_ELEMENT = 8 * 8
 
 
 def reorg_output_shape(c: int, h: int, w: int, stride: int, reverse: bool) -> Shape:
@@ -100,6 +104,11 @@ class ReorgBase(LayerType):
                                                   p["reverse"])
         gather = reorg_cpu_gather(rw, rh, rc, p["stride"], forward)
         return ReorgModule(gather, layer.output_shape)
+
+    def workspace_bytes(self, layer: Layer) -> int:
+        """The gather table (int64 per element, kept) and the index grids that build it
+        (`reorg_cpu_gather`: about seven more int64 arrays of the same size)."""
+        return GATHER_BYTES_PER_ELEMENT * math.prod(layer.params["in_shape"])
 
 
 @register
