@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,7 +158,9 @@ def read_torch_file(path: str | os.PathLike) -> object:
     """`torch.load` with weights_only=True (never runs code from the file); a foreign or
     missing file is a UsageError with one line."""
     try:
-        return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns (many lines) about foreign pickles
+            warnings.simplefilter("ignore")
+            return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except Exception as exc:  # torch raises many kinds for a foreign file
