@@ -19,6 +19,7 @@ import struct
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -397,25 +398,46 @@ def test_weights_against_mutated_cfgs_read_or_fail_with_our_own_error(seed, edit
 @FUZZ
 @given(data=st.binary(max_size=1024))
 def test_random_bytes_as_a_pt_file_fail_with_our_own_error(data):
+    """... and quietly: a warning would print lines of its own beside the one message."""
     from core.export import read_pt
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "fuzz.pt")
         with open(path, "wb") as out:
             out.write(data)
-        try:
-            with bounded():
-                read_pt(path)
-        except InspectorError as exc:
-            assert_own_error(exc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with bounded():
+                    read_pt(path)
+            except InspectorError as exc:
+                assert_own_error(exc)
+        assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("protocol", [96, 182])
+def test_a_pt_of_an_unknown_pickle_protocol_is_refused_without_warnings(protocol, tmp_path):
+    """Found by fuzzing: torch warned about the protocol on stderr before refusing."""
+    from core.export import read_pt
+
+    path = tmp_path / "odd.pt"
+    path.write_bytes(bytes([0x80, protocol]) + b"garbage")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InspectorError, match="not a loadable PyTorch file"):
+            read_pt(path)
+    assert caught == []
+
+
+def _containers(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(st.lists(inner, max_size=3),
+                     st.dictionaries(st.text(max_size=8), inner, max_size=3))
 
 
 anything = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(
         max_size=20), st.sampled_from([SMALL_CFG, "[net]\nwidth=1\n"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=8)
+    _containers, max_leaves=8)
 PT_FIELDS = ("cfg_text", "cfg_path", "width", "height", "header", "tensors", "fused")
 
 
