@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -62,9 +63,11 @@ def test_bad_input_ends_in_one_clear_line_with_its_exit_code(case: Case, tmp_pat
     before = files_in(folder)
     inputs = {str(p.resolve()) for p in folder.rglob("*")}
     started = time.perf_counter()
-    with recording() as opened:
+    with recording() as opened, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         code = main(argv)
     elapsed = time.perf_counter() - started
+    assert [str(w.message) for w in caught] == []  # a warning would print lines of its own
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert code == case.code, f"exit {code}\nstdout: {out[-2000:]}\nstderr: {err[-2000:]}"
