@@ -338,3 +338,29 @@ def test_cancelling_a_conversion_before_it_writes_leaves_the_existing_file(
     assert target.read_bytes() == b"the user's earlier conversion"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
     dialog.close()
+
+
+def test_the_app_never_opens_its_inputs_for_writing(qtbot, window, tmp_path):
+    """Open, stream, convert and export a tensor: the cfg and weights are only read, and
+    every file written lies where the user pointed."""
+    from tests.bad_inputs.audit import recording
+
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    out = tmp_path / "out"
+    out.mkdir()
+    inputs = {os.path.realpath(cfg), os.path.realpath(weights)}
+    with recording() as opened:
+        with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):
+            window.open_cfg(str(cfg), str(weights))
+        dialog = window.open_convert_dialog()
+        dialog.output.setText(str(out / "model.pt"))
+        dialog.start()
+        qtbot.waitUntil(lambda: (out / "model.pt").exists() and not dialog.runner.running,
+                        timeout=STREAM_TIMEOUT_MS)
+        window.export_tensor(0, "weights", str(out / "tensor.npy"))
+        qtbot.waitUntil(lambda: (out / "tensor.npy").exists(), timeout=STREAM_TIMEOUT_MS)
+    dialog.close()
+    assert not [o for o in opened if o.path in inputs and o.writes]
+    written = {os.path.dirname(o.path) for o in opened if o.writes and o.path.startswith(
+        str(tmp_path.resolve()))}
+    assert written == {str(out.resolve())}
