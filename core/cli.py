@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from core.errors import InspectorError, UsageError
-from core.limits import set_max_memory_mb
+from core.limits import OUT_OF_MEMORY, is_out_of_memory, set_max_memory_mb
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -488,12 +488,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"darknet-inspector: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    except MemoryError:
-        print("darknet-inspector: out of memory (the model or input is too large)",
-              file=sys.stderr)
-        return EXIT_UNUSABLE
     except Exception as exc:  # a bug of ours: still one line, never a traceback
-        print(f"darknet-inspector: internal error ({type(exc).__name__}: {exc}); "
+        if is_out_of_memory(exc):  # MemoryError, torch's CPU/CUDA allocation failures
+            print(f"darknet-inspector: {OUT_OF_MEMORY}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"darknet-inspector: internal error ({type(exc).__name__}: {first}); "
               "please report it with the command you ran", file=sys.stderr)
         return EXIT_UNUSABLE
 

@@ -168,3 +168,16 @@ def memory_diagnostics(network: Network) -> list[Diagnostic]:
         "warning", f"running this model would need {estimate.describe()}, more than the "
         f"{max_memory_mb():,} MB limit: its shapes can be inspected, but converting or "
         f"running it will be refused; check the cfg's sizes, or {how_to_raise()}")]
+
+
+OUT_OF_MEMORY = "out of memory (the model or input is too large for this machine)"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch's failure to allocate (a RuntimeError on CPU, its subclass
+    torch.cuda.OutOfMemoryError on CUDA): the machine, not the input, ran out."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text.lower() or "can't allocate memory" in text)

@@ -17,15 +17,16 @@ from collections.abc import Callable, Generator
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from core.errors import InspectorError
+from core.limits import OUT_OF_MEMORY, is_out_of_memory
 
 
 def describe_error(exc: BaseException) -> str:
     """A message for the user: core's own words, or the exception's type and text."""
     if isinstance(exc, InspectorError):
         return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory (the model or input is too large)"
-    text = str(exc) or "(no message)"
+    if is_out_of_memory(exc):  # MemoryError, torch's CPU/CUDA allocation failures
+        return OUT_OF_MEMORY
+    text = (str(exc).strip().splitlines() or ["(no message)"])[0]
     return f"unexpected {type(exc).__name__}: {text}"
 
 
