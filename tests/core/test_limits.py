@@ -144,3 +144,47 @@ def test_absurd_anchor_counts_are_a_cfg_error_naming_the_line():
     network = net_from_text(SMALL + "\n[yolo]\nclasses=1\nnum=1000000000\n")
     error = network.errors[0]
     assert "1,000,000,000 anchors" in error.message and error.line == 19
+
+
+OUT_OF_MEMORY_ERRORS = [
+    MemoryError(),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+                 "allocate memory: you tried to allocate 8606720000 bytes. Error code 12"),
+]
+
+
+@pytest.mark.parametrize("error", OUT_OF_MEMORY_ERRORS + ["cuda"], ids=["python", "cpu", "cuda"])
+def test_running_out_of_memory_is_one_line_in_the_cli(error, monkeypatch, capsys):
+    import torch
+
+    from core import cli
+
+    if error == "cuda":
+        error = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB.\n"
+                                            "GPU 0 has a total capacity of 139 GiB")
+
+    def run(args):
+        raise error
+
+    monkeypatch.setitem(cli.COMMANDS, "inspect", run)
+    assert cli.main(["inspect", "x.cfg"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"darknet-inspector: {limits.OUT_OF_MEMORY}"]
+
+
+def test_an_unexpected_multi_line_error_is_still_one_line(monkeypatch, capsys):
+    from core import cli
+
+    def run(args):
+        raise RuntimeError("first line\nsecond line\nthird")
+
+    monkeypatch.setitem(cli.COMMANDS, "inspect", run)
+    assert cli.main(["inspect", "x.cfg"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "first line" in lines[0] and "internal error" in lines[0]
+
+
+def test_a_real_bug_is_not_mistaken_for_running_out_of_memory():
+    assert not limits.is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not limits.is_out_of_memory(ValueError("out of memory"))  # not torch's
+    assert all(limits.is_out_of_memory(e) for e in OUT_OF_MEMORY_ERRORS)
