@@ -121,9 +121,14 @@ class TaskRunner(QObject):
 
     @property
     def running(self) -> bool:
-        """Started and its thread not yet ended (false as soon as `wait` returns true,
-        before the queued `finished` signal arrives)."""
-        return self._running and not self._thread.isFinished()
+        """Started, and its `finished` signal not yet delivered (so once false, every
+        signal the task sent has arrived)."""
+        return self._running
+
+    @property
+    def ended(self) -> bool:
+        """Its thread has ended (its last signals may still be queued for the UI)."""
+        return self._thread.isFinished()
 
     def wait(self, msecs: int = 10_000) -> bool:
         """Block until the thread ends (used when the window closes)."""

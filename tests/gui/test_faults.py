@@ -65,7 +65,7 @@ def test_opening_a_new_model_mid_stream_cancels_the_old_one_cleanly(qtbot, windo
     finished = []
     window.stream_finished.connect(finished.append)
     window.open_cfg(str(new_cfg), str(new_weights))
-    assert not old_runner.running  # cancelled and joined before the new model opened
+    assert old_runner.ended  # cancelled and joined before the new model opened
     qtbot.waitUntil(lambda: "done" in finished, timeout=STREAM_TIMEOUT_MS)
     settle(qtbot)
     assert finished == ["done"]  # the old stream's end is not reported as the new one's
@@ -88,7 +88,7 @@ def test_opening_a_broken_cfg_mid_stream_stops_the_stream(qtbot, window, tmp_pat
     broken.write_bytes(b"\x00\x01garbage")
     assert window.open_cfg(str(broken)) is False
     settle(qtbot)
-    assert not runner.running and not window.strip.running
+    assert runner.ended and not window.strip.running
     assert window.doc.network is None and window.doc.records == {}
     assert window.banner.level == "error" and "not a text cfg file" in window.banner.text()
     assert window.isVisible() and no_modal_dialog()
@@ -122,7 +122,7 @@ def test_closing_the_window_mid_stream_exits_cleanly(qtbot, settings, tmp_path, 
     started = time.perf_counter()
     assert win.close()
     assert time.perf_counter() - started < 5
-    assert not runner.running  # the worker thread was stopped and joined
+    assert runner.ended  # the worker thread was stopped and joined
     assert len(win.doc.records) < 40
     settle(qtbot)  # late signals from the stopped worker must not raise
 
@@ -140,7 +140,7 @@ def test_closing_while_a_worker_is_held_does_not_hang(qtbot, settings, tmp_path,
     started = time.perf_counter()
     win.close()
     assert time.perf_counter() - started < 8
-    assert not win.stream_runner.running
+    assert win.stream_runner.ended
 
 
 def test_an_exception_in_the_stream_worker_reaches_the_banner_and_the_log(
