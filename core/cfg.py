@@ -31,6 +31,7 @@ SECTION_ALIASES: dict[str, str] = {
 
 MAX_CFG_BYTES = 16 * 1024 * 1024
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+MAX_TEXT_OPTION = 256
 _INLINE_COMMENT = re.compile(r"[#;]")
 _WHITESPACE = re.compile(r"\s+")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -83,6 +84,9 @@ class Section:
     def str(self, key: str, default: str | None = None) -> str | None:
         self.read_as_text.add(key)
         value = self.raw(key)
+        if value is not None and len(value) > MAX_TEXT_OPTION:
+            raise self._error(key, f"{shown(value)} is too long for a name or a path (at most "
+                              f"{MAX_TEXT_OPTION} characters)")
         return default if value is None or value == "" else value
 
     def commented_text_options(self) -> list[Option]:
