@@ -364,3 +364,37 @@ def test_the_app_never_opens_its_inputs_for_writing(qtbot, window, tmp_path):
     written = {os.path.dirname(o.path) for o in opened if o.writes and o.path.startswith(
         str(tmp_path.resolve()))}
     assert written == {str(out.resolve())}
+
+
+def test_comparing_with_a_broken_weights_file_is_a_message(qtbot, window, tmp_path):
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):
+        window.open_cfg(str(cfg), str(weights))
+    other = tmp_path / "other.weights"
+    other.write_bytes(b"PK\x03\x04" + bytes(40))
+    window.diff_tab.compare_with(str(other))
+    qtbot.waitUntil(lambda: not window.diff_tab.running, timeout=STREAM_TIMEOUT_MS)
+    qtbot.wait(50)
+    assert "zip file" in window.diff_tab.summary.text()
+    assert "weights comparison failed" in window.log_panel.toPlainText()
+    assert window.isVisible() and no_modal_dialog()
+
+
+def test_an_exception_in_the_verify_worker_reaches_the_tab_and_the_log(
+        qtbot, window, tmp_path, monkeypatch):
+    from gui import verify_view
+
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):
+        window.open_cfg(str(cfg), str(weights))
+
+    def failing_verify(request):
+        yield "loading"
+        raise KeyError("injected fault in verify")
+
+    monkeypatch.setattr(verify_view, "verify", failing_verify)
+    window.verify_tab.start()
+    qtbot.waitUntil(lambda: "verification failed" in window.log_panel.toPlainText(),
+                    timeout=STREAM_TIMEOUT_MS)
+    assert "KeyError" in window.log_panel.toPlainText()
+    assert window.isVisible() and no_modal_dialog()
