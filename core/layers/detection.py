@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
 from core.layers.registry import register
+from core.layers.yolo import check_head_size
 
 DETECTION_TRAINING_KEYS = frozenset({
     "rescore", "max", "coord_scale", "forced", "object_scale", "noobject_scale",
@@ -20,22 +21,6 @@ DETECTION_TRAINING_KEYS = frozenset({
 def detection_inputs(side: int, num: int, coords: int, classes: int) -> int:
     """`make_detection_layer` asserts side*side*((1 + coords)*num + classes) == inputs."""
     return side * side * ((1 + coords) * num + classes)
-
-
-def check_detection_inputs(ctx: BuildContext, got: int, expected: int, rule: str) -> None:
-    """Name the layer whose size to change (Darknet only fails an assert)."""
-    if got == expected:
-        return
-    s = ctx.section
-    feeder = ctx.layers[ctx.index - 1] if ctx.index > 0 else None
-    if feeder is not None and feeder.type == "connected":
-        line = feeder.section.line_of("output")
-        fix = f"set output={expected} on line {line} (layer {feeder.index}, [connected])"
-    else:
-        where = f"layer {feeder.index} [{feeder.section.name}]" if feeder else "the input"
-        fix = f"make {where} output {expected} values"
-    ctx.error(f"[detection] on line {s.line} needs {rule} = {expected} inputs but gets "
-              f"{got}: {fix}", s.line)
 
 
 @register
@@ -54,8 +39,8 @@ class Detection(LayerType):
             raise LayerProblem(f"[detection] coords={coords}, classes={classes}, num={num} "
                                f"and side={side} must be positive", s.line)
         expected = detection_inputs(side, num, coords, classes)
-        check_detection_inputs(ctx, inputs, expected, f"side*side*((1 + coords)*num + "
-                               f"classes) = {side}*{side}*((1 + {coords})*{num} + {classes})")
+        check_head_size(ctx, inputs, expected, f"side*side*((1 + coords)*num + classes) = "
+                        f"{side}*{side}*((1 + {coords})*{num} + {classes})", "inputs")
         params = dict(classes=classes, coords=coords, num=num, side=side,
                       sqrt=bool(s.int("sqrt", 0)), softmax=bool(s.int("softmax", 0)),
                       nms_kind="default", beta_nms=0.6)

@@ -6,9 +6,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
+from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
 from core.layers.registry import register
-from core.layers.yolo import check_head_filters, head_nms_options, parse_anchors, parse_mask
+from core.layers.yolo import (
+    check_head_filters,
+    head_nms_options,
+    parse_anchors,
+    parse_head_counts,
+    parse_mask,
+)
 
 GAUSSIAN_TRAINING_KEYS = frozenset({
     "max", "max_delta", "counters_per_class", "label_smooth_eps", "objectness_smooth",
@@ -36,11 +42,7 @@ class GaussianYolo(LayerType):
     def build(self, ctx: BuildContext) -> Built:
         s = ctx.section
         c, h, w = ctx.require_chw()
-        classes = s.int("classes", 20)
-        total = s.int("num", 1)
-        if classes < 0 or total < 1:
-            raise LayerProblem(f"[Gaussian_yolo] classes={classes} and num={total} must be "
-                               "positive", s.line)
+        classes, total = parse_head_counts(ctx)
         mask = parse_mask(ctx, total)
         anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
         expected = (classes + BOX_ENTRIES + 1) * len(mask)

@@ -20,22 +20,47 @@ YOLO_TRAINING_KEYS = frozenset({
 })
 
 
-def check_head_filters(ctx: BuildContext, expected: int, rule: str) -> None:
-    """A head's input channels must equal its rule (e.g. (classes + 5) * len(mask));
-    name the conv whose `filters=` to change and the value to set."""
-    got = ctx.require_chw()[0]
+FEEDER_SIZE_OPTION = {"convolutional": "filters", "connected": "output"}
+
+
+def feeder_size_fix(ctx: BuildContext, expected: int, unit: str) -> str:
+    """How to make the layer feeding this one produce `expected` values: the option and
+    line to change when it is a [convolutional] (filters=) or [connected] (output=)."""
+    feeder = ctx.layers[ctx.index - 1] if ctx.index > 0 else None
+    option = FEEDER_SIZE_OPTION.get(feeder.type) if feeder is not None else None
+    if option is not None:
+        line = feeder.section.line_of(option)
+        return f"set {option}={expected} on line {line} (layer {feeder.index}, [{feeder.type}])"
+    where = f"layer {feeder.index} [{feeder.section.name}]" if feeder else "the input"
+    return f"make {where} output {expected} {unit}"
+
+
+def check_head_size(ctx: BuildContext, got: int, expected: int, rule: str,
+                    noun: str = "input channels") -> None:
+    """A head's input size must equal its rule (e.g. (classes + 5) * len(mask)); Darknet
+    only exits with "filters= ... doesn't correspond to classes=", we name the fix."""
     if got == expected:
         return
     s = ctx.section
-    feeder = ctx.layers[ctx.index - 1] if ctx.index > 0 else None
-    if feeder is not None and feeder.type == "convolutional":
-        line = feeder.section.line_of("filters")
-        fix = f"set filters={expected} on line {line} (layer {feeder.index}, [convolutional])"
-    else:
-        where = f"layer {feeder.index} [{feeder.section.name}]" if feeder else "the input"
-        fix = f"make {where} output {expected} channels"
-    ctx.error(f"[{s.name}] on line {s.line} needs {rule} = {expected} input channels but "
-              f"gets {got}: {fix}", s.line)
+    unit = "channels" if noun.endswith("channels") else "values"
+    ctx.error(f"[{s.name}] on line {s.line} needs {rule} = {expected} {noun} but "
+              f"gets {got}: {feeder_size_fix(ctx, expected, unit)}", s.line)
+
+
+def check_head_filters(ctx: BuildContext, expected: int, rule: str) -> None:
+    """The channel form of `check_head_size` used by [yolo], [Gaussian_yolo], [region]."""
+    check_head_size(ctx, ctx.require_chw()[0], expected, rule)
+
+
+def parse_head_counts(ctx: BuildContext) -> tuple[int, int]:
+    """`classes` (default 20) and `num` (default 1) as `parse_yolo` reads them."""
+    s = ctx.section
+    classes = s.int("classes", 20)
+    total = s.int("num", 1)
+    if classes < 0 or total < 1:
+        raise LayerProblem(f"[{s.name}] classes={classes} and num={total} must be positive",
+                           s.line)
+    return classes, total
 
 
 def parse_mask(ctx: BuildContext, total: int) -> list[int]:
@@ -102,11 +127,7 @@ class Yolo(LayerType):
     def build(self, ctx: BuildContext) -> Built:
         s = ctx.section
         c, h, w = ctx.require_chw()
-        classes = s.int("classes", 20)
-        total = s.int("num", 1)
-        if classes < 0 or total < 1:
-            raise LayerProblem(f"[yolo] classes={classes} and num={total} must be positive",
-                               s.line)
+        classes, total = parse_head_counts(ctx)
         mask = parse_mask(ctx, total)
         anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
         check_head_filters(ctx, (classes + 5) * len(mask), f"(classes + 5) * len(mask) = "
