@@ -151,22 +151,16 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def _load_checked(args: argparse.Namespace):
     """Load cfg + weights; refuse (exit 1, report printed) a model with errors."""
-    from core.model import DarknetModel
+    from core.model import ModelHasErrors, checked_model
     from core.network import load_network
-    from core.report import make_report, report_to_text
-    from core.weights import WeightsReader
+    from core.report import report_to_text
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
-    reader = WeightsReader(network, _require_file(args.weights, "weights"), copy=True)
-    records = reader.read_all()
-    report = make_report(network, records, reader.ledger)
-    if report.has_errors:
-        print(report_to_text(report), file=sys.stderr)
+    try:
+        return checked_model(network, _require_file(args.weights, "weights"))
+    except ModelHasErrors as problems:
+        print(report_to_text(problems.report), file=sys.stderr)
         return None
-    model = DarknetModel(network).eval()
-    model.load_records(records, reader.header.transposed)
-    model.header = reader.header
-    return model
 
 
 @command("convert")

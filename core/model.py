@@ -13,6 +13,7 @@ from core.layers import layer_type
 from core.layers.base import DarknetModule, Layer
 from core.limits import check_model_memory
 from core.network import Network, load_network
+from core.report import Report, make_report
 from core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
 
 
@@ -144,3 +145,30 @@ def load_model(cfg_path: str | os.PathLike, weights_path: str | os.PathLike | No
         ledger = reader.ledger
         model.header = reader.header
     return model, ledger
+
+
+class ModelHasErrors(InspectorError):
+    """cfg or weights have problems of severity error; `report` holds all of them."""
+
+    def __init__(self, report: Report):
+        first = next(p for p in report.problems if p.severity == "error")
+        super().__init__(f"the model has errors, fix them first: {first.message}")
+        self.report = report
+
+
+def checked_model(network: Network, weights_path: str | os.PathLike,
+                  records: list[LayerRecord] | None = None, header: WeightsHeader | None = None,
+                  ledger: Ledger | None = None) -> DarknetModel:
+    """Read the weights (or take records already read), refuse a model with errors
+    (ModelHasErrors), else an eval-mode model loaded with them."""
+    if records is None:
+        reader = WeightsReader(network, weights_path, copy=True)
+        records = reader.read_all()
+        header, ledger = reader.header, reader.ledger
+    report = make_report(network, records, ledger)
+    if report.has_errors:
+        raise ModelHasErrors(report)
+    model = DarknetModel(network).eval()
+    model.load_records(records, header.transposed if header else False)
+    model.header = header
+    return model

@@ -12,12 +12,9 @@ from PIL import Image
 
 from core.detect import Detection, Detector, Inference, read_names
 from core.draw import draw_detections
-from core.errors import InspectorError
 from core.image import load_image
-from core.model import DarknetModel
+from core.model import checked_model
 from core.network import Network
-from core.report import make_report
-from core.weights import WeightsReader
 
 
 @dataclass(frozen=True)
@@ -63,15 +60,7 @@ class DetectOutcome:
 
 def build_detector(network: Network, key: DetectorKey) -> Detector:
     """Load the weights into a model and wrap it in a Detector on the chosen device."""
-    reader = WeightsReader(network, key.weights, copy=True)
-    records = list(reader.records())
-    report = make_report(network, records, reader.ledger)
-    if report.has_errors:
-        first = next(p for p in report.problems if p.severity == "error")
-        raise InspectorError(f"the model has errors, fix them first: {first.message}")
-    model = DarknetModel(network).eval()
-    model.load_records(records, reader.header.transposed)
-    model.header = reader.header
+    model = checked_model(network, key.weights)
     model.fuse()  # Darknet's detector folds batch norm before running
     names = read_names(key.names) if key.names else None
     return Detector(model, names, key.device, key.letterbox)

@@ -14,12 +14,10 @@ import numpy as np
 import torch
 
 from core.atomic import atomic_write
-from core.errors import InspectorError
 from core.export import load_pt, save_pt
 from core.formats import export_model
-from core.model import DarknetModel
+from core.model import DarknetModel, checked_model
 from core.network import Network
-from core.report import make_report
 from core.weights import LayerRecord, Ledger, WeightsReader
 from gui.stats import TensorStats, tensor_stats
 
@@ -124,18 +122,12 @@ def convert_model(network: Network, weights: str, options: ConvertOptions
                   ) -> Generator[ConvertProgress, None, ConvertResult]:
     """Load, (fold BN), save .pt, reload it and compare one forward pass."""
     steps = len(network.layers) + 4
-    model = DarknetModel(network).eval()
     reader = WeightsReader(network, weights, copy=True)
     records: list[LayerRecord] = []
     for record in reader.records():
         records.append(record)
         yield ConvertProgress(f"reading layer {record.index}", len(records), steps)
-    report = make_report(network, records, reader.ledger)
-    if report.has_errors:
-        first = next(p for p in report.problems if p.severity == "error")
-        raise InspectorError(f"the model has errors, fix them first: {first.message}")
-    model.load_records(records, reader.header.transposed)
-    model.header = reader.header
+    model = checked_model(network, weights, records, reader.header, reader.ledger)
     x = torch.from_numpy(np.random.default_rng(0).random(
         (1, *network.input_shape), dtype=np.float32))
     done = len(network.layers)

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from core.diff import WeightsDiff, diff_weights
 from core.errors import InspectorError
 from core.export import WeightsSource, export_weights, weights_source
-from core.model import DarknetModel
+from core.model import checked_model
 from core.network import Network
-from core.report import make_report
 from core.verify import DEFAULT_TOLERANCE, VerifyReport, verify_input, verify_model
-from core.weights import WeightsReader
 
 
 @dataclass
@@ -33,14 +31,7 @@ def verify(request: VerifyRequest) -> Generator[str, None, VerifyReport]:
     """Load the model from the weights file, then compare it with every reference."""
     network = request.network
     yield f"loading {os.path.basename(request.weights)}"
-    reader = WeightsReader(network, request.weights, copy=True)
-    records = reader.read_all()
-    report = make_report(network, records, reader.ledger)
-    if report.has_errors:
-        first = next(p for p in report.problems if p.severity == "error")
-        raise InspectorError(f"the model has errors, fix them first: {first.message}")
-    model = DarknetModel(network).eval()
-    model.load_records(records, reader.header.transposed)
+    model = checked_model(network, request.weights)
     yield "preparing the input"
     x, described = verify_input(network, request.image)
     yield "running our model and the references"
