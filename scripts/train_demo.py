@@ -1,28 +1,37 @@
 """Train the demo detector of resources/demo/ on synthetic shapes, on one CPU core.
 
 The network is resources/demo/demo.cfg, read by our own engine: every [convolutional]
-becomes a trainable conv + torch batch norm, every other layer runs the engine's own
+becomes a trainable conv + torch BatchNorm2d, every other layer runs the engine's own
 module (route groups, shortcut, maxpool, upsample), and the [yolo] heads hand their raw
-logits to a simple YOLO loss (BCE on x, y, objectness and classes, squared error on the
-log-size, Darknet's best-anchor assignment and ignore threshold). The scenes are drawn
-here, from the seed: circles, squares, triangles and stars of random colours, sizes,
-rotations and positions over textured backgrounds, on canvases of random size and aspect
-that are brought to the network's 160x160 the way Darknet's `detector test` does it
-(corner-aligned bilinear stretch), or letterboxed.
+logits to a simple YOLO loss (`yolo_loss`: BCE on x, y, objectness and classes, squared
+error on the log-size; anchor assignment and the ignore / truth thresholds come from the
+cfg's `iou_thresh`, `ignore_thresh` and `truth_thresh`, as Darknet reads them). AdamW,
+learning rate 0.005 with warm-up and cosine decay, batches of 8 scenes.
+
+The scenes are drawn here, from the seed: circles, squares, triangles and stars of random
+colours, sizes, rotations and positions over textured backgrounds (gradients, noise,
+stripes, checkerboards), on canvases of random size and aspect brought to the network's
+160x160 as Darknet's `detector test` does it (corner-aligned bilinear stretch) or
+letterboxed, half of them mirrored.
 
 After training the tensors are written by `core.weights.write_weights` (batch norm's
-gamma/beta/running stats as Darknet's scales/biases/rolling_mean/rolling_variance), read
-back by `core.model.load_model` and checked with Darknet's [yolo] decoding on held-out
-scenes and on the sample image.
+gamma, beta and running statistics as Darknet's scales, biases, rolling_mean and
+rolling_variance), read back by `core.model.load_model`, compared with the training model
+and scored with Darknet's [yolo] decoding (every class above the threshold, per-class NMS)
+on held-out scenes and on the sample image.
 
-How the committed files were made (torch 2.13 CPU, one thread, AMD EPYC core):
+How the committed files were made (torch 2.13.0+cpu, one thread, an AMD EPYC core):
 
     .venv/bin/python scripts/train_demo.py --seed 0
 
-writes resources/demo/demo.weights (seed 0, 1500 steps of 16 scenes, about 4 minutes)
-and resources/demo/sample.jpg + sample.txt (the sample scene, its own fixed seed). A
-shorter run for checks: `--steps 200 --out /tmp/demo` (the sample is not rewritten
-unless `--sample`).
+seed 0, 2000 steps of 8 scenes: 4.0 CPU-minutes (4.2 minutes wall). It printed: engine vs
+training model max difference 6e-08; held-out scenes (200, 645 shapes) recall 0.977 and
+precision 0.946 at confidence 0.25; sample image 7 of 7 shapes found, no false positive.
+It also (re)writes resources/demo/sample.jpg + sample.txt (the sample scene, from its own
+fixed seed). The same seed gives the same tensors, byte for byte, on the same machine.
+The recipe (batch 8, lr 0.005, iou_thresh .4, truth_thresh .7, 2000 steps) was chosen by
+short seeded sweeps of batch size, learning rate, steps and thresholds. A shorter run for
+checks: `--steps 200 --out /tmp/demo --sample`.
 """
 
 from __future__ import annotations
@@ -341,9 +350,11 @@ class HeadInfo:
     classes: int
     iou_thresh: float  # extra anchors whose size overlaps a truth above this learn it too
     ignore_thresh: float  # no objectness penalty where a prediction already fits a truth
+    truth_thresh: float  # a prediction that fits a truth this well learns its class too
 
 
-def head_infos(network: Network, iou_thresh: float | None = None) -> list[HeadInfo]:
+def head_infos(network: Network, iou_thresh: float | None = None,
+               truth_thresh: float | None = None) -> list[HeadInfo]:
     """The [yolo] heads' options, the training ones read from the cfg as Darknet does."""
     infos = []
     for layer in network.layers:
@@ -353,7 +364,8 @@ def head_infos(network: Network, iou_thresh: float | None = None) -> list[HeadIn
                 layer.index, list(p["mask"]),
                 np.array(p["anchors"], dtype=np.float32).reshape(-1, 2), p["classes"],
                 s.float("iou_thresh", 1.0) if iou_thresh is None else iou_thresh,
-                s.float("ignore_thresh", 0.5)))
+                s.float("ignore_thresh", 0.5),
+                s.float("truth_thresh", 1.0) if truth_thresh is None else truth_thresh))
     return infos
 
 
@@ -412,24 +424,45 @@ def assign(targets: list[np.ndarray], head: HeadInfo, anchors_all: np.ndarray, s
     return Assignment(np.array(b), np.array(a), np.array(j), np.array(i), np.stack(truth))
 
 
-def padded_truth_boxes(targets: list[np.ndarray]) -> Tensor:
-    """(B, M, 4) cx, cy, w, h; images with fewer truths are padded with empty boxes."""
+def padded_truths(targets: list[np.ndarray]) -> tuple[Tensor, Tensor]:
+    """(B, M, 4) boxes cx, cy, w, h and (B, M) classes; images with fewer truths are
+    padded with empty boxes (which overlap nothing)."""
     most = max(1, max(len(t) for t in targets))
     boxes = np.zeros((len(targets), most, 4), np.float32)
+    classes = np.zeros((len(targets), most), np.int64)
     for b, truth in enumerate(targets):
         boxes[b, :len(truth)] = truth[:, 1:5]
-    return torch.from_numpy(boxes)
+        classes[b, :len(truth)] = truth[:, 0]
+    return torch.from_numpy(boxes), torch.from_numpy(classes)
+
+
+def found_loss(cells: Tensor, boxes: Tensor, classes: Tensor, where: tuple[Tensor, ...],
+               anchors: Tensor, w: int, h: int) -> Tensor:
+    """What a cell that holds a truth learns: BCE on its x, y offsets in the cell (scaled
+    2 - w*h, as Darknet does), squared error on log(size / anchor), BCE on the classes.
+    `where` = (b, a, j, i) of each cell; boxes (K, 4) cx, cy, w, h; classes (K,)."""
+    _, a, j, i = where
+    xy = torch.stack([boxes[:, 0] * w - i, boxes[:, 1] * h - j], 1).clamp(0, 1)
+    wh = torch.log(boxes[:, 2:4] / anchors[a])
+    scale = (2.0 - boxes[:, 2] * boxes[:, 3])[:, None]
+    onehot = F.one_hot(classes, cells.shape[1] - 5).float()
+    return ((scale * F.binary_cross_entropy_with_logits(cells[:, 0:2], xy, reduction="none")
+             ).sum() + (scale * 0.5 * (cells[:, 2:4] - wh) ** 2).sum()
+            + CLASS_GAIN * F.binary_cross_entropy_with_logits(cells[:, 5:], onehot,
+                                                               reduction="sum"))
 
 
 def yolo_loss(outputs: list[Tensor], targets: list[np.ndarray], heads: list[HeadInfo],
               size: int) -> Tensor:
-    """BCE on x, y (cell offsets), objectness and classes; squared error on log-size;
-    no objectness penalty where a prediction already overlaps a truth above
-    `ignore_thresh`. Summed over cells, averaged over the batch."""
+    """A simple YOLO loss, per head: the cells assigned to a truth (`assign`) and the
+    predictions that already overlap a truth above `truth_thresh` learn it
+    (`found_loss`, objectness 1); no objectness penalty where a prediction overlaps a
+    truth above `ignore_thresh`; objectness 0 everywhere else (`forward_yolo_layer`'s
+    `best_iou` tests). Summed over cells, averaged over the batch."""
     total = outputs[0].new_zeros(())
     batch = outputs[0].shape[0]
     anchors_all = heads[0].anchors
-    truth_boxes = padded_truth_boxes(targets)
+    truth_boxes, truth_classes = padded_truths(targets)
     for out, head in zip(outputs, heads):
         n, entries = len(head.mask), 5 + head.classes
         _, _, h, w = out.shape
@@ -442,25 +475,24 @@ def yolo_loss(outputs: list[Tensor], targets: list[np.ndarray], heads: list[Head
                                 torch.exp(p[..., 2].clamp(max=4)) * anchors[:, 0, None, None],
                                 torch.exp(p[..., 3].clamp(max=4)) * anchors[:, 1, None, None]],
                                -1)
-            best = box_iou(pred.reshape(batch, -1, 4), truth_boxes).amax(-1)
-            obj_weight = (best.view(batch, n, h, w) <= head.ignore_thresh).float()
-        obj_target = torch.zeros(batch, n, h, w)
+            best, nearest = box_iou(pred.reshape(batch, -1, 4), truth_boxes).max(-1)
+            best, nearest = best.view(batch, n, h, w), nearest.view(batch, n, h, w)
+            obj_weight = (best <= head.ignore_thresh).float()
+        fits = torch.nonzero(best > head.truth_thresh, as_tuple=True)
+        if len(fits[0]):
+            which = (fits[0], nearest[fits])
+            total = total + found_loss(p[fits], truth_boxes[which], truth_classes[which],
+                                       fits, anchors, w, h)
         found = assign(targets, head, anchors_all, size, h, w)
+        where = tuple(torch.from_numpy(v) for v in (found.b, found.a, found.j, found.i))
         if len(found.b):
-            idx = tuple(torch.from_numpy(v) for v in (found.b, found.a, found.j, found.i))
-            obj_target[idx] = 1.0
-            obj_weight[idx] = 1.0
-            cells = p[idx]  # K, E
             truth = torch.from_numpy(found.truth)
-            xy = torch.stack([truth[:, 1] * w - idx[3], truth[:, 2] * h - idx[2]], 1)
-            wh = torch.log(truth[:, 3:5] / anchors[idx[1]])
-            scale = (2.0 - truth[:, 3] * truth[:, 4])[:, None]
-            onehot = F.one_hot(truth[:, 0].long(), head.classes).float()
-            total = total + (scale * F.binary_cross_entropy_with_logits(
-                cells[:, 0:2], xy, reduction="none")).sum()
-            total = total + (scale * 0.5 * (cells[:, 2:4] - wh) ** 2).sum()
-            total = total + CLASS_GAIN * F.binary_cross_entropy_with_logits(
-                cells[:, 5:], onehot, reduction="sum")
+            total = total + found_loss(p[where], truth[:, 1:5], truth[:, 0].long(), where,
+                                       anchors, w, h)
+        obj_target = torch.zeros(batch, n, h, w)
+        for cells in (fits, where):
+            obj_target[cells] = 1.0
+            obj_weight[cells] = 1.0
         total = total + (F.binary_cross_entropy_with_logits(
             p[..., 4], obj_target, reduction="none") * obj_weight).sum()
     return total / batch
@@ -605,14 +637,15 @@ def learning_rate(step: int, steps: int, peak: float) -> float:
 
 
 def train(cfg: Path, seed: int, steps: int, batch: int, lr: float,
-          iou_thresh: float | None = None, log_every: int = 50
+          iou_thresh: float | None = None, truth_thresh: float | None = None,
+          log_every: int = 50
           ) -> tuple[DarknetModel, Network]:
     """Train from scratch; returns the eval-mode training model and its network."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     network = load_network(cfg)
     size = network.net.width
-    heads = head_infos(network, iou_thresh)
+    heads = head_infos(network, iou_thresh, truth_thresh)
     model = training_model(network).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     start = time.perf_counter()
