@@ -58,12 +58,6 @@ def demo_available() -> bool:
     return all(p.is_file() for p in (files.cfg, files.weights, files.names, files.image))
 
 
-def read_names(path: str | os.PathLike) -> list[str]:
-    """Class names, one a line (Darknet's `get_labels`); blank lines are skipped."""
-    text = Path(path).read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 def read_ground_truth(labels: str | os.PathLike, width: int, height: int,
                       names: list[str] | None = None) -> list[TruthBox]:
     """Darknet label lines (`class cx cy w h`, normalised to 0..1) -> boxes in pixels of

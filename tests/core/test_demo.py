@@ -19,9 +19,8 @@ from core.demo import (
     demo_files,
     make_broken_demo,
     read_ground_truth,
-    read_names,
 )
-from core.detect import Detector
+from core.detect import Detector, read_names
 from core.model import load_model
 from core.network import load_network
 from core.report import make_report
