@@ -297,11 +297,13 @@ class WeightsReader:
                           f"{self._cfg_errors_hint()}", layer.index, layer.line)
 
     def _cfg_errors_hint(self) -> str:
-        if self.network.errors:
+        """Cfg errors that hide the layout do change what the file must hold; others (a
+        head's classes/filters mismatch) may, depending on how they are fixed."""
+        if not self.network.complete:
             return ("; the cfg has errors (above) that change what the file must hold: fix "
                     "them first")
-        if not self.network.complete:
-            return ""
+        if self.network.errors:
+            return "; the cfg also has errors (above): fixing them may change what it must hold"
         fit = classes_that_fit(self.network,
                                self.file_bytes - self.header.size - self.network.weight_bytes())
         return f"; {fit}" if fit else ""

@@ -227,7 +227,7 @@ def test_cfg_errors_exit_1_with_the_full_report(files, capsys):
     assert [line.split()[0] for line in lines[2:14]] == [str(i) for i in range(12)]
     assert f"set filters=18 on line {line_of(text, 'filters=20')}" in out
     assert "problems: 2 error(s)" in out  # the yolo, and the ledger: the file is too short
-    assert "the cfg has errors (above) that change what the file must hold" in out
+    assert "the cfg also has errors (above): fixing them may change what it must hold" in out
 
 
 @pytest.mark.parametrize("cfg_text, weights_bytes, words", [
