@@ -505,6 +505,9 @@ class MainWindow(QMainWindow):
         if demo is None or not demo.demo_available():
             return False
         files = demo.demo_files()
+        if self.preview is not None:  # the sample's boxes are ready when its tab is opened
+            self.preview.open_image(str(files.image), run=False)
+            self.preview.run_when_ready = True
         return self.open_cfg(str(files.cfg), str(files.weights))
 
     def open_broken_demo(self) -> bool:

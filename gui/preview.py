@@ -125,6 +125,7 @@ class PreviewTab(QWidget):
         self.runner: TaskRunner | None = None
         self._pending: str | None = None
         self._stale = True
+        self.run_when_ready = False  # run as soon as a model is ready, even while hidden
         self._build()
         document.network_changed.connect(self._model_changed)
         document.weights_cleared.connect(self._model_changed)
@@ -320,7 +321,8 @@ class PreviewTab(QWidget):
         if self.names_path is None:
             self.set_names(guess_names(self.doc.cfg_path))
         self._say("Ready: press Run detection." if self.image_path else "Open an image.")
-        if self.isVisible() and self.image_path and self._stale:
+        if (self.isVisible() or self.run_when_ready) and self.image_path and self._stale:
+            self.run_when_ready = False
             self.run()
 
     def _model_changed(self) -> None:
