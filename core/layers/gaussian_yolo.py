@@ -8,13 +8,7 @@ from torch import Tensor, nn
 
 from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
 from core.layers.registry import register
-from core.layers.yolo import (
-    check_head_filters,
-    head_nms_options,
-    parse_anchors,
-    parse_head_counts,
-    parse_mask,
-)
+from core.layers.yolo import masked_head_params
 
 GAUSSIAN_TRAINING_KEYS = frozenset({
     "max", "max_delta", "counters_per_class", "label_smooth_eps", "objectness_smooth",
@@ -40,19 +34,11 @@ class GaussianYolo(LayerType):
     known_keys = GAUSSIAN_TRAINING_KEYS
 
     def build(self, ctx: BuildContext) -> Built:
-        s = ctx.section
         c, h, w = ctx.require_chw()
-        classes, total = parse_head_counts(ctx)
-        mask = parse_mask(ctx, total)
-        anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
-        expected = (classes + BOX_ENTRIES + 1) * len(mask)
-        check_head_filters(ctx, expected, f"(classes + 9) * len(mask) = ({classes} + 9) * "
-                           f"{len(mask)}")
-        params = dict(classes=classes, num=total, mask=mask, anchors=anchors,
-                      scale_x_y=s.float("scale_x_y", 1.0), yolo_point=gaussian_yolo_point(s),
-                      **head_nms_options(s))
+        params, expected = masked_head_params(ctx, box_entries=BOX_ENTRIES)
+        params["yolo_point"] = gaussian_yolo_point(ctx.section)
         return Built((c, h, w), params, runnable=c == expected,
-                     summary=f"{classes} classes, mask {mask}")
+                     summary=f"{params['classes']} classes, mask {params['mask']}")
 
     def module(self, layer: Layer) -> nn.Module:
         p = layer.params

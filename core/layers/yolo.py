@@ -119,23 +119,34 @@ def head_nms_options(section) -> dict:
                 beta_nms=section.float("beta_nms", 0.6))
 
 
+def masked_head_params(ctx: BuildContext, box_entries: int) -> tuple[dict, int]:
+    """What `parse_yolo` and `parse_gaussian_yolo` share: classes, num, mask, anchors,
+    scale_x_y and the NMS options, with the input checked against
+    (classes + box_entries + 1) * len(mask). Returns the params and that channel count."""
+    s = ctx.section
+    classes, total = parse_head_counts(ctx)
+    mask = parse_mask(ctx, total)
+    anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
+    per_anchor = box_entries + 1
+    expected = (classes + per_anchor) * len(mask)
+    check_head_filters(ctx, expected, f"(classes + {per_anchor}) * len(mask) = "
+                       f"({classes} + {per_anchor}) * {len(mask)}")
+    params = dict(classes=classes, num=total, mask=mask, anchors=anchors,
+                  scale_x_y=s.float("scale_x_y", 1.0), **head_nms_options(s))
+    return params, expected
+
+
 @register
 class Yolo(LayerType):
     name = "yolo"
     known_keys = YOLO_TRAINING_KEYS
 
     def build(self, ctx: BuildContext) -> Built:
-        s = ctx.section
         c, h, w = ctx.require_chw()
-        classes, total = parse_head_counts(ctx)
-        mask = parse_mask(ctx, total)
-        anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
-        check_head_filters(ctx, (classes + 5) * len(mask), f"(classes + 5) * len(mask) = "
-                           f"({classes} + 5) * {len(mask)}")
-        params = dict(classes=classes, num=total, mask=mask, anchors=anchors,
-                      scale_x_y=s.float("scale_x_y", 1.0), new_coords=s.int("new_coords", 0),
-                      **head_nms_options(s))
-        return Built((c, h, w), params, summary=f"{classes} classes, mask {mask}")
+        params, _ = masked_head_params(ctx, box_entries=4)
+        params["new_coords"] = ctx.section.int("new_coords", 0)
+        return Built((c, h, w), params,
+                     summary=f"{params['classes']} classes, mask {params['mask']}")
 
     def module(self, layer: Layer) -> nn.Module:
         return YoloModule(len(layer.params["mask"]), layer.params["classes"],
