@@ -180,9 +180,7 @@ class ConvertDialog(QDialog):
         self.cancel_button.setEnabled(False)
 
     def _say(self, text: str, error: bool = False) -> None:
-        colour = palette.ERROR_TEXT.name() if error else "#222"
-        self.status.setStyleSheet(f"color: {colour};")
-        self.status.setText(text)
+        palette.show_status(self.status, text, error)
 
     def reject(self) -> None:
         if self.runner is not None and self.runner.running:

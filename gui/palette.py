@@ -18,3 +18,9 @@ BANNER_STYLES = {
     "warning": ("#fff4d6", "#6b4a00", "#f0cf7a"),
     "error": ("#fde7e9", "#8c0d1b", "#f0a2ab"),
 }
+
+
+def show_status(label, text: str, error: bool = False) -> None:
+    """A status line: the message, in the error colour when it reports a failure."""
+    label.setStyleSheet(f"color: {ERROR_TEXT.name()};" if error else "")
+    label.setText(text)

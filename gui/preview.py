@@ -443,8 +443,7 @@ class PreviewTab(QWidget):
         self.table.resizeColumnToContents(0)
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet(f"color: {palette.ERROR_TEXT.name()};" if error else "")
-        self.status.setText(text)
+        palette.show_status(self.status, text, error)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -262,6 +262,4 @@ class VerifyTab(QWidget):
             self.layer_activated.emit(int(item.text()))
 
     def _say(self, text: str, error: bool = False) -> None:
-        colour = palette.ERROR_TEXT.name() if error else "#222"
-        self.status.setStyleSheet(f"color: {colour};")
-        self.status.setText(text)
+        palette.show_status(self.status, text, error)
