@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from core.network import Network
 from gui import palette
+from gui.overwrite import may_write
 from gui.settings import AppSettings
 from gui.tasks import ConvertOptions, ConvertProgress, ConvertResult, convert_model
 from gui.workers import TaskRunner
@@ -52,6 +53,7 @@ class ConvertDialog(QDialog):
     def __init__(self, network: Network, weights: str, settings: AppSettings,
                  log: Callable[..., None], parent=None):
         super().__init__(parent)
+        self._confirmed: str | None = None  # a path the save dialog confirmed
         self.setWindowTitle("Convert to PyTorch")
         self.setMinimumWidth(560)
         self.network = network
@@ -125,16 +127,21 @@ class ConvertDialog(QDialog):
         self.dynamic_batch.setEnabled(fmt.key in ("pt2", "onnx"))
 
     def _browse(self) -> None:
+        fmt = FORMATS[self.format.currentIndex()]
         path, _ = QFileDialog.getSaveFileName(self, "Save converted model", self.output.text(),
-                                              "PyTorch model (*.pt)")
+                                              f"{fmt.label} (*{fmt.suffix})")
         if path:
             self.output.setText(path)
+            self._confirmed = path  # the save dialog already asked about replacing it
 
     def start(self) -> None:
         output = self.output.text().strip()
         folder = os.path.dirname(os.path.abspath(output)) if output else ""
         if not output or not os.path.isdir(folder):
             self._say(f"Choose an output file in an existing folder (not {output!r}).", True)
+            return
+        if not may_write(self, output, self._confirmed):
+            self._say(f"Not converted: {os.path.basename(output)} exists and was kept.")
             return
         self.settings.remember_folder("convert", output)
         self.settings.set_text("convert/fuse", "1" if self.fuse.isChecked() else "0")

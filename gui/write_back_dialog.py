@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from core.export import WeightsSource
 from gui import palette
+from gui.overwrite import may_write
 from gui.settings import AppSettings
 from gui.verify_tasks import write_back
 from gui.workers import TaskRunner
@@ -45,6 +46,7 @@ class WriteBackDialog(QDialog):
     def __init__(self, settings: AppSettings, log: Callable[..., None],
                  cfg: str | None = None, parent=None):
         super().__init__(parent)
+        self._confirmed: str | None = None  # a path the save dialog confirmed
         self.setWindowTitle("Export to Darknet .weights")
         self.setMinimumWidth(560)
         self.settings = settings
@@ -92,6 +94,7 @@ class WriteBackDialog(QDialog):
                                               "Darknet weights (*.weights)")
         if path:
             self.output.setText(path)
+            self._confirmed = path  # the save dialog already asked about replacing it
 
     def _suggest_output(self, model: str) -> None:
         if model and not self.output.isModified():
@@ -105,6 +108,9 @@ class WriteBackDialog(QDialog):
             return
         if not output or not os.path.isdir(os.path.dirname(os.path.abspath(output))):
             self._say(f"Choose an output file in an existing folder (not {output!r}).", True)
+            return
+        if not may_write(self, output, self._confirmed):
+            self._say(f"Not written: {os.path.basename(output)} exists and was kept.")
             return
         self.runner = TaskRunner(lambda: write_back(model, output, cfg), "write-back", self)
         self.runner.yielded.connect(self._say)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,17 @@ def zoo() -> Path:
 def yolo_fastest() -> tuple[Path, Path]:
     folder = zoo_path("yolo-fastest-1.1")
     return folder / "yolo-fastest-1.1.cfg", folder / "yolo-fastest-1.1.weights"
+
+
+@pytest.fixture(autouse=True)
+def no_modal_questions(monkeypatch):
+    """A modal question would hang a headless test: fail instead, unless a test answers
+    (tests/gui/conftest.py `answer_questions`). Only where Qt is already loaded."""
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None:
+        return
+
+    def unexpected(*args):
+        raise AssertionError(f"unexpected modal question: {args[1:3]}")
+
+    monkeypatch.setattr(widgets.QMessageBox, "question", unexpected)

@@ -17,6 +17,20 @@ from gui.settings import AppSettings  # noqa: E402
 STREAM_TIMEOUT_MS = 20_000
 
 
+def answer_questions(monkeypatch, answer: str = "Yes") -> list:
+    """Answer every modal question with `answer`; returns the questions asked."""
+    from PySide6.QtWidgets import QMessageBox
+
+    asked: list = []
+
+    def question(*args):
+        asked.append(args[2])
+        return getattr(QMessageBox.StandardButton, answer)
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return asked
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> AppSettings:
     return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))

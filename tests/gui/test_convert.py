@@ -8,7 +8,7 @@ import torch
 from core.export import load_pt
 from core.model import load_model
 from gui.convert_dialog import FORMATS
-from tests.gui.conftest import open_and_stream
+from tests.gui.conftest import answer_questions, open_and_stream
 from tests.gui.helpers import conv_cfg, write_model
 
 
@@ -84,3 +84,26 @@ def test_convert_is_refused_while_the_weights_do_not_match(qtbot, window, tmp_pa
     assert not window.convert_action.isEnabled()
     assert window.open_convert_dialog() is None
     assert "errors" in window.log_panel.toPlainText()
+
+
+@pytest.mark.parametrize("answer, replaced", [("No", False), ("Yes", True)])
+def test_a_typed_path_to_an_existing_file_is_replaced_only_when_the_user_agrees(
+        qtbot, window, tmp_path, monkeypatch, answer, replaced):
+    asked = answer_questions(monkeypatch, answer)
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(1))
+    open_and_stream(qtbot, window, cfg, weights)
+    target = tmp_path / "earlier.pt"
+    target.write_bytes(b"an earlier conversion")
+    dialog = window.open_convert_dialog()
+    qtbot.addWidget(dialog)
+    dialog.output.setText(str(target))
+    dialog.start()
+    assert asked and str(target) in asked[0]
+    if replaced:
+        qtbot.waitUntil(lambda: dialog.runner is not None and not dialog.runner.running,
+                        timeout=60_000)
+        assert target.read_bytes() != b"an earlier conversion"
+    else:
+        assert dialog.runner is None
+        assert target.read_bytes() == b"an earlier conversion"
+        assert "kept" in dialog.status.text()

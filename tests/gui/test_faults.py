@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from gui import main_window
 from gui.main_window import MainWindow
 from gui.tasks import ConvertProgress, StreamUpdate, stream_weights
-from tests.gui.conftest import STREAM_TIMEOUT_MS
+from tests.gui.conftest import STREAM_TIMEOUT_MS, answer_questions
 from tests.gui.helpers import conv_cfg, write_model
 
 SLOW_LAYER_S = 0.01
@@ -324,6 +324,7 @@ def test_cancelling_a_conversion_before_it_writes_leaves_the_existing_file(
             yield step
 
     monkeypatch.setattr(convert_dialog, "convert_model", held_before_writing)
+    answer_questions(monkeypatch, "Yes")  # the user chose to replace it, then cancelled
     target = tmp_path / "out.pt"
     target.write_bytes(b"the user's earlier conversion")
     dialog = window.open_convert_dialog()

@@ -7,20 +7,24 @@ import torch
 from core.export import save_pt
 from core.model import load_model
 from gui.write_back_dialog import WriteBackDialog
+from tests.gui.conftest import answer_questions
 from tests.gui.helpers import conv_cfg, write_model
 
 
-def test_converted_pt_is_written_back_byte_identical(qtbot, settings, tmp_path):
+def test_converted_pt_is_written_back_byte_identical(qtbot, settings, tmp_path, monkeypatch):
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(3))
+    original = weights.read_bytes()
     model, _ = load_model(cfg, weights)
     save_pt(model, tmp_path / "model.pt")
     dialog = WriteBackDialog(settings, lambda *args: None)
     qtbot.addWidget(dialog)
     dialog.model.setText(str(tmp_path / "model.pt"))
     assert dialog.output.text() == str(tmp_path / "model.weights")
+    asked = answer_questions(monkeypatch, "Yes")  # the suggestion is the original file
     dialog.write_button.click()
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=20_000)
-    assert (tmp_path / "model.weights").read_bytes() == weights.read_bytes()
+    assert asked and "model.weights" in asked[0]
+    assert (tmp_path / "model.weights").read_bytes() == original
     assert "15 tensors" in dialog.status.text() and "seen 0" in dialog.status.text()
 
 
