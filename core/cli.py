@@ -34,14 +34,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _size(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if not 1 <= number <= 16384:
-        raise argparse.ArgumentTypeError(f"{number} must be between 1 and 16384")
-    return number
+def _number_between(kind: type, low: float, high: float, what: str):
+    """An argparse type: a `kind` number in [low, high], or a one-line refusal."""
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+_size = _number_between(int, 1, 16384, "an integer")
+_unit_interval = _number_between(float, 0, 1, "a number")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,16 +259,6 @@ def _add_detect_parser(sub) -> None:
     detect.add_argument("--half", action="store_true", help="float16 on CUDA")
     detect.add_argument("--agnostic", action="store_true", help="NMS across classes")
     detect.set_defaults(letterbox=None, width=None, height=None)
-
-
-def _unit_interval(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"{number} must be between 0 and 1")
-    return number
 
 
 def _image_format(path: str) -> str:

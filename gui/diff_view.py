@@ -38,7 +38,7 @@ from gui.document import ModelDocument
 from gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_text
 from gui.settings import AppSettings
 from gui.verify_tasks import diff
-from gui.workers import TaskRunner
+from gui.workers import TaskRunner, start_task
 
 CHANGED = QColor("#d7e7fb")  # changed layers / tensors in the tree and the table
 COLUMNS = ("Layer", "Type", "Tensor", "Shape", "Changed values", "Relative change",
@@ -148,14 +148,10 @@ class DiffTab(QWidget):
             self.log("open a cfg and its weights first", "warning")
             return
         path = os.fspath(path)
-        self.runner = TaskRunner(lambda: diff(network, a, path), "diff", self)
-        self.runner.yielded.connect(self.summary.setText)
-        self.runner.returned.connect(self.show_diff)
-        self.runner.errored.connect(self._failed)
-        self.runner.finished.connect(lambda: self.open_button.setEnabled(True))
-        self.open_button.setEnabled(False)
         self.log(f"comparing {os.path.basename(a)} with {path}")
-        self.runner.start()
+        self.runner = start_task(self, lambda: diff(network, a, path), "diff",
+                                 step=self.summary.setText, done=self.show_diff,
+                                 failed=self._failed, button=self.open_button)
 
     def _failed(self, message: str, details: str) -> None:
         self.summary.setText(f"Comparison failed: {message}")

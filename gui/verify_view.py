@@ -42,7 +42,7 @@ from gui import palette
 from gui.document import ModelDocument
 from gui.settings import AppSettings
 from gui.verify_tasks import VerifyRequest, verify
-from gui.workers import TaskRunner
+from gui.workers import TaskRunner, start_task
 
 COLUMNS = ("Layer", "Type", "Line", "Max abs diff", "Max rel diff", "Status", "Note")
 COL_LAYER, COL_TYPE, COL_LINE, COL_ABS, COL_REL, COL_STATUS, COL_NOTE = range(len(COLUMNS))
@@ -182,14 +182,11 @@ class VerifyTab(QWidget):
             return
         request = VerifyRequest(network, weights, image, self.tolerance.value(),
                                 self.device.currentData() or "cpu")
-        self.runner = TaskRunner(lambda: verify(request), "verify", self)
-        self.runner.yielded.connect(lambda step: self._say(f"Verifying: {step}\u2026"))
-        self.runner.returned.connect(self.show_report)
-        self.runner.errored.connect(self._failed)
-        self.runner.finished.connect(lambda: self.run_button.setEnabled(True))
-        self.run_button.setEnabled(False)
         self.log(f"verifying {os.path.basename(weights)} layer by layer")
-        self.runner.start()
+        self.runner = start_task(self, lambda: verify(request), "verify",
+                                 step=lambda step: self._say(f"Verifying: {step}\u2026"),
+                                 done=self.show_report, failed=self._failed,
+                                 button=self.run_button)
 
     def _failed(self, message: str, details: str) -> None:
         self._say(f"Verification failed: {message}", error=True)

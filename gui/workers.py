@@ -137,3 +137,17 @@ class TaskRunner(QObject):
     def _on_thread_finished(self) -> None:
         self._running = False
         self.finished.emit()
+
+
+def start_task(parent: QObject, factory: Callable[[], Generator], name: str, *,
+               step: Callable, done: Callable, failed: Callable, button) -> TaskRunner:
+    """Run `factory`'s generator off the UI thread: steps, result and failure go to the
+    callbacks, and `button` stays disabled until the task has ended."""
+    runner = TaskRunner(factory, name, parent)
+    runner.yielded.connect(step)
+    runner.returned.connect(done)
+    runner.errored.connect(failed)
+    runner.finished.connect(lambda: button.setEnabled(True))
+    button.setEnabled(False)
+    runner.start()
+    return runner

@@ -24,7 +24,7 @@ from gui import palette
 from gui.overwrite import may_write
 from gui.settings import AppSettings
 from gui.verify_tasks import write_back
-from gui.workers import TaskRunner
+from gui.workers import TaskRunner, start_task
 
 MODEL_FILTER = "PyTorch model or state_dict (*.pt *.pth);;All files (*)"
 
@@ -112,13 +112,9 @@ class WriteBackDialog(QDialog):
         if not may_write(self, output, self._confirmed):
             self._say(f"Not written: {os.path.basename(output)} exists and was kept.")
             return
-        self.runner = TaskRunner(lambda: write_back(model, output, cfg), "write-back", self)
-        self.runner.yielded.connect(self._say)
-        self.runner.returned.connect(self._done)
-        self.runner.errored.connect(self._failed)
-        self.runner.finished.connect(lambda: self.write_button.setEnabled(True))
-        self.write_button.setEnabled(False)
-        self.runner.start()
+        self.runner = start_task(self, lambda: write_back(model, output, cfg), "write-back",
+                                 step=self._say, done=self._done, failed=self._failed,
+                                 button=self.write_button)
 
     def _done(self, source: WeightsSource) -> None:
         self.result = source
