@@ -24,11 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
 
-from core.network import load_network  # noqa: E402
-from core.weights import random_weights, write_weights  # noqa: E402
-from gui.app import make_application  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
-from gui.settings import AppSettings  # noqa: E402
+from darknet_inspector.core.network import load_network  # noqa: E402
+from darknet_inspector.core.weights import random_weights, write_weights  # noqa: E402
+from darknet_inspector.gui.app import make_application  # noqa: E402
+from darknet_inspector.gui.main_window import MainWindow  # noqa: E402
+from darknet_inspector.gui.settings import AppSettings  # noqa: E402
 
 PROBE_MS = 5
 STALL_TARGET_MS = 50.0

@@ -33,9 +33,9 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.model import DarknetModel  # noqa: E402
-from core.network import load_network  # noqa: E402
-from core.weights import WeightsReader, random_weights, write_weights  # noqa: E402
+from darknet_inspector.core.model import DarknetModel  # noqa: E402
+from darknet_inspector.core.network import load_network  # noqa: E402
+from darknet_inspector.core.weights import WeightsReader, random_weights, write_weights  # noqa: E402
 
 DEFAULT_CFG = ROOT.parent / "shared" / "zoo" / "cfg" / "yolov4.cfg"
 

@@ -13,8 +13,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from core.errors import CfgError, Diagnostic
-from core.limits import MAX_SECTIONS
+from darknet_inspector.core.errors import CfgError, Diagnostic
+from darknet_inspector.core.limits import MAX_SECTIONS
 
 SECTION_ALIASES: dict[str, str] = {
     "conv": "convolutional",

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.errors import InspectorError, UsageError
-from core.limits import OUT_OF_MEMORY, is_out_of_memory, set_max_memory_mb
+from darknet_inspector.core.errors import InspectorError, UsageError
+from darknet_inspector.core.limits import OUT_OF_MEMORY, is_out_of_memory, set_max_memory_mb
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -141,9 +141,9 @@ def _writable_target(path: str, *inputs: str | None) -> str:
 
 @command("inspect")
 def run_inspect(args: argparse.Namespace) -> int:
-    from core.network import load_network
-    from core.report import make_report, report_to_dict, report_to_text
-    from core.weights import read_weights
+    from darknet_inspector.core.network import load_network
+    from darknet_inspector.core.report import make_report, report_to_dict, report_to_text
+    from darknet_inspector.core.weights import read_weights
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
     records = ledger = None
@@ -159,9 +159,9 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def _load_checked(args: argparse.Namespace):
     """Load cfg + weights; refuse (exit 1, report printed) a model with errors."""
-    from core.model import ModelHasErrors, checked_model
-    from core.network import load_network
-    from core.report import report_to_text
+    from darknet_inspector.core.model import ModelHasErrors, checked_model
+    from darknet_inspector.core.network import load_network
+    from darknet_inspector.core.report import report_to_text
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
     try:
@@ -173,7 +173,7 @@ def _load_checked(args: argparse.Namespace):
 
 @command("convert")
 def run_convert(args: argparse.Namespace) -> int:
-    from core.formats import DEFAULT_OPSET, check_opset, export_model
+    from darknet_inspector.core.formats import DEFAULT_OPSET, check_opset, export_model
 
     if args.opset is not None and args.format != "onnx":
         raise UsageError("--opset applies to --format onnx only")
@@ -216,8 +216,8 @@ def _read_input(path: str, shape: tuple[int, ...]) -> np.ndarray:
 def run_dump(args: argparse.Namespace) -> int:
     import torch
 
-    from core.atomic import atomic_write
-    from core.layers import layer_type
+    from darknet_inspector.core.atomic import atomic_write
+    from darknet_inspector.core.layers import layer_type
 
     _writable_target(args.output, args.cfg, args.weights, args.input)
     model = _load_checked(args)
@@ -273,8 +273,8 @@ def _image_format(path: str) -> str:
 
 @command("detect")
 def run_detect(args: argparse.Namespace) -> int:
-    from core.detect import Detector, read_names, resolve_device
-    from core.image import load_image
+    from darknet_inspector.core.detect import Detector, read_names, resolve_device
+    from darknet_inspector.core.image import load_image
 
     image_path = _require_file(args.image, "image")
     for target in (args.json, args.save):
@@ -310,7 +310,7 @@ def _detect_notes(detector, names: list[str] | None) -> list[str]:
 
 
 def _write_detect_json(target: str, image: str, inference, found) -> None:
-    from core.atomic import atomic_write
+    from darknet_inspector.core.atomic import atomic_write
 
     width, height = inference.image_size
     payload = {"image": image, "width": width, "height": height, "device": inference.device,
@@ -323,8 +323,8 @@ def _write_detect_json(target: str, image: str, inference, found) -> None:
 
 
 def _save_drawn(target: str, fmt: str, image, found) -> None:
-    from core.atomic import atomic_write
-    from core.draw import draw_detections
+    from darknet_inspector.core.atomic import atomic_write
+    from darknet_inspector.core.draw import draw_detections
 
     drawn = draw_detections(image, found)
     options = {"quality": 92} if fmt == "JPEG" else {}
@@ -352,7 +352,7 @@ def _detect_text(image: str, inference, found) -> str:
 
 @command("export-weights")
 def run_export_weights(args: argparse.Namespace) -> int:
-    from core.export import export_weights, weights_source
+    from darknet_inspector.core.export import export_weights, weights_source
 
     _writable_target(args.output, args.model, args.cfg)
     cfg = _require_file(args.cfg, "cfg") if args.cfg else None
@@ -394,9 +394,14 @@ def _add_verify_parsers(sub) -> None:
 
 @command("verify")
 def run_verify(args: argparse.Namespace) -> int:
-    from core.detect import resolve_device
-    from core.export import load_pt
-    from core.verify import DEFAULT_TOLERANCE, report_to_text, verify_input, verify_model
+    from darknet_inspector.core.detect import resolve_device
+    from darknet_inspector.core.export import load_pt
+    from darknet_inspector.core.verify import (
+        DEFAULT_TOLERANCE,
+        report_to_text,
+        verify_input,
+        verify_model,
+    )
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     if not tolerance > 0:
@@ -429,12 +434,12 @@ def _converted_model(converted, loaded):
 
 @command("diff")
 def run_diff(args: argparse.Namespace) -> int:
-    from core.diff import diff_to_text, diff_weights
-    from core.network import load_network
+    from darknet_inspector.core.diff import diff_to_text, diff_weights
+    from darknet_inspector.core.network import load_network
 
     network = load_network(_require_file(args.cfg, "cfg"))
     if not network.complete:
-        from core.report import make_report, report_to_text
+        from darknet_inspector.core.report import make_report, report_to_text
 
         print(report_to_text(make_report(network)), file=sys.stderr)
         return EXIT_PROBLEMS
@@ -444,13 +449,17 @@ def run_diff(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if diff.has_errors else EXIT_OK
 
 
+AppRunner = Callable[[str | None, str | None], int]
+"""Starts the desktop app on a cfg and weights (the launcher hands one to `main`)."""
+_app: AppRunner | None = None
+
+
 @command("gui")
 def run_gui(args: argparse.Namespace) -> int:
-    try:
-        from gui.app import run_app
-    except ImportError as exc:
-        raise UsageError(f"the desktop app is not available: {exc}") from None
-    return run_app(args.cfg, args.weights)
+    if _app is None:
+        raise UsageError("the desktop app is not available from this entry point; run "
+                         "`darknet-inspector` or `python -m darknet_inspector`")
+    return _app(args.cfg, args.weights)
 
 
 def prefer_passive_openmp() -> None:
@@ -461,7 +470,10 @@ def prefer_passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, app: AppRunner | None = None) -> int:
+    """Run one subcommand; `app` runs the `gui` command (the core never imports the GUI)."""
+    global _app
+    _app = app
     prefer_passive_openmp()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in {*COMMANDS, "-h", "--help"}:

@@ -13,14 +13,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import atomic_write
-from core.cfg import read_cfg
-from core.errors import InspectorError
-from core.layers.base import Layer
-from core.network import Network, build_network
-from core.weights import parse_header
+from darknet_inspector.core.atomic import atomic_write
+from darknet_inspector.core.cfg import read_cfg
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.layers.base import Layer
+from darknet_inspector.core.network import Network, build_network
+from darknet_inspector.core.weights import parse_header
+from darknet_inspector.resources import resource_path
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
+DEMO_DIR = resource_path("demo")
 BROKEN_CLASSES = 5
 BROKEN_CFG_NOTE = (
     "# Broken on purpose by Darknet Inspector (Help -> Open broken demo): a copy of the\n"

@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from core.errors import UsageError
-from core.image import (
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.image import (
     darknet_letterbox,
     darknet_resize,
     image_to_chw,
@@ -28,7 +28,7 @@ from core.image import (
     load_image,
     to_rgb8,
 )
-from core.model import DarknetModel
+from darknet_inspector.core.model import DarknetModel
 
 Size = tuple[int, int]
 NMS_MATRIX_LIMIT = 2048

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.errors import Diagnostic
-from core.layers import layer_type
-from core.network import Network
-from core.weights import Ledger, TensorRecord, WeightsReader
+from darknet_inspector.core.errors import Diagnostic
+from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.network import Network
+from darknet_inspector.core.weights import Ledger, TensorRecord, WeightsReader
 
 DEFAULT_BINS = 41
 

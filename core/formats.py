@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.atomic import atomic_write
-from core.errors import UsageError
-from core.model import DarknetModel
+from darknet_inspector.core.atomic import atomic_write
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.model import DarknetModel
 
 DEFAULT_OPSET = 17
 """Opset 17: run by onnxruntime >= 1.13, TensorRT >= 8.6 and OpenVINO; Resize (upsample)
@@ -249,19 +249,19 @@ def check_torchscript(model: DarknetModel, path: str | os.PathLike, batch: int =
 # ---------------------------------------------------------------- our .pt
 
 def export_pt(model: DarknetModel, path: str | os.PathLike) -> None:
-    from core.export import save_pt
+    from darknet_inspector.core.export import save_pt
 
     save_pt(model, path)
 
 
 def check_pt(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> ExportCheck:
-    from core.export import load_pt
+    from darknet_inspector.core.export import load_pt
 
     check = ExportCheck("pt", os.fspath(path), head_names(model), batch=batch)
     x = example_input(model, batch, seed=1)
     theirs = [t.numpy() for t in _reference(load_pt(path), x)]
     check.max_abs_diff = _max_difference(_reference(model, x), theirs)
-    check.checked_with = "core.export.load_pt"
+    check.checked_with = "darknet_inspector.core.export.load_pt"
     return check
 
 

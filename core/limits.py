@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import Diagnostic, InspectorError, UsageError
+from darknet_inspector.core.errors import Diagnostic, InspectorError, UsageError
 
 if TYPE_CHECKING:
-    from core.network import Network
+    from darknet_inspector.core.network import Network
 
 MB = 1024 * 1024
 DEFAULT_MAX_MEMORY_MB = 16 * 1024
@@ -102,7 +102,7 @@ class MemoryEstimate:
 def estimate_memory(network: Network) -> MemoryEstimate:
     """Parameters, activations and scratch of a network, from its shapes alone (nothing
     is allocated)."""
-    from core.layers import layer_type
+    from darknet_inspector.core.layers import layer_type
 
     input_bytes = FLOAT_BYTES * math.prod(network.input_shape)
     activations, workspace = input_bytes, 0

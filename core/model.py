@@ -8,13 +8,13 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from core.errors import InspectorError
-from core.layers import layer_type
-from core.layers.base import DarknetModule, Layer
-from core.limits import check_model_memory
-from core.network import Network, load_network
-from core.report import Report, make_report
-from core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers.base import DarknetModule, Layer
+from darknet_inspector.core.limits import check_model_memory
+from darknet_inspector.core.network import Network, load_network
+from darknet_inspector.core.report import Report, make_report
+from darknet_inspector.core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
 
 
 class NotRunnable(DarknetModule):

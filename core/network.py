@@ -6,10 +6,10 @@ import difflib
 import os
 from dataclasses import dataclass, field
 
-from core.cfg import Cfg, CfgError, Section, read_cfg, text_value_comment_warning
-from core.errors import Diagnostic
-from core.layers import layer_type
-from core.layers.base import (
+from darknet_inspector.core.cfg import Cfg, CfgError, Section, read_cfg, text_value_comment_warning
+from darknet_inspector.core.errors import Diagnostic
+from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers.base import (
     COMMON_KEYS,
     BuildContext,
     Layer,
@@ -18,7 +18,7 @@ from core.layers.base import (
     Shape,
     UnknownInput,
 )
-from core.limits import memory_diagnostics
+from darknet_inspector.core.limits import memory_diagnostics
 
 HEAD_TYPES = ("yolo", "Gaussian_yolo", "region", "detection")
 HEADER_BYTES = 20

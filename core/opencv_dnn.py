@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from core.layers.base import Layer
-from core.network import Network
+from darknet_inspector.core.layers.base import Layer
+from darknet_inspector.core.network import Network
 
 ACTIVATION_KINDS = frozenset({
     "leaky", "relu", "mish", "swish", "logistic", "tanh", "elu", "selu", "gelu", "hardswish",
@@ -151,7 +151,7 @@ def compensate_bn_epsilon(network: Network, data: bytes) -> bytes:
 
 
 def _header_size(data: bytes) -> int:
-    from core.weights import parse_header
+    from darknet_inspector.core.weights import parse_header
 
     return parse_header(data[:20]).size
 
@@ -228,7 +228,7 @@ OPENCV_HEAD_LAYOUTS = {"yolo": _yolo_layout, "region": _region_layout}
 def as_opencv(network: Network, layer: Layer, output: np.ndarray) -> np.ndarray:
     """Our output of one layer (one sample) as OpenCV lays it out: NCHW as is, a head as
     Darknet's `l.output` decoded the way OpenCV's Region layer decodes it."""
-    from core.layers import layer_type
+    from darknet_inspector.core.layers import layer_type
 
     layout = OPENCV_HEAD_LAYOUTS.get(layer.type)
     if layout is None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.errors import Diagnostic
-from core.network import Network
-from core.weights import LayerRecord, Ledger
+from darknet_inspector.core.errors import Diagnostic
+from darknet_inspector.core.network import Network
+from darknet_inspector.core.weights import LayerRecord, Ledger
 
 
 @dataclass

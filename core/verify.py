@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.errors import UsageError
-from core.model import DarknetModel
-from core.network import Network
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.model import DarknetModel
+from darknet_inspector.core.network import Network
 
 DEFAULT_TOLERANCE = 1e-3
 SCALE_FLOOR = 1e-6
@@ -111,7 +111,12 @@ def verify_input(network: Network, image: str | os.PathLike | None = None,
         rng = np.random.default_rng(seed)
         x = rng.uniform(0.0, 1.0, (1, *network.input_shape)).astype(np.float32)
         return x, f"random uniform 0..1 (seed {seed})"
-    from core.image import darknet_letterbox, darknet_resize, image_to_chw, load_image
+    from darknet_inspector.core.image import (
+        darknet_letterbox,
+        darknet_resize,
+        image_to_chw,
+        load_image,
+    )
 
     if network.net.channels != 3 or len(network.input_shape) != 3:
         raise UsageError(f"{image}: this network takes {list(network.input_shape)}, not an "
@@ -202,7 +207,7 @@ def compare_with_opencv(model: DarknetModel, weights: str | os.PathLike | bytes,
                         x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
                         device: torch.device | str = "cpu") -> Comparison:
     """Our model on `device` against OpenCV reading the same cfg and the weights file."""
-    from core import opencv_dnn
+    from darknet_inspector.core import opencv_dnn
 
     network = model.network
     version = opencv_dnn.opencv_version()
@@ -264,7 +269,7 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
 def compare_cpu_cuda(model: DarknetModel, x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
                      device: str = "cuda") -> Comparison:
     """The same model on CPU (reference) and on CUDA, TF32 off so both compute in float32."""
-    from core.detect import cuda_unavailable_reason
+    from darknet_inspector.core.detect import cuda_unavailable_reason
 
     comparison = Comparison("our model on CPU", "cuda", device, tolerance)
     reason = cuda_unavailable_reason()

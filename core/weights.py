@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.atomic import atomic_write
-from core.errors import Diagnostic, WeightsError
-from core.layers.base import Layer, TensorSpec
-from core.limits import check_weights_memory
-from core.network import Network
+from darknet_inspector.core.atomic import atomic_write
+from darknet_inspector.core.errors import Diagnostic, WeightsError
+from darknet_inspector.core.layers.base import Layer, TensorSpec
+from darknet_inspector.core.limits import check_weights_memory
+from darknet_inspector.core.network import Network
 
 FLOAT = np.dtype("<f4")
 DEFAULT_VERSION = (0, 2, 5)
@@ -373,7 +373,7 @@ TensorKey = tuple[int, str]
 def serialize_weights(network: Network, tensors: Mapping[TensorKey, np.ndarray],
                       header: WeightsHeader) -> Iterator[bytes]:
     """Header, then every layer's tensors in file order (`save_weights_upto`)."""
-    from core.layers import layer_type
+    from darknet_inspector.core.layers import layer_type
 
     yield header.pack()
     for layer in network.layers:

@@ -4,6 +4,6 @@ Only Qt code lives here: every Darknet question is answered by `core`, and long 
 (streaming weights, converting, detecting) runs in worker threads (`gui.workers`).
 """
 
-from gui.refcounts import pin_singletons
+from darknet_inspector.gui.refcounts import pin_singletons
 
 pin_singletons()  # before any Qt call: see gui/refcounts.py

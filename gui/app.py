@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-from core.errors import UsageError
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.resources import resource_path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = resource_path()
 ICON_NAMES = ("darknet-inspector.svg", "darknet-inspector.png")
 # Workers hold the GIL between numpy calls; every Qt callback into Python (each data()
 # of a repaint) then waits for it. A shorter switch interval keeps those waits short.
@@ -41,7 +41,7 @@ def make_application():
     """The QApplication (reused if one exists), named and with the app icon."""
     from PySide6.QtWidgets import QApplication
 
-    from gui.settings import APPLICATION, ORGANISATION
+    from darknet_inspector.gui.settings import APPLICATION, ORGANISATION
 
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -57,7 +57,7 @@ def run_app(cfg: str | None, weights: str | None) -> int:
     """Show the main window (opening CFG and WEIGHTS if given) and run until it closes."""
     check_display()
     app = make_application()
-    from gui.main_window import MainWindow
+    from darknet_inspector.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()

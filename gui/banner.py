@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy
 
-from gui import palette
-from gui.document import ModelDocument
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QFontDatabase, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
-from gui import palette
-from gui.document import ModelDocument
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
 
 
 def section_line_range(doc: ModelDocument, index: int) -> tuple[int, int]:

@@ -22,12 +22,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from core.network import Network
-from gui import palette
-from gui.overwrite import may_write
-from gui.settings import AppSettings
-from gui.tasks import ConvertOptions, ConvertProgress, ConvertResult, convert_model
-from gui.workers import TaskRunner
+from darknet_inspector.core.network import Network
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.overwrite import may_write
+from darknet_inspector.gui.settings import AppSettings
+from darknet_inspector.gui.tasks import (
+    ConvertOptions,
+    ConvertProgress,
+    ConvertResult,
+    convert_model,
+)
+from darknet_inspector.gui.workers import TaskRunner
 
 
 @dataclass(frozen=True)

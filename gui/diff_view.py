@@ -32,13 +32,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.diff import Histogram, TensorDiff, WeightsDiff, tensor_difference, value_histogram
-from gui import palette
-from gui.document import ModelDocument
-from gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_text
-from gui.settings import AppSettings
-from gui.verify_tasks import diff
-from gui.workers import TaskRunner, start_task
+from darknet_inspector.core.diff import (
+    Histogram,
+    TensorDiff,
+    WeightsDiff,
+    tensor_difference,
+    value_histogram,
+)
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_text
+from darknet_inspector.gui.settings import AppSettings
+from darknet_inspector.gui.verify_tasks import diff
+from darknet_inspector.gui.workers import TaskRunner, start_task
 
 CHANGED = QColor("#d7e7fb")  # changed layers / tensors in the tree and the table
 COLUMNS = ("Layer", "Type", "Tensor", "Shape", "Changed values", "Relative change",

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from core.errors import Diagnostic
-from core.network import Network
-from core.weights import LayerRecord, Ledger
-from gui.stats import TensorStats
-from gui.tasks import StreamResult, StreamStart, StreamUpdate
+from darknet_inspector.core.errors import Diagnostic
+from darknet_inspector.core.network import Network
+from darknet_inspector.core.weights import LayerRecord, Ledger
+from darknet_inspector.gui.stats import TensorStats
+from darknet_inspector.gui.tasks import StreamResult, StreamStart, StreamUpdate
 
 UNREAD = "unread"
 READ_BAD = ("partial", "missing")

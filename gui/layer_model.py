@@ -14,8 +14,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from gui import palette
-from gui.document import UNREAD, ModelDocument
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import UNREAD, ModelDocument
 
 COLUMNS = ("#", "Type", "Options", "Input", "Output", "Params", "Offset", "Weights", "Line")
 COL_INDEX, COL_TYPE, COL_OPTIONS, COL_INPUT, COL_OUTPUT, COL_PARAMS, COL_OFFSET, \

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.document import ModelDocument
-from gui.layer_model import (
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.layer_model import (
     COL_INDEX,
     COL_INPUT,
     COL_LINE,

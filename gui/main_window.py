@@ -20,22 +20,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.errors import InspectorError
-from core.network import load_network
-from gui.banner import Banner, verdict
-from gui.cfg_view import CfgSectionView
-from gui.convert_dialog import ConvertDialog
-from gui.diff_view import ChangedLayersDelegate, DiffTab
-from gui.document import ModelDocument
-from gui.layer_panel import LayerPanel
-from gui.log_panel import LogPanel
-from gui.problems import ProblemsPanel
-from gui.settings import AppSettings
-from gui.stream_strip import StreamStrip
-from gui.tasks import StreamStart, StreamUpdate, save_array, stream_weights
-from gui.tensor_view import TensorView
-from gui.verify_view import VerifyTab
-from gui.workers import TaskRunner, describe_error
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.network import load_network
+from darknet_inspector.gui.banner import Banner, verdict
+from darknet_inspector.gui.cfg_view import CfgSectionView
+from darknet_inspector.gui.convert_dialog import ConvertDialog
+from darknet_inspector.gui.diff_view import ChangedLayersDelegate, DiffTab
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.layer_panel import LayerPanel
+from darknet_inspector.gui.log_panel import LogPanel
+from darknet_inspector.gui.problems import ProblemsPanel
+from darknet_inspector.gui.settings import AppSettings
+from darknet_inspector.gui.stream_strip import StreamStrip
+from darknet_inspector.gui.tasks import StreamStart, StreamUpdate, save_array, stream_weights
+from darknet_inspector.gui.tensor_view import TensorView
+from darknet_inspector.gui.verify_view import VerifyTab
+from darknet_inspector.gui.workers import TaskRunner, describe_error
 
 CFG_SUFFIXES = (".cfg",)
 WEIGHTS_SUFFIXES = (".weights",)
@@ -46,7 +46,7 @@ LIVE_VIEW_INTERVAL_MS = 100
 def _demo_module():
     """core.demo, when this install has it."""
     try:
-        from core import demo
+        from darknet_inspector.core import demo
     except ImportError:
         return None
     return demo
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
 
     def _make_preview(self):
         try:
-            from gui.preview import PreviewTab
+            from darknet_inspector.gui.preview import PreviewTab
         except ImportError as exc:
             note = QLabel(f"Detection preview is not available: {exc}")
             note.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         self.diff_tab.ask_other()
 
     def open_write_back_dialog(self):
-        from gui.write_back_dialog import WriteBackDialog
+        from darknet_inspector.gui.write_back_dialog import WriteBackDialog
 
         dialog = WriteBackDialog(self.settings, self.log, self.doc.cfg_path, self)
         dialog.show()

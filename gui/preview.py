@@ -30,12 +30,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.detect import available_devices
-from gui import palette
-from gui.document import ModelDocument
-from gui.preview_tasks import DetectorKey, DetectOutcome, DetectRequest, Drawn, detect, refilter
-from gui.settings import AppSettings
-from gui.workers import TaskRunner
+from darknet_inspector.core.detect import available_devices
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.preview_tasks import (
+    DetectorKey,
+    DetectOutcome,
+    DetectRequest,
+    Drawn,
+    detect,
+    refilter,
+)
+from darknet_inspector.gui.settings import AppSettings
+from darknet_inspector.gui.workers import TaskRunner
 
 INPUT_MODES = (("As the cfg says", None), ("Stretch (Darknet resize_image)", False),
                ("Letterbox", True))
@@ -46,7 +53,7 @@ FILTER_DELAY_MS = 40
 def default_image() -> str | None:
     """The bundled sample image, when this install has it."""
     try:
-        from core.demo import demo_files
+        from darknet_inspector.core.demo import demo_files
     except ImportError:
         return None
     image = demo_files().image

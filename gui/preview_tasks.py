@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from core.detect import Detection, Detector, Inference, read_names
-from core.draw import draw_detections
-from core.image import load_image
-from core.model import checked_model
-from core.network import Network
+from darknet_inspector.core.detect import Detection, Detector, Inference, read_names
+from darknet_inspector.core.draw import draw_detections
+from darknet_inspector.core.image import load_image
+from darknet_inspector.core.model import checked_model
+from darknet_inspector.core.network import Network
 
 
 @dataclass(frozen=True)

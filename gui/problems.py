@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
-from core.errors import Diagnostic
-from gui import palette
-from gui.document import ModelDocument
+from darknet_inspector.core.errors import Diagnostic
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
 
 PROBLEM_COLUMNS = ("Severity", "Layer", "Line", "Message")
 NO_PARENT = QModelIndex()

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.atomic import atomic_write
-from core.export import load_pt, save_pt
-from core.formats import export_model
-from core.model import DarknetModel, checked_model
-from core.network import Network
-from core.weights import LayerRecord, Ledger, WeightsReader
-from gui.stats import TensorStats, tensor_stats
+from darknet_inspector.core.atomic import atomic_write
+from darknet_inspector.core.export import load_pt, save_pt
+from darknet_inspector.core.formats import export_model
+from darknet_inspector.core.model import DarknetModel, checked_model
+from darknet_inspector.core.network import Network
+from darknet_inspector.core.weights import LayerRecord, Ledger, WeightsReader
+from darknet_inspector.gui.stats import TensorStats, tensor_stats
 
 
 @dataclass

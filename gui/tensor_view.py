@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui import palette
-from gui.document import ModelDocument
-from gui.layer_model import shape_text
-from gui.stats import DEAD_FILTER_NORM, TensorStats
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.layer_model import shape_text
+from darknet_inspector.gui.stats import DEAD_FILTER_NORM, TensorStats
 
 NO_VALUES = {
     "partial": "the weights file ends inside this tensor",

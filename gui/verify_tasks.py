@@ -10,12 +10,17 @@ import os
 from collections.abc import Generator
 from dataclasses import dataclass
 
-from core.diff import WeightsDiff, diff_weights
-from core.errors import InspectorError
-from core.export import WeightsSource, export_weights, weights_source
-from core.model import checked_model
-from core.network import Network
-from core.verify import DEFAULT_TOLERANCE, VerifyReport, verify_input, verify_model
+from darknet_inspector.core.diff import WeightsDiff, diff_weights
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.export import WeightsSource, export_weights, weights_source
+from darknet_inspector.core.model import checked_model
+from darknet_inspector.core.network import Network
+from darknet_inspector.core.verify import (
+    DEFAULT_TOLERANCE,
+    VerifyReport,
+    verify_input,
+    verify_model,
+)
 
 
 @dataclass

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.detect import available_devices
-from core.verify import (
+from darknet_inspector.core.detect import available_devices
+from darknet_inspector.core.verify import (
     AFTER_REFERENCE_DIFFERS,
     DEFAULT_TOLERANCE,
     DIVERGES,
@@ -38,11 +38,11 @@ from core.verify import (
     Comparison,
     VerifyReport,
 )
-from gui import palette
-from gui.document import ModelDocument
-from gui.settings import AppSettings
-from gui.verify_tasks import VerifyRequest, verify
-from gui.workers import TaskRunner, start_task
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.settings import AppSettings
+from darknet_inspector.gui.verify_tasks import VerifyRequest, verify
+from darknet_inspector.gui.workers import TaskRunner, start_task
 
 COLUMNS = ("Layer", "Type", "Line", "Max abs diff", "Max rel diff", "Status", "Note")
 COL_LAYER, COL_TYPE, COL_LINE, COL_ABS, COL_REL, COL_STATUS, COL_NOTE = range(len(COLUMNS))

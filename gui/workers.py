@@ -16,8 +16,8 @@ from collections.abc import Callable, Generator
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from core.errors import InspectorError
-from core.limits import OUT_OF_MEMORY, is_out_of_memory
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.limits import OUT_OF_MEMORY, is_out_of_memory
 
 
 def describe_error(exc: BaseException) -> str:

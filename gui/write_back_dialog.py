@@ -19,12 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.export import WeightsSource
-from gui import palette
-from gui.overwrite import may_write
-from gui.settings import AppSettings
-from gui.verify_tasks import write_back
-from gui.workers import TaskRunner, start_task
+from darknet_inspector.core.export import WeightsSource
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.overwrite import may_write
+from darknet_inspector.gui.settings import AppSettings
+from darknet_inspector.gui.verify_tasks import write_back
+from darknet_inspector.gui.workers import TaskRunner, start_task
 
 MODEL_FILTER = "PyTorch model or state_dict (*.pt *.pth);;All files (*)"
 

@@ -97,9 +97,9 @@ def grab(window, path: str) -> None:
 def take(args: argparse.Namespace, settings_file: str, temp: str) -> None:
     from PySide6.QtCore import QSettings
 
-    from gui.app import make_application
-    from gui.main_window import MainWindow
-    from gui.settings import AppSettings
+    from darknet_inspector.gui.app import make_application
+    from darknet_inspector.gui.main_window import MainWindow
+    from darknet_inspector.gui.settings import AppSettings
 
     app = make_application()
     window = MainWindow(AppSettings(QSettings(settings_file, QSettings.Format.IniFormat)))

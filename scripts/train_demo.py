@@ -53,11 +53,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.activations import Activate  # noqa: E402
-from core.layers.base import Layer  # noqa: E402
-from core.model import DarknetModel, load_model  # noqa: E402
-from core.network import Network, load_network  # noqa: E402
-from core.weights import WeightsHeader, write_weights  # noqa: E402
+from darknet_inspector.core.activations import Activate  # noqa: E402
+from darknet_inspector.core.layers.base import Layer  # noqa: E402
+from darknet_inspector.core.model import DarknetModel, load_model  # noqa: E402
+from darknet_inspector.core.network import Network, load_network  # noqa: E402
+from darknet_inspector.core.weights import WeightsHeader, write_weights  # noqa: E402
 
 CLASSES = ("circle", "square", "triangle", "star")
 DEMO_DIR = ROOT / "resources" / "demo"

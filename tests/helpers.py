@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.cfg import parse_cfg
-from core.network import Network, build_network
-from core.weights import WeightsHeader, random_weights, write_weights
+from darknet_inspector.core.cfg import parse_cfg
+from darknet_inspector.core.network import Network, build_network
+from darknet_inspector.core.weights import WeightsHeader, random_weights, write_weights
 
 
 def net_from_text(text: str, width: int | None = None, height: int | None = None) -> Network:

@@ -7,7 +7,7 @@ the names the tests import.
 
 from __future__ import annotations
 
-from core.opencv_dnn import (
+from darknet_inspector.core.opencv_dnn import (
     ACTIVATION_KINDS,
     HEAD_SECTIONS,
     OPENCV_COMPUTES_DIFFERENTLY,

@@ -1,6 +1,6 @@
 """Layer types, one module per family; importing this package registers them all."""
 
-from core.layers import (  # noqa: F401  (imported to register)
+from darknet_inspector.core.layers import (  # noqa: F401  (imported to register)
     activation,
     attention,
     batchnorm,
@@ -26,6 +26,6 @@ from core.layers import (  # noqa: F401  (imported to register)
     upsample,
     yolo,
 )
-from core.layers.registry import layer_type, registered_types
+from darknet_inspector.core.layers.registry import layer_type, registered_types
 
 __all__ = ["layer_type", "registered_types"]

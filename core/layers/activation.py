@@ -7,10 +7,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.activations import ACTIVATIONS
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
-from core.layers.convolutional import darknet_activation
-from core.layers.registry import register
+from darknet_inspector.core.activations import ACTIVATIONS
+from darknet_inspector.core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from darknet_inspector.core.layers.convolutional import darknet_activation
+from darknet_inspector.core.layers.registry import register
 
 ACTIVATE_ARRAY_GIVES_ZERO = frozenset({
     "relu6", "swish", "mish", "hard_mish", "normalize_channels",

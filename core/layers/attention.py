@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from core.layers.activation import PlainActivate, plain_activation
-from core.layers.base import (
+from darknet_inspector.core.layers.activation import PlainActivate, plain_activation
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -17,7 +17,7 @@ from core.layers.base import (
     LayerType,
     as_chw,
 )
-from core.layers.registry import register
+from darknet_inspector.core.layers.registry import register
 
 
 def single_from_layer(ctx: BuildContext) -> int:

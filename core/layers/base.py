@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.cfg import Section
-from core.errors import Diagnostic
+from darknet_inspector.core.cfg import Section
+from darknet_inspector.core.errors import Diagnostic
 
 Shape = tuple[int, ...]
 

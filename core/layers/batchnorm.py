@@ -6,9 +6,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType, TensorSpec
-from core.layers.connected import BN_EPSILON, filled_parameter
-from core.layers.registry import register
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerType,
+    TensorSpec,
+)
+from darknet_inspector.core.layers.connected import BN_EPSILON, filled_parameter
+from darknet_inspector.core.layers.registry import register
 
 
 def batchnorm_weight_layout(channels: int) -> list[TensorSpec]:

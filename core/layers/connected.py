@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.layers.activation import PlainActivate, plain_activation
-from core.layers.base import (
+from darknet_inspector.core.layers.activation import PlainActivate, plain_activation
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -20,7 +20,7 @@ from core.layers.base import (
     TensorSpec,
     positive,
 )
-from core.layers.registry import register
+from darknet_inspector.core.layers.registry import register
 
 BN_EPSILON = 0.00001
 

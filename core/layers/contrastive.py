@@ -9,7 +9,7 @@ import math
 import numpy as np
 from torch import Tensor, nn
 
-from core.layers.base import (
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -18,8 +18,8 @@ from core.layers.base import (
     LayerType,
     as_chw,
 )
-from core.layers.cost import output_never_written
-from core.layers.registry import register
+from darknet_inspector.core.layers.cost import output_never_written
+from darknet_inspector.core.layers.registry import register
 
 CONTRASTIVE_TRAINING_KEYS = frozenset({
     "classes", "temperature", "cls_normalizer", "max_delta", "contrastive_neg_max",

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.activations import Activate, activation_or_default, is_known_activation
-from core.fastconv import PackedConv
-from core.layers.base import (
+from darknet_inspector.core.activations import Activate, activation_or_default, is_known_activation
+from darknet_inspector.core.fastconv import PackedConv
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -21,8 +21,8 @@ from core.layers.base import (
     empty_parameter,
     positive,
 )
-from core.layers.held import not_runnable_message, refuse_if_not_runnable
-from core.layers.registry import register
+from darknet_inspector.core.layers.held import not_runnable_message, refuse_if_not_runnable
+from darknet_inspector.core.layers.registry import register
 
 BN_EPSILON = 0.00001
 SHARE_NONE = -1000000000

@@ -8,8 +8,8 @@ import math
 import numpy as np
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
-from core.layers.registry import register
+from darknet_inspector.core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from darknet_inspector.core.layers.registry import register
 
 COST_TYPES = ("sse", "masked", "smooth")
 

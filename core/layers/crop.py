@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from core.layers.base import (
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -15,7 +15,7 @@ from core.layers.base import (
     LayerType,
     positive,
 )
-from core.layers.registry import register
+from darknet_inspector.core.layers.registry import register
 
 CROP_TRAINING_KEYS = frozenset({"flip", "angle", "saturation", "exposure", "shift"})
 

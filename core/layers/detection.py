@@ -8,9 +8,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
-from core.layers.registry import register
-from core.layers.yolo import check_head_size
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+)
+from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.layers.yolo import check_head_size
 
 DETECTION_TRAINING_KEYS = frozenset({
     "rescore", "max", "coord_scale", "forced", "object_scale", "noobject_scale",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
-from core.layers.registry import register
-from core.layers.yolo import masked_head_params
+from darknet_inspector.core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.layers.yolo import masked_head_params
 
 GAUSSIAN_TRAINING_KEYS = frozenset({
     "max", "max_delta", "counters_per_class", "label_smooth_eps", "objectness_smooth",

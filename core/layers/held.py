@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.errors import InspectorError
-from core.layers.base import DarknetModule, Layer
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.layers.base import DarknetModule, Layer
 
 
 def not_runnable_message(layer: Layer) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from core.layers.base import (
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -16,8 +16,8 @@ from core.layers.base import (
     TensorSpec,
     positive,
 )
-from core.layers.connected import filled_parameter
-from core.layers.registry import register
+from darknet_inspector.core.layers.connected import filled_parameter
+from darknet_inspector.core.layers.registry import register
 
 
 @register

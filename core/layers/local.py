@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.layers.activation import PlainActivate, plain_activation
-from core.layers.base import (
+from darknet_inspector.core.layers.activation import PlainActivate, plain_activation
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -19,9 +19,9 @@ from core.layers.base import (
     TensorSpec,
     positive,
 )
-from core.layers.connected import filled_parameter
-from core.layers.held import not_runnable_message, refuse_if_not_runnable
-from core.layers.registry import register
+from darknet_inspector.core.layers.connected import filled_parameter
+from darknet_inspector.core.layers.held import not_runnable_message, refuse_if_not_runnable
+from darknet_inspector.core.layers.registry import register
 
 
 def local_out_size(size_in: int, size: int, stride: int, pad: bool) -> int:

@@ -8,9 +8,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType, positive
-from core.layers.registry import register
-from core.limits import check_allocation
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerType,
+    positive,
+)
+from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.limits import check_allocation
 
 
 def darknet_lrn_window(channels: int, size: int) -> np.ndarray:

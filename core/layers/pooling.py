@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.layers.base import (
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -17,7 +17,7 @@ from core.layers.base import (
     LayerType,
     positive,
 )
-from core.layers.registry import register
+from darknet_inspector.core.layers.registry import register
 
 
 def darknet_pool_out_size(size_in: int, padding: int, size: int, stride: int) -> int:

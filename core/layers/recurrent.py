@@ -14,7 +14,7 @@ import math
 
 from torch import Tensor, nn
 
-from core.layers.base import (
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -24,15 +24,18 @@ from core.layers.base import (
     TensorSpec,
     positive,
 )
-from core.layers.connected import TransposedConnectedWeights, connected_weight_layout
-from core.layers.convolutional import (
+from darknet_inspector.core.layers.connected import (
+    TransposedConnectedWeights,
+    connected_weight_layout,
+)
+from darknet_inspector.core.layers.convolutional import (
     conv_weight_layout,
     darknet_activation,
     darknet_conv_out_size,
     darknet_conv_padding,
 )
-from core.layers.held import HeldTensors
-from core.layers.registry import register
+from darknet_inspector.core.layers.held import HeldTensors
+from darknet_inspector.core.layers.registry import register
 
 RNN_LAYERS = ("input_layer", "self_layer", "output_layer")
 GRU_LAYERS = ("input_z_layer", "input_r_layer", "input_h_layer",

@@ -7,9 +7,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
-from core.layers.registry import register
-from core.layers.yolo import check_head_filters, parse_anchors
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+)
+from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.layers.yolo import check_head_filters, parse_anchors
 
 REGION_TRAINING_KEYS = frozenset({
     "max", "log", "sqrt", "focal_loss", "jitter", "resize", "rescore", "thresh", "classfix",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.layers.base import LayerType
+from darknet_inspector.core.layers.base import LayerType
 
 _REGISTRY: dict[str, LayerType] = {}
 

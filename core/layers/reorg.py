@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import (
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -26,7 +26,7 @@ from core.layers.base import (
     Shape,
     positive,
 )
-from core.layers.registry import register
+from darknet_inspector.core.layers.registry import register
 
 GATHER_BYTES_PER_ELEMENT = 8 * 8
 

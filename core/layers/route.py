@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import (
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -16,7 +16,7 @@ from core.layers.base import (
     as_chw,
     positive,
 )
-from core.layers.registry import register
+from darknet_inspector.core.layers.registry import register
 
 
 def route_layer_indices(ctx: BuildContext, key: str) -> list[int]:

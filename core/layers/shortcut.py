@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.activations import Activate
-from core.layers.base import (
+from darknet_inspector.core.activations import Activate
+from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
@@ -17,9 +17,9 @@ from core.layers.base import (
     TensorSpec,
     empty_parameter,
 )
-from core.layers.convolutional import darknet_activation
-from core.layers.registry import register
-from core.layers.route import route_layer_indices
+from darknet_inspector.core.layers.convolutional import darknet_activation
+from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.layers.route import route_layer_indices
 
 WEIGHTS_TYPES = {"none": None, "per_feature": "per_feature", "per_layer": "per_feature",
                  "per_channel": "per_channel"}

@@ -6,9 +6,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerProblem, LayerType
-from core.layers.registry import register
-from core.limits import MAX_ANCHORS
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerProblem,
+    LayerType,
+)
+from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.limits import MAX_ANCHORS
 
 YOLO_TRAINING_KEYS = frozenset({
     "jitter", "ignore_thresh", "truth_thresh", "random", "iou_thresh", "iou_loss",

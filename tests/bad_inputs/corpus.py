@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.weights import WeightsHeader, random_weights, serialize_weights
+from darknet_inspector.core.weights import WeightsHeader, random_weights, serialize_weights
 from tests.helpers import net_from_text
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2

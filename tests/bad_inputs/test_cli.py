@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from darknet_inspector.core.cli import main
 from tests.bad_inputs.audit import recording
 from tests.bad_inputs.corpus import CASES, EXIT_PROBLEMS, EXIT_UNUSABLE, Case
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from core.errors import CfgError, InspectorError, WeightsError
-from core.network import load_network
-from core.weights import WeightsReader
+from darknet_inspector.core.errors import CfgError, InspectorError, WeightsError
+from darknet_inspector.core.network import load_network
+from darknet_inspector.core.weights import WeightsReader
 from tests.bad_inputs.corpus import BASE_CFG
 from tests.helpers import net_from_text
 
@@ -74,8 +74,8 @@ def test_the_app_refuses_a_named_pipe(qtbot, fifo, tmp_path):
     pytest.importorskip("pytestqt")
     from PySide6.QtCore import QSettings
 
-    from gui.main_window import MainWindow
-    from gui.settings import AppSettings
+    from darknet_inspector.gui.main_window import MainWindow
+    from darknet_inspector.gui.settings import AppSettings
 
     window = MainWindow(AppSettings(QSettings(str(tmp_path / "s.ini"),
                                               QSettings.Format.IniFormat)))

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from core.cli import main
+from darknet_inspector.core.cli import main
 from tests.bad_inputs.audit import recording
 from tests.bad_inputs.corpus import BASE_CFG, edited
 from tests.conftest import ROOT

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import core.atomic
-from core.atomic import atomic_write, current_umask
-from core.cli import main
+from darknet_inspector.core import atomic
+from darknet_inspector.core.atomic import atomic_write, current_umask
+from darknet_inspector.core.cli import main
 from tests.bad_inputs.audit import recording
 from tests.bad_inputs.corpus import BASE_CFG, DETECT_CFG, base_weights, detect_weights, jpeg
 from tests.conftest import ROOT
@@ -63,7 +63,7 @@ def disk_fills_up(monkeypatch):
     def save(image, fp, *args, **kwargs):
         DiskFull(fp, 100).write(b"\xff" * 1000)
 
-    monkeypatch.setattr(core.atomic.os, "fdopen", fdopen)
+    monkeypatch.setattr(atomic.os, "fdopen", fdopen)
     monkeypatch.setattr(Image.Image, "save", save)
 
 
@@ -107,7 +107,7 @@ def test_failure_at_the_rename_keeps_the_existing_file(tmp_path, monkeypatch):
     def refuse(src, dst):
         raise PermissionError(errno.EACCES, "Permission denied", dst)
 
-    monkeypatch.setattr(core.atomic.os, "replace", refuse)
+    monkeypatch.setattr(atomic.os, "replace", refuse)
     with pytest.raises(PermissionError), atomic_write(target) as out:
         out.write(b"complete")
     assert target.read_bytes() == OLD
@@ -220,7 +220,7 @@ def test_export_weights_failing_mid_write_keeps_the_existing_file(model_files, t
     target = tmp_path / "back.weights"
     target.write_bytes(OLD)
     real_fdopen = os.fdopen
-    monkeypatch.setattr(core.atomic.os, "fdopen",
+    monkeypatch.setattr(atomic.os, "fdopen",
                         lambda fd, *a, **k: DiskFull(real_fdopen(fd, *a, **k), 100))
     assert main(["export-weights", str(pt), "-o", str(target)]) == 2
     assert target.read_bytes() == OLD
@@ -230,7 +230,7 @@ def test_export_weights_failing_mid_write_keeps_the_existing_file(model_files, t
 def test_gui_tensor_export_failing_mid_write_leaves_nothing(tmp_path, disk_fills_up):
     import numpy as np
 
-    from gui.tasks import save_array
+    from darknet_inspector.gui.tasks import save_array
 
     target = tmp_path / "tensor.npy"
     with pytest.raises(OSError):
@@ -241,8 +241,8 @@ def test_gui_tensor_export_failing_mid_write_leaves_nothing(tmp_path, disk_fills
 
 def test_a_weights_writer_failing_after_the_header_leaves_nothing(tmp_path):
     """A real failure mid-stream: the tensors run out after the header was written."""
-    from core.errors import WeightsError
-    from core.weights import write_weights
+    from darknet_inspector.core.errors import WeightsError
+    from darknet_inspector.core.weights import write_weights
     from tests.helpers import net_from_text
 
     target = tmp_path / "out.weights"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.cfg import SECTION_ALIASES, parse_cfg, read_cfg
-from core.errors import CfgError
+from darknet_inspector.core.cfg import SECTION_ALIASES, parse_cfg, read_cfg
+from darknet_inspector.core.errors import CfgError
 
 TEXT = """[net]
 width=416

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.cli import main
-from core.layers import layer_type
-from core.model import load_model
-from core.weights import WeightsHeader
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.weights import WeightsHeader
 from tests.conftest import ROOT
 from tests.helpers import net_from_text, write_random_weights
 

@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.cfg import read_cfg
-from core.demo import (
+from darknet_inspector.core.cfg import read_cfg
+from darknet_inspector.core.demo import (
     BROKEN_CLASSES,
     demo_available,
     demo_files,
     make_broken_demo,
     read_ground_truth,
 )
-from core.detect import Detector, read_names
-from core.model import load_model
-from core.network import load_network
-from core.report import make_report
-from core.weights import read_weights
+from darknet_inspector.core.detect import Detector, read_names
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.network import load_network
+from darknet_inspector.core.report import make_report
+from darknet_inspector.core.weights import read_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "train_demo.py"

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.cli import build_parser, main
-from core.detect import (
+from darknet_inspector.core.cli import build_parser, main
+from darknet_inspector.core.detect import (
     NMS_MATRIX_LIMIT,
     Decoded,
     Detector,
@@ -26,11 +26,11 @@ from core.detect import (
     read_names,
     resolve_device,
 )
-from core.errors import UsageError
-from core.image import darknet_letterbox, image_to_chw
-from core.layers.yolo import YoloModule
-from core.model import load_model
-from core.network import load_network
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.image import darknet_letterbox, image_to_chw
+from darknet_inspector.core.layers.yolo import YoloModule
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.network import load_network
 from tests.conftest import zoo_path
 from tests.helpers import write_random_weights
 
@@ -188,7 +188,7 @@ def random_candidates(seed: int, n: int = 70, classes: int = 3):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nms_keeps_what_darknets_loops_keep(kind, agnostic, matrix_limit, rounds, seed,
                                             monkeypatch):
-    monkeypatch.setattr("core.detect.NMS_FIXED_POINT_ROUNDS", rounds)
+    monkeypatch.setattr("darknet_inspector.core.detect.NMS_FIXED_POINT_ROUNDS", rounds)
     boxes, probs = random_candidates(seed)
     pair_box, pair_class = np.nonzero(probs > 0)
     kept = greedy_nms(torch.from_numpy(boxes[pair_box]),
@@ -555,7 +555,7 @@ def test_detect_refuses_letterbox_and_resize_together(capsys):
 
 
 def test_nms_input_is_bounded_and_the_cut_is_reported():
-    from core.detect import Decoded, Detector, Inference
+    from darknet_inspector.core.detect import Decoded, Detector, Inference
 
     n = 300
     boxes = torch.rand(n, 4) * 0.1 + torch.tensor([0.5, 0.5, 0.2, 0.2])

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from core.cli import main
-from core.diff import diff_weights, tensor_difference, value_histogram
-from core.weights import WeightsHeader, random_weights, write_weights
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.diff import diff_weights, tensor_difference, value_histogram
+from darknet_inspector.core.weights import WeightsHeader, random_weights, write_weights
 from tests.conftest import zoo_path
 from tests.helpers import net_from_text
 
@@ -150,7 +150,7 @@ def test_cli_diff_text_and_short_file_exit_1(pair, tmp_path, capsys):
 
 
 def test_diff_on_a_zoo_cfg_with_one_layer_retrained(tmp_path):
-    from core.network import load_network
+    from darknet_inspector.core.network import load_network
 
     network = load_network(zoo_path("cfg", "yolov4-tiny.cfg"), 64, 64)
     a = random_weights(network, seed=3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from core.detect import Detection
-from core.draw import class_colour, draw_detections, label_text
+from darknet_inspector.core.detect import Detection
+from darknet_inspector.core.draw import class_colour, draw_detections, label_text
 
 
 def grey(width: int = 120, height: int = 90) -> Image.Image:

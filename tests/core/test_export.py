@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.cli import main
-from core.errors import UsageError
-from core.export import PT_FORMAT, load_pt, save_pt
-from core.model import load_model
-from core.weights import WeightsHeader
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.export import PT_FORMAT, load_pt, save_pt
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.weights import WeightsHeader
 from tests.core.test_cli import CFG
 from tests.helpers import net_from_text, write_random_weights
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.cli import main
-from core.export import export_weights, save_pt, weights_source
-from core.model import load_model
-from core.network import load_network
-from core.weights import WeightsHeader, random_weights, write_weights
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.export import export_weights, save_pt, weights_source
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.network import load_network
+from darknet_inspector.core.weights import WeightsHeader, random_weights, write_weights
 from tests.conftest import zoo_path
 
 ZOO_CASES = [

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.cli import main
-from core.formats import (
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.formats import (
     DEFAULT_OPSET,
     check_onnx,
     example_input,
@@ -18,8 +18,8 @@ from core.formats import (
     export_onnx,
     head_names,
 )
-from core.model import load_model
-from core.weights import random_weights, write_weights
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.weights import random_weights, write_weights
 from tests.conftest import zoo_path
 from tests.helpers import net_from_text
 

@@ -29,12 +29,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.cfg import decode_cfg_bytes, parse_cfg
-from core.errors import Diagnostic, InspectorError
-from core.limits import estimate_memory
-from core.network import DARKNET_SECTION_NAMES, Network, build_network
-from core.report import make_report, report_to_dict, report_to_text
-from core.weights import WeightsHeader, WeightsReader, random_weights, serialize_weights
+from darknet_inspector.core.cfg import decode_cfg_bytes, parse_cfg
+from darknet_inspector.core.errors import Diagnostic, InspectorError
+from darknet_inspector.core.limits import estimate_memory
+from darknet_inspector.core.network import DARKNET_SECTION_NAMES, Network, build_network
+from darknet_inspector.core.report import make_report, report_to_dict, report_to_text
+from darknet_inspector.core.weights import (
+    WeightsHeader,
+    WeightsReader,
+    random_weights,
+    serialize_weights,
+)
 from tests.conftest import ZOO
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -292,7 +297,7 @@ def test_mutated_models_run_or_refuse_and_every_output_has_its_shape(seed, edits
     layer's output has the shape the builder computed."""
     import torch
 
-    from core.model import DarknetModel
+    from darknet_inspector.core.model import DarknetModel
 
     network = build_or_refuse(mutate(seed, edits), 64, 64)
     if network is None or network.errors or not network.runnable:
@@ -401,7 +406,7 @@ def test_weights_against_mutated_cfgs_read_or_fail_with_our_own_error(seed, edit
 @given(data=st.binary(max_size=1024))
 def test_random_bytes_as_a_pt_file_fail_with_our_own_error(data):
     """... and quietly: a warning would print lines of its own beside the one message."""
-    from core.export import read_pt
+    from darknet_inspector.core.export import read_pt
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "fuzz.pt")
@@ -420,7 +425,7 @@ def test_random_bytes_as_a_pt_file_fail_with_our_own_error(data):
 @pytest.mark.parametrize("protocol", [96, 182])
 def test_a_pt_of_an_unknown_pickle_protocol_is_refused_without_warnings(protocol, tmp_path):
     """Found by fuzzing: torch warned about the protocol on stderr before refusing."""
-    from core.export import read_pt
+    from darknet_inspector.core.export import read_pt
 
     path = tmp_path / "odd.pt"
     path.write_bytes(bytes([0x80, protocol]) + b"garbage")
@@ -444,8 +449,8 @@ PT_FIELDS = ("cfg_text", "cfg_path", "width", "height", "header", "tensors", "fu
 
 
 def _valid_payload() -> dict:
-    from core.export import model_payload
-    from core.model import DarknetModel
+    from darknet_inspector.core.export import model_payload
+    from darknet_inspector.core.model import DarknetModel
 
     return model_payload(DarknetModel(WEIGHTS_NETWORK))
 
@@ -458,7 +463,7 @@ def test_damaged_pt_payloads_fail_with_our_own_error(fields, dropped, use):
     """A .pt in our format with fields replaced by anything, or missing."""
     import torch
 
-    from core import export
+    from darknet_inspector.core import export
 
     payload = {**_valid_payload(), **fields}
     for key in dropped:
@@ -488,7 +493,7 @@ JPEG = _jpeg_bytes()
 @given(edits=st.lists(weights_edit.filter(lambda e: e[0] != "header"), min_size=1,
                       max_size=3))
 def test_mutated_images_load_or_fail_with_our_own_error(edits):
-    from core.image import load_image
+    from darknet_inspector.core.image import load_image
 
     data = mutate_weights(JPEG, edits)
     with tempfile.TemporaryDirectory() as folder:
@@ -528,7 +533,7 @@ def test_layers_after_a_connected_layer_see_its_flat_output_as_n_by_1_by_1():
     C=N, H=W=1, so the pool keeps each value and the upsample repeats it 2x2."""
     import torch
 
-    from core.model import DarknetModel
+    from darknet_inspector.core.model import DarknetModel
     from tests.helpers import net_from_text
 
     network = net_from_text("[net]\nwidth=4\nheight=4\nchannels=1\n\n[connected]\noutput=3\n"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import UsageError
-from core.image import (
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.image import (
     darknet_letterbox,
     darknet_resize,
     image_to_chw,

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from core import limits
-from core.errors import UsageError
-from core.limits import LimitError, estimate_memory, max_memory_mb, set_max_memory_mb
+from darknet_inspector.core import limits
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.limits import (
+    LimitError,
+    estimate_memory,
+    max_memory_mb,
+    set_max_memory_mb,
+)
 from tests.helpers import net_from_text
 
 SMALL = """[net]
@@ -64,7 +69,7 @@ def test_a_padded_pool_counts_its_padded_input():
 def test_a_model_beyond_the_limit_is_refused_before_allocating(monkeypatch):
     import torch
 
-    from core.model import DarknetModel
+    from darknet_inspector.core.model import DarknetModel
 
     network = net_from_text(SMALL.replace("width=8", "width=4096").replace(
         "height=6", "height=4096"))
@@ -81,7 +86,7 @@ def test_a_model_beyond_the_limit_is_refused_before_allocating(monkeypatch):
 
 
 def test_copying_weights_beyond_the_limit_is_refused(tmp_path):
-    from core.weights import WeightsReader
+    from darknet_inspector.core.weights import WeightsReader
 
     network = net_from_text(SMALL.replace("filters=4", "filters=20000"))
     path = tmp_path / "w.weights"
@@ -116,7 +121,7 @@ def test_inspecting_beyond_the_limit_is_a_warning_not_an_error():
 
 
 def test_the_cli_option_raises_the_limit(tmp_path, capsys):
-    from core.cli import main
+    from darknet_inspector.core.cli import main
     from tests.helpers import write_random_weights
 
     text = SMALL.replace("width=8", "width=512").replace("height=6", "height=512")
@@ -132,7 +137,7 @@ def test_the_cli_option_raises_the_limit(tmp_path, capsys):
 
 
 def test_an_lrn_window_beyond_the_limit_is_refused():
-    from core.layers.normalization import darknet_lrn_window
+    from darknet_inspector.core.layers.normalization import darknet_lrn_window
 
     set_max_memory_mb(1)
     with pytest.raises(LimitError, match="normalization"):
@@ -157,7 +162,7 @@ OUT_OF_MEMORY_ERRORS = [
 def test_running_out_of_memory_is_one_line_in_the_cli(error, monkeypatch, capsys):
     import torch
 
-    from core import cli
+    from darknet_inspector.core import cli
 
     if error == "cuda":
         error = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB.\n"
@@ -173,7 +178,7 @@ def test_running_out_of_memory_is_one_line_in_the_cli(error, monkeypatch, capsys
 
 
 def test_an_unexpected_multi_line_error_is_still_one_line(monkeypatch, capsys):
-    from core import cli
+    from darknet_inspector.core import cli
 
     def run(args):
         raise RuntimeError("first line\nsecond line\nthird")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import CfgError
-from core.network import NET_KEYS, load_network
+from darknet_inspector.core.errors import CfgError
+from darknet_inspector.core.network import NET_KEYS, load_network
 from tests.conftest import ZOO
 from tests.helpers import net_from_text
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.cli import main
-from core.export import save_pt
-from core.model import load_model
-from core.verify import (
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.export import save_pt
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.verify import (
     AFTER_REFERENCE_DIFFERS,
     NOT_COMPARED,
     OK,
@@ -22,7 +22,7 @@ from core.verify import (
     verify_input,
     verify_model,
 )
-from core.weights import WeightsHeader, random_weights, write_weights
+from darknet_inspector.core.weights import WeightsHeader, random_weights, write_weights
 from tests.conftest import zoo_path
 from tests.helpers import net_from_text, write_random_weights
 
@@ -102,7 +102,7 @@ def test_bn_epsilon_is_compensated_for_opencv(tmp_path):
         ours = model(torch.from_numpy(x))[0][0].numpy()
     assert np.abs(ours - darknet).max() <= 1e-4 * np.abs(darknet).max()
     assert opencv_rows(model, weights).layers[0].max_rel < 1e-5
-    from core import opencv_dnn
+    from darknet_inspector.core import opencv_dnn
 
     raw = opencv_dnn.read_opencv_net(opencv_dnn.opencv_cfg_text(text), weights)
     uncompensated = opencv_dnn.opencv_outputs(raw, x)[0][0]
@@ -244,7 +244,8 @@ def test_cli_verify_of_a_corrupted_converted_model_exits_1_naming_the_layer(tmp_
 def test_cli_verify_without_any_reference_exits_2(tmp_path, capsys, monkeypatch):
     _, weights = tiny_model(tmp_path, PLAIN)
     monkeypatch.setitem(sys.modules, "cv2", None)
-    monkeypatch.setattr("core.detect.cuda_unavailable_reason", lambda: "no GPU in this test")
+    monkeypatch.setattr("darknet_inspector.core.detect.cuda_unavailable_reason",
+                        lambda: "no GPU in this test")
     code = main(["verify", str(tmp_path / "tiny.cfg"), str(weights)])
     assert code == 2
     assert "nothing to compare against" in capsys.readouterr().err

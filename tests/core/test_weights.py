@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from torch import nn
 
-from core.errors import WeightsError
-from core.layers import registry
-from core.layers.base import Built, LayerType, TensorSpec
-from core.weights import (
+from darknet_inspector.core.errors import WeightsError
+from darknet_inspector.core.layers import registry
+from darknet_inspector.core.layers.base import Built, LayerType, TensorSpec
+from darknet_inspector.core.weights import (
     WeightsHeader,
     WeightsReader,
     header_size,

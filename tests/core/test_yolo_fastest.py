@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.layers import layer_type
-from core.model import DarknetModel, load_model
-from core.weights import WeightsReader
+from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.model import DarknetModel, load_model
+from darknet_inspector.core.weights import WeightsReader
 from tests.conftest import zoo_path
 from tests.opencv_reference import (
     as_opencv,

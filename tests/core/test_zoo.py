@@ -29,12 +29,18 @@ import numpy as np
 import pytest
 import torch
 
-from core.layers.base import Layer, as_chw
-from core.model import load_model
-from core.network import Network, load_network
-from core.opencv_dnn import differs_from_darknet
-from core.verify import taint
-from core.weights import LayerRecord, Ledger, WeightsReader, random_weights, write_weights
+from darknet_inspector.core.layers.base import Layer, as_chw
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.network import Network, load_network
+from darknet_inspector.core.opencv_dnn import differs_from_darknet
+from darknet_inspector.core.verify import taint
+from darknet_inspector.core.weights import (
+    LayerRecord,
+    Ledger,
+    WeightsReader,
+    random_weights,
+    write_weights,
+)
 from tests.conftest import ZOO, zoo_path
 from tests.opencv_reference import (
     as_opencv,

@@ -11,8 +11,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from gui.main_window import MainWindow  # noqa: E402
-from gui.settings import AppSettings  # noqa: E402
+from darknet_inspector.gui.main_window import MainWindow  # noqa: E402
+from darknet_inspector.gui.settings import AppSettings  # noqa: E402
 
 STREAM_TIMEOUT_MS = 20_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.network import Network
+from darknet_inspector.core.network import Network
 from tests.helpers import net_from_text, write_random_weights
 
 HEADER = 20

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.export import load_pt
-from core.model import load_model
-from gui.convert_dialog import FORMATS
+from darknet_inspector.core.export import load_pt
+from darknet_inspector.core.model import load_model
+from darknet_inspector.gui.convert_dialog import FORMATS
 from tests.gui.conftest import answer_questions, open_and_stream
 from tests.gui.helpers import conv_cfg, write_model
 

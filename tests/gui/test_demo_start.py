@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from core.demo import demo_available, demo_files, read_ground_truth
-from core.detect import read_names
+from darknet_inspector.core.demo import demo_available, demo_files, read_ground_truth
+from darknet_inspector.core.detect import read_names
 from tests.gui.conftest import STREAM_TIMEOUT_MS
 
 pytestmark = pytest.mark.skipif(not demo_available(), reason="the bundled demo is missing")
@@ -21,8 +21,7 @@ def iou(a, b) -> float:
 
 
 def test_no_arguments_opens_the_demo(monkeypatch):
-    import gui.app
-    import gui.main_window
+    from darknet_inspector.gui import app, main_window
 
     opened = []
 
@@ -40,9 +39,9 @@ def test_no_arguments_opens_the_demo(monkeypatch):
         def exec(self):
             return 0
 
-    monkeypatch.setattr(gui.main_window, "MainWindow", FakeWindow)
-    monkeypatch.setattr(gui.app, "make_application", FakeApp)
-    assert gui.app.run_app(None, None) == 0
+    monkeypatch.setattr(main_window, "MainWindow", FakeWindow)
+    monkeypatch.setattr(app, "make_application", FakeApp)
+    assert app.run_app(None, None) == 0
     assert opened == ["demo"]
 
 

@@ -7,11 +7,17 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from core.network import load_network
-from core.weights import write_weights
-from gui.diff_view import CHANGED, COL_REL, COL_TENSOR, ChangedLayersDelegate, DiffTab
-from gui.document import ModelDocument
-from gui.layer_model import LayerTreeModel
+from darknet_inspector.core.network import load_network
+from darknet_inspector.core.weights import write_weights
+from darknet_inspector.gui.diff_view import (
+    CHANGED,
+    COL_REL,
+    COL_TENSOR,
+    ChangedLayersDelegate,
+    DiffTab,
+)
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.layer_model import LayerTreeModel
 from tests.gui.helpers import conv_cfg, write_model
 
 TIMEOUT_MS = 30_000

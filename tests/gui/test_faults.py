@@ -11,9 +11,9 @@ import time
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from gui import main_window
-from gui.main_window import MainWindow
-from gui.tasks import ConvertProgress, StreamUpdate, stream_weights
+from darknet_inspector.gui import main_window
+from darknet_inspector.gui.main_window import MainWindow
+from darknet_inspector.gui.tasks import ConvertProgress, StreamUpdate, stream_weights
 from tests.gui.conftest import STREAM_TIMEOUT_MS, answer_questions
 from tests.gui.helpers import conv_cfg, write_model
 
@@ -204,7 +204,7 @@ def test_an_exception_in_the_export_worker_reaches_the_log(qtbot, window, tmp_pa
 
 def test_an_exception_in_the_convert_worker_reaches_the_dialog_and_the_log(
         qtbot, window, tmp_path, monkeypatch):
-    from gui import convert_dialog
+    from darknet_inspector.gui import convert_dialog
 
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
     with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):
@@ -260,7 +260,7 @@ def test_a_truncated_image_in_the_preview_is_a_message(qtbot, window, tmp_path, 
 
 def test_an_exception_in_the_preview_worker_reaches_the_tab_and_the_log(
         qtbot, window, tmp_path, monkeypatch, preview_ready):
-    from gui import preview as preview_module
+    from darknet_inspector.gui import preview as preview_module
     from tests.bad_inputs.corpus import jpeg
 
     def failing_detect(request):
@@ -307,8 +307,8 @@ def test_many_qt_calls_do_not_abort_the_interpreter():
 
 def test_cancelling_a_conversion_before_it_writes_leaves_the_existing_file(
         qtbot, window, tmp_path, monkeypatch):
-    from gui import convert_dialog
-    from gui.tasks import convert_model
+    from darknet_inspector.gui import convert_dialog
+    from darknet_inspector.gui.tasks import convert_model
 
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
     with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):
@@ -383,7 +383,7 @@ def test_comparing_with_a_broken_weights_file_is_a_message(qtbot, window, tmp_pa
 
 def test_an_exception_in_the_verify_worker_reaches_the_tab_and_the_log(
         qtbot, window, tmp_path, monkeypatch):
-    from gui import verify_view
+    from darknet_inspector.gui import verify_view
 
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
     with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):

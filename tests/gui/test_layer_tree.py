@@ -6,7 +6,7 @@ import re
 
 from PySide6.QtCore import Qt
 
-from gui.layer_model import COL_INPUT, COL_OUTPUT, COL_TYPE, layer_matches
+from darknet_inspector.gui.layer_model import COL_INPUT, COL_OUTPUT, COL_TYPE, layer_matches
 from tests.conftest import zoo_path
 
 # yolov3-tiny at 416x416, shapes as Darknet prints them when it loads the cfg

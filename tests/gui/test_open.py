@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from gui.app import cfg_first
+from darknet_inspector.gui.app import cfg_first
 from tests.gui.conftest import STREAM_TIMEOUT_MS, open_and_stream
 from tests.gui.helpers import conv_cfg, write_model
 

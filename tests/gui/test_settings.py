@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gui.main_window import MainWindow
+from darknet_inspector.gui.main_window import MainWindow
 from tests.gui.conftest import open_and_stream
 from tests.gui.helpers import conv_cfg, write_model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gui.stats import HISTOGRAM_SAMPLE, filter_norms, strided_sample, tensor_stats
+from darknet_inspector.gui.stats import HISTOGRAM_SAMPLE, filter_norms, strided_sample, tensor_stats
 
 
 def test_stats_count_zeros_nan_and_inf_and_skip_them_in_mean():

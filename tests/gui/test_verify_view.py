@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.model import load_model
-from core.verify import VerifyReport, compare_with_opencv, verify_input
-from gui import palette
-from gui.document import ModelDocument
-from gui.verify_view import COL_NOTE, COL_STATUS, VerifyTab
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.verify import VerifyReport, compare_with_opencv, verify_input
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.verify_view import COL_NOTE, COL_STATUS, VerifyTab
 from tests.gui.helpers import conv_cfg, write_model
 
 pytest.importorskip("cv2")
@@ -29,7 +29,7 @@ def tab(qtbot, settings):
 
 
 def load(tab, cfg, weights) -> None:
-    from core.network import load_network
+    from darknet_inspector.core.network import load_network
 
     tab.doc.set_network(str(cfg), load_network(cfg))
     tab.doc.begin_stream(str(weights))

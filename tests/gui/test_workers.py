@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.errors import UsageError
-from gui.workers import TaskRunner
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.gui.workers import TaskRunner
 
 
 def test_runner_delivers_yields_then_the_return_value(qtbot):

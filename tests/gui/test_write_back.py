@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from core.export import save_pt
-from core.model import load_model
-from gui.write_back_dialog import WriteBackDialog
+from darknet_inspector.core.export import save_pt
+from darknet_inspector.core.model import load_model
+from darknet_inspector.gui.write_back_dialog import WriteBackDialog
 from tests.gui.conftest import answer_questions
 from tests.gui.helpers import conv_cfg, write_model
 

@@ -8,9 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.model import DarknetModel
-from core.network import Network
-from core.weights import WeightsHeader, WeightsReader, random_weights, write_weights
+from darknet_inspector.core.model import DarknetModel
+from darknet_inspector.core.network import Network
+from darknet_inspector.core.weights import (
+    WeightsHeader,
+    WeightsReader,
+    random_weights,
+    write_weights,
+)
 from tests.helpers import net_from_text
 
 

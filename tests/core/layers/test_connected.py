@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.weights import FLOAT, WeightsHeader
+from darknet_inspector.core.weights import FLOAT, WeightsHeader
 from tests.core.layers.layer_support import (
     build,
     layout,

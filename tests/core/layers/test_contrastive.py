@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.layers import layer_type
-from core.network import load_network
+from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.network import load_network
 from tests.core.layers.layer_support import build, loaded, messages, outputs, random_input
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import InspectorError
+from darknet_inspector.core.errors import InspectorError
 from tests.core.layers.layer_support import (
     build,
     layout,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.layers import layer_type
+from darknet_inspector.core.layers import layer_type
 from tests.core.layers.layer_support import build, loaded, messages, outputs, random_input
 
 BODY = "[avgpool]\n\n[softmax]\ngroups=1\n\n[cost]\ntype=sse\n"

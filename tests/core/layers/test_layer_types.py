@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.cfg import read_cfg
-from core.layers import registered_types
-from core.network import load_network
+from darknet_inspector.core.cfg import read_cfg
+from darknet_inspector.core.layers import registered_types
+from darknet_inspector.core.network import load_network
 from tests.conftest import ZOO
 
 ZOO_CFGS = sorted(p.name for p in (ZOO / "cfg").glob("*.cfg")) if (ZOO / "cfg").is_dir() else []

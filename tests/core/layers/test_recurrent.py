@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import InspectorError
-from core.model import DarknetModel
-from core.network import load_network
-from core.weights import WeightsHeader
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.model import DarknetModel
+from darknet_inspector.core.network import load_network
+from darknet_inspector.core.weights import WeightsHeader
 from tests.core.layers.layer_support import build, layout, loaded, messages, outputs, random_input
 
 
