@@ -29,3 +29,13 @@ def test_core_never_imports_qt():
                     f"{path} imports {name}")
                 if name.startswith("gui"):  # only the launcher may start the app
                     assert path.name == "cli.py", f"{path} imports {name}"
+
+
+def test_ruff_is_clean():
+    """`ruff check` (pyproject.toml's rules) passes on the whole tree."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
