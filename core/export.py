@@ -13,7 +13,7 @@ from darknet_inspector.core.atomic import atomic_write
 from darknet_inspector.core.cfg import parse_cfg
 from darknet_inspector.core.errors import Diagnostic, InspectorError, UsageError
 from darknet_inspector.core.model import DarknetModel
-from darknet_inspector.core.network import Network, build_network
+from darknet_inspector.core.network import Network, build_network, load_network
 from darknet_inspector.core.weights import TensorKey, WeightsHeader, write_weights
 
 PT_FORMAT = "darknet-inspector/pt"
@@ -192,8 +192,6 @@ def weights_source(path: str | os.PathLike, cfg_path: str | os.PathLike | None =
     if cfg_path is None:
         raise UsageError(f"{path}: a plain state_dict holds no cfg; pass the cfg it was made "
                          "for with --cfg CFG")
-    from darknet_inspector.core.network import load_network
-
     network = load_network(cfg_path)
     source = WeightsSource(network, {}, WeightsHeader(), "state_dict",
                            list(network.errors))

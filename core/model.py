@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.layers.base import DarknetModule, Layer
-from darknet_inspector.core.limits import check_model_memory
+from darknet_inspector.core.memory import check_model_memory
 from darknet_inspector.core.network import Network, load_network
 from darknet_inspector.core.report import Report, make_report
 from darknet_inspector.core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader

@@ -18,7 +18,7 @@ from darknet_inspector.core.layers.base import (
     Shape,
     UnknownInput,
 )
-from darknet_inspector.core.limits import memory_diagnostics
+from darknet_inspector.core.memory import memory_diagnostics
 
 HEAD_TYPES = ("yolo", "Gaussian_yolo", "region", "detection")
 HEADER_BYTES = 20

@@ -18,8 +18,9 @@ import numpy as np
 
 from darknet_inspector.core.atomic import atomic_write
 from darknet_inspector.core.errors import Diagnostic, WeightsError
+from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.layers.base import Layer, TensorSpec
-from darknet_inspector.core.limits import check_weights_memory
+from darknet_inspector.core.memory import check_weights_memory
 from darknet_inspector.core.network import Network
 
 FLOAT = np.dtype("<f4")
@@ -373,8 +374,6 @@ TensorKey = tuple[int, str]
 def serialize_weights(network: Network, tensors: Mapping[TensorKey, np.ndarray],
                       header: WeightsHeader) -> Iterator[bytes]:
     """Header, then every layer's tensors in file order (`save_weights_upto`)."""
-    from darknet_inspector.core.layers import layer_type
-
     yield header.pack()
     for layer in network.layers:
         kind = layer_type(layer.type)

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from darknet_inspector.core.cfg import decode_cfg_bytes, parse_cfg
 from darknet_inspector.core.errors import Diagnostic, InspectorError
-from darknet_inspector.core.limits import estimate_memory
+from darknet_inspector.core.memory import estimate_memory
 from darknet_inspector.core.network import DARKNET_SECTION_NAMES, Network, build_network
 from darknet_inspector.core.report import make_report, report_to_dict, report_to_text
 from darknet_inspector.core.weights import (

@@ -7,12 +7,8 @@ import pytest
 
 from darknet_inspector.core import limits
 from darknet_inspector.core.errors import UsageError
-from darknet_inspector.core.limits import (
-    LimitError,
-    estimate_memory,
-    max_memory_mb,
-    set_max_memory_mb,
-)
+from darknet_inspector.core.limits import LimitError, max_memory_mb, set_max_memory_mb
+from darknet_inspector.core.memory import estimate_memory
 from tests.helpers import net_from_text
 
 SMALL = """[net]
