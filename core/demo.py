@@ -97,9 +97,10 @@ def broken_cfg_text(cfg_path: str | os.PathLike) -> str:
     behind a two-line note; every other line is kept as it is."""
     cfg = read_cfg(cfg_path)
     head = first_head(build_network(cfg))
-    lines = cfg.text.splitlines()
+    lines = cfg.lines()
     lines[head.section.line_of("classes") - 1] = f"classes={BROKEN_CLASSES}"
-    return BROKEN_CFG_NOTE + "\n".join(lines) + "\n"
+    text = "\n".join(lines)
+    return BROKEN_CFG_NOTE + (text if text.endswith("\n") else text + "\n")
 
 
 def truncated_length(network: Network, weights_path: str | os.PathLike) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from darknet_inspector.core.cfg import split_lines
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network
 
@@ -63,7 +64,7 @@ def opencv_cfg_text(text: str, width: int | None = None, height: int | None = No
     `nms_threshold=0` so its output keeps every box instead of zeroing and suppressing."""
     lines: list[str] = []
     section = ""
-    for raw in text.splitlines():
+    for raw in split_lines(text):
         line = re.split(r"[#;]", raw, maxsplit=1)[0].rstrip()
         match = _SECTION.match(line)
         if match:
@@ -401,7 +402,7 @@ def first_unloadable(network: Network) -> tuple[int, str] | None:
 def cfg_text_before(network: Network, index: int) -> str:
     """The cfg text up to (not including) layer `index`'s section: what OpenCV can load of
     a cfg it fails on at that layer (Darknet layers only ever read earlier layers)."""
-    lines = network.cfg.text.splitlines()
+    lines = network.cfg.lines()
     return "\n".join(lines[:network.layers[index].line - 1]) + "\n"
 
 
