@@ -7,11 +7,13 @@ message, inline comments, a BOM, CRLF).
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import overload
 
 from darknet_inspector.core.errors import CfgError, Diagnostic
 from darknet_inspector.core.limits import MAX_SECTIONS
@@ -81,6 +83,14 @@ class Section:
     def _error(self, key: str, message: str) -> CfgError:
         return CfgError(f"[{self.name}] option {key}: {message}", self.path, self.line_of(key))
 
+    # The getters are named for the type they return, so inside this class `str`, `int`
+    # and `float` below them mean the methods: annotations spell the types `builtins.str`.
+    # With a default they never return None.
+    @overload
+    def str(self, key: str, default: str) -> str: ...
+    @overload
+    def str(self, key: str, default: None = None) -> str | None: ...
+
     def str(self, key: str, default: str | None = None) -> str | None:
         self.read_as_text.add(key)
         value = self.raw(key)
@@ -89,36 +99,63 @@ class Section:
                               f"{MAX_TEXT_OPTION} characters)")
         return default if value is None or value == "" else value
 
-    def commented_text_options(self) -> list[Option]:
+    def commented_text_options(self) -> builtins.list[Option]:
         """Text options (e.g. `activation=`) followed by an inline comment on their line."""
         return [self.options[key] for key in sorted(self.read_as_text)
                 if key in self.options and self.options[key].comment]
 
-    def int(self, key: str, default: int | None = None) -> int | None:
+    @overload
+    def int(self, key: builtins.str, default: builtins.int) -> builtins.int: ...
+    @overload
+    def int(self, key: builtins.str, default: None = None) -> builtins.int | None: ...
+
+    def int(self, key: builtins.str, default: builtins.int | None = None) -> builtins.int | None:
         value = self.raw(key)
         if value is None or value == "":
             return default
         return self._to_int(key, value)
 
-    def float(self, key: str, default: float | None = None) -> float | None:
+    @overload
+    def float(self, key: builtins.str, default: builtins.float) -> builtins.float: ...
+    @overload
+    def float(self, key: builtins.str, default: None = None) -> builtins.float | None: ...
+
+    def float(self, key: builtins.str,
+              default: builtins.float | None = None) -> builtins.float | None:
         value = self.raw(key)
         if value is None or value == "":
             return default
         return self._to_float(key, value)
 
-    def ints(self, key: str, default: list[int] | None = None) -> list[int] | None:
+    @overload
+    def ints(self, key: builtins.str,
+             default: builtins.list[builtins.int]) -> builtins.list[builtins.int]: ...
+    @overload
+    def ints(self, key: builtins.str,
+             default: None = None) -> builtins.list[builtins.int] | None: ...
+
+    def ints(self, key: builtins.str, default: builtins.list[builtins.int] | None = None
+             ) -> builtins.list[builtins.int] | None:
         value = self.raw(key)
         if value is None or value == "":
             return default
         return [self._to_int(key, v) for v in _split_list(value)]
 
-    def floats(self, key: str, default: list[float] | None = None) -> list[float] | None:
+    @overload
+    def floats(self, key: builtins.str,
+               default: builtins.list[builtins.float]) -> builtins.list[builtins.float]: ...
+    @overload
+    def floats(self, key: builtins.str,
+               default: None = None) -> builtins.list[builtins.float] | None: ...
+
+    def floats(self, key: builtins.str, default: builtins.list[builtins.float] | None = None
+               ) -> builtins.list[builtins.float] | None:
         value = self.raw(key)
         if value is None or value == "":
             return default
         return [self._to_float(key, v) for v in _split_list(value)]
 
-    def _to_int(self, key: str, text: str) -> int:
+    def _to_int(self, key: builtins.str, text: builtins.str) -> builtins.int:
         try:
             value = int(text)
         except ValueError:
@@ -136,13 +173,13 @@ class Section:
                               f"it into ({INT_MIN}..{INT_MAX})")
         return value
 
-    def _to_float(self, key: str, text: str) -> float:
+    def _to_float(self, key: builtins.str, text: builtins.str) -> builtins.float:
         try:
             return float(text)
         except ValueError:
             raise self._error(key, f"expected a number, found {shown(text)}") from None
 
-    def unused_keys(self) -> list[Option]:
+    def unused_keys(self) -> builtins.list[Option]:
         return [opt for key, opt in self.options.items() if key not in self.used]
 
 
