@@ -118,9 +118,9 @@ def _pairs(network: Network, a: str | os.PathLike, b: str | os.PathLike
 
 def _natural(network: Network, tensor: TensorRecord, transposed: bool) -> np.ndarray:
     layer = network.layers[tensor.layer]
-    assert tensor.values is not None
-    return layer_type(layer.type).stored_to_natural(layer, tensor.name, tensor.values,
-                                                    transposed)
+    kind = layer_type(layer.type)
+    assert kind is not None and tensor.values is not None  # it was read: a known layer type
+    return kind.stored_to_natural(layer, tensor.name, tensor.values, transposed)
 
 
 def tensor_difference(network: Network, a: str | os.PathLike, b: str | os.PathLike,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import numpy as np
 import torch
@@ -201,12 +202,12 @@ def weights_source(path: str | os.PathLike, cfg_path: str | os.PathLike | None =
     return source
 
 
-def _is_state_dict(payload: object) -> bool:
+def _is_state_dict(payload: object) -> TypeGuard[dict[str, torch.Tensor]]:
     return isinstance(payload, dict) and bool(payload) and all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items())
 
 
-def _match_state_dict(source: WeightsSource, state: dict) -> None:
+def _match_state_dict(source: WeightsSource, state: dict[str, torch.Tensor]) -> None:
     """Every tensor the cfg stores must be in `state` with its size; keys naming no tensor
     of the cfg mean the wrong cfg (or a foreign naming scheme)."""
     by_key = {_state_key(k): v for k, v in state.items()}

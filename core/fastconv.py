@@ -14,6 +14,8 @@ no autograd, no tracing or export; anything else, or any failure, takes the call
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -27,7 +29,8 @@ POST_OPS: dict[str, tuple[str, list[float]]] = {
 """Darknet activations oneDNN applies as the same formula inside the convolution."""
 
 
-def _operators():
+def _operators() -> tuple[Callable[..., Tensor], Callable[..., Tensor]] | None:
+    """oneDNN's fused convolution and its weight packing, or None where torch lacks them."""
     try:
         run = torch.ops.mkldnn._convolution_pointwise
         pack = torch._C._nn.mkldnn_reorder_conv2d_weight
@@ -62,9 +65,9 @@ class PackedConv:
 
     def __call__(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor | None:
         """conv (+ the activation when `fuses_activation`), or None: use F.conv2d."""
-        if self.broken or not _plain_inference(x, weight):
+        if _OPERATORS is None or self.broken or not _plain_inference(x, weight):
             return None
-        run, pack = _OPERATORS  # type: ignore[misc]
+        run, pack = _OPERATORS
         try:
             key = (weight.data_ptr(), weight._version, tuple(weight.shape))
             if key != self.key:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.network import Network
 
@@ -160,7 +162,9 @@ def taint(network: Network, differs: dict[int, str]) -> dict[int, int]:
 
 def compare_layers(network: Network, ours: list[np.ndarray], theirs: dict[int, np.ndarray],
                    tolerance: float, differs: dict[int, str] | None = None,
-                   layout=None, entries=None) -> list[LayerComparison]:
+                   layout: Callable[[Layer, np.ndarray], np.ndarray] | None = None,
+                   entries: Callable[[Layer, np.ndarray], np.ndarray] | None = None,
+                   ) -> list[LayerComparison]:
     """One row per layer. `layout(layer, output)` maps our output to the reference's
     layout, `entries(layer, expected)` chooses which entries to compare."""
     differs = differs or {}
@@ -177,13 +181,14 @@ def compare_layers(network: Network, ours: list[np.ndarray], theirs: dict[int, n
             row.note = (f"{REFERENCE_DIFFERS_NOTE}: fed by layer {after[layer.index]}, where "
                         "the reference differs")
         expected = theirs.get(layer.index)
-        got = None
-        if expected is not None:
-            got = ours[layer.index] if layout is None else layout(layer, ours[layer.index])
-        if got is None or got.size != expected.size:
+        if expected is None:
             if row.status == NOT_COMPARED:
-                row.note = ("the reference has no output for this layer" if got is None else
-                            f"the reference's output has {expected.size} values, ours "
+                row.note = "the reference has no output for this layer"
+            continue
+        got = ours[layer.index] if layout is None else layout(layer, ours[layer.index])
+        if got.size != expected.size:
+            if row.status == NOT_COMPARED:
+                row.note = (f"the reference's output has {expected.size} values, ours "
                             f"{got.size}")
             continue
         mask = None if entries is None else entries(layer, expected)
