@@ -3,7 +3,3 @@
 Only Qt code lives here: every Darknet question is answered by `core`, and long work
 (streaming weights, converting, detecting) runs in worker threads (`gui.workers`).
 """
-
-from darknet_inspector.gui.refcounts import pin_singletons
-
-pin_singletons()  # before any Qt call: see gui/refcounts.py
