@@ -141,20 +141,41 @@ def _writable_target(path: str, *inputs: str | None) -> str:
 
 @command("inspect")
 def run_inspect(args: argparse.Namespace) -> int:
+    from darknet_inspector.core.jobs.stream import read_streamed
     from darknet_inspector.core.network import load_network
     from darknet_inspector.core.report import make_report, report_to_dict, report_to_text
-    from darknet_inspector.core.weights import read_weights
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
-    records = ledger = None
     if args.weights:
-        records, ledger = read_weights(network, _require_file(args.weights, "weights"))
-    report = make_report(network, records, ledger)
+        read = read_streamed(network, _require_file(args.weights, "weights"))
+        report = make_report(network, read.records, read.ledger, read.flags)
+    else:
+        report = make_report(network)
     if args.json:
         print(json.dumps(report_to_dict(report)))
     else:
         print(report_to_text(report))
     return EXIT_PROBLEMS if report.has_errors else EXIT_OK
+
+
+def _run_checked(job):
+    """Run a job (core.jobs) to its end; a model with errors prints its report on stderr
+    and gives None (exit 1), as `_load_checked` does."""
+    from darknet_inspector.core.jobs import run_job
+    from darknet_inspector.core.model import ModelHasErrors
+    from darknet_inspector.core.report import report_to_text
+
+    try:
+        return run_job(job)
+    except ModelHasErrors as problems:
+        print(report_to_text(problems.report), file=sys.stderr)
+        return None
+
+
+def _load_network(args: argparse.Namespace):
+    from darknet_inspector.core.network import load_network
+
+    return load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
 
 
 def _load_checked(args: argparse.Namespace):
@@ -173,20 +194,22 @@ def _load_checked(args: argparse.Namespace):
 
 @command("convert")
 def run_convert(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.formats import DEFAULT_OPSET, check_opset, export_model
+    from darknet_inspector.core.formats import DEFAULT_OPSET, check_opset
+    from darknet_inspector.core.jobs.convert import ConvertOptions, convert_model
 
     if args.opset is not None and args.format != "onnx":
         raise UsageError("--opset applies to --format onnx only")
     opset = check_opset(args.opset if args.opset is not None else DEFAULT_OPSET)
     _writable_target(args.output, args.cfg, args.weights)
-    model = _load_checked(args)
-    if model is None:
+    network = _load_network(args)
+    options = ConvertOptions(args.output, args.fuse, args.format, args.dynamic_batch, opset)
+    result = _run_checked(convert_model(network, _require_file(args.weights, "weights"),
+                                        options))
+    if result is None:
         return EXIT_PROBLEMS
-    if args.fuse:
-        model.fuse()
-    check = export_model(model, args.output, args.format, opset, args.dynamic_batch)
-    print(f"wrote {args.output} ({args.format}, {len(model.network.layers)} layers, "
-          f"{model.network.param_count:,} parameters{', BN folded' if args.fuse else ''}; "
+    check = result.check
+    print(f"wrote {args.output} ({args.format}, {result.layers} layers, "
+          f"{result.parameters:,} parameters{', BN folded' if result.fused else ''}; "
           f"outputs {', '.join(check.outputs)})")
     print(f"check: {check.summary()}")
     for note in check.notes:
@@ -273,36 +296,37 @@ def _image_format(path: str) -> str:
 
 @command("detect")
 def run_detect(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.detect import Detector, read_names, resolve_device
-    from darknet_inspector.core.image import load_image
+    from darknet_inspector.core.detect import resolve_device
+    from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
 
     image_path = _require_file(args.image, "image")
     for target in (args.json, args.save):
         if target and target != "-":
             _writable_target(target, args.cfg, args.weights, args.image, args.names)
     save_format = _image_format(args.save) if args.save else None
-    names = read_names(_require_file(args.names, "names")) if args.names else None
+    names = _require_file(args.names, "names") if args.names else None
     device = resolve_device(args.device)
-    image = load_image(image_path)
-    model = _load_checked(args)
-    if model is None:
+    network = _load_network(args)
+    key = DetectorKey(args.cfg, _require_file(args.weights, "weights"), names, str(device),
+                      args.letterbox, args.half)
+    outcome = _run_checked(detect(DetectRequest(network, key, image_path, args.conf, args.nms,
+                                                args.agnostic, draw=bool(args.save))))
+    if outcome is None:
         return EXIT_PROBLEMS
-    detector = Detector(model.fuse(), names, device, args.letterbox, args.half)
-    inference = detector.infer(image)
-    found = detector.detections(inference, args.conf, args.nms, args.agnostic)
-    for note in _detect_notes(detector, names) + inference.warnings:
+    inference, found = outcome.inference, outcome.detections
+    for note in _detect_notes(outcome.detector) + outcome.notes:
         print(f"darknet-inspector: warning: {note}", file=sys.stderr)
     if args.json:
         _write_detect_json(args.json, args.image, inference, found)
     if args.save:
-        _save_drawn(args.save, save_format, image, found)
+        _save_drawn(args.save, save_format, outcome.drawn.rgb)
     if args.json != "-":
         print(_detect_text(args.image, inference, found))
     return EXIT_OK
 
 
-def _detect_notes(detector, names: list[str] | None) -> list[str]:
-    classes = detector.classes
+def _detect_notes(detector) -> list[str]:
+    classes, names = detector.classes, detector.names
     if names is not None and len(names) < classes:
         return [f"the names file has {len(names)} names but the model has {classes} "
                 "classes; the others are shown by number"]
@@ -322,11 +346,12 @@ def _write_detect_json(target: str, image: str, inference, found) -> None:
         json.dump(payload, out, indent=1)
 
 
-def _save_drawn(target: str, fmt: str, image, found) -> None:
-    from darknet_inspector.core.atomic import atomic_write
-    from darknet_inspector.core.draw import draw_detections
+def _save_drawn(target: str, fmt: str, rgb: np.ndarray) -> None:
+    from PIL import Image
 
-    drawn = draw_detections(image, found)
+    from darknet_inspector.core.atomic import atomic_write
+
+    drawn = Image.fromarray(rgb)
     options = {"quality": 92} if fmt == "JPEG" else {}
     with atomic_write(target) as out:
         drawn.save(out, format=fmt, **options)
@@ -352,16 +377,17 @@ def _detect_text(image: str, inference, found) -> str:
 
 @command("export-weights")
 def run_export_weights(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.export import export_weights, weights_source
+    from darknet_inspector.core.jobs import run_job
+    from darknet_inspector.core.jobs.write_back import SourceHasErrors, write_back
 
     _writable_target(args.output, args.model, args.cfg)
     cfg = _require_file(args.cfg, "cfg") if args.cfg else None
-    source = weights_source(_require_file(args.model, "model"), cfg)
-    if source.errors:
-        for problem in source.diagnostics:
+    try:
+        source = run_job(write_back(_require_file(args.model, "model"), args.output, cfg))
+    except SourceHasErrors as refused:
+        for problem in refused.source.diagnostics:
             print(f"darknet-inspector: {problem}", file=sys.stderr)
         return EXIT_PROBLEMS
-    export_weights(source, args.output)
     print(f"wrote {args.output} (from {source.origin}, {len(source.tensors)} tensors, "
           f"seen {source.header.seen})")
     return EXIT_OK
@@ -395,26 +421,20 @@ def _add_verify_parsers(sub) -> None:
 @command("verify")
 def run_verify(args: argparse.Namespace) -> int:
     from darknet_inspector.core.detect import resolve_device
-    from darknet_inspector.core.export import load_pt
-    from darknet_inspector.core.verify import (
-        DEFAULT_TOLERANCE,
-        report_to_text,
-        verify_input,
-        verify_model,
-    )
+    from darknet_inspector.core.jobs.verify import VerifyRequest, verify
+    from darknet_inspector.core.verify import DEFAULT_TOLERANCE, report_to_text
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     if not tolerance > 0:
         raise UsageError(f"--tolerance {args.tolerance}: must be a positive number")
     device = resolve_device(args.device)
     image = _require_file(args.image, "image") if args.image else None
-    model = _load_checked(args)
-    if model is None:
+    converted = _require_file(args.model, "model") if args.model else None
+    network = _load_network(args)
+    report = _run_checked(verify(VerifyRequest(network, _require_file(args.weights, "weights"),
+                                               image, tolerance, device, converted)))
+    if report is None:
         return EXIT_PROBLEMS
-    if args.model:
-        model = _converted_model(load_pt(_require_file(args.model, "model")), model)
-    x, described = verify_input(model.network, image)
-    report = verify_model(model.to(device), args.weights, x, described, tolerance, device)
     if not report.ran:
         notes = "; ".join(c.note for c in report.comparisons)
         raise UsageError(f"nothing to compare against: {notes}")
@@ -422,19 +442,11 @@ def run_verify(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if report.diverges else EXIT_OK
 
 
-def _converted_model(converted, loaded):
-    """A converted .pt must describe the same network as CFG (same layers and shapes)."""
-    ours = [(layer.type, layer.output_shape) for layer in converted.network.layers]
-    theirs = [(layer.type, layer.output_shape) for layer in loaded.network.layers]
-    if ours != theirs:
-        raise UsageError("--model: its embedded cfg does not describe the network of CFG at "
-                         "this size (layers or shapes differ)")
-    return converted
-
-
 @command("diff")
 def run_diff(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.diff import diff_to_text, diff_weights
+    from darknet_inspector.core.diff import diff_to_text
+    from darknet_inspector.core.jobs import run_job
+    from darknet_inspector.core.jobs.diff import diff as diff_job
     from darknet_inspector.core.network import load_network
 
     network = load_network(_require_file(args.cfg, "cfg"))
@@ -443,8 +455,8 @@ def run_diff(args: argparse.Namespace) -> int:
 
         print(report_to_text(make_report(network)), file=sys.stderr)
         return EXIT_PROBLEMS
-    diff = diff_weights(network, _require_file(args.a, "weights"),
-                        _require_file(args.b, "weights"))
+    diff = run_job(diff_job(network, _require_file(args.a, "weights"),
+                            _require_file(args.b, "weights")))
     print(json.dumps(diff.to_dict()) if args.json else diff_to_text(diff, args.all))
     return EXIT_PROBLEMS if diff.has_errors else EXIT_OK
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from darknet_inspector.core.errors import Diagnostic
+from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.weights import LayerRecord, Ledger
 
@@ -15,6 +16,8 @@ class Report:
     records: list[LayerRecord] | None = None
     ledger: Ledger | None = None
     problems: list[Diagnostic] = field(default_factory=list)
+    flags: dict[tuple[int, str], list[str]] = field(default_factory=dict)
+    """(layer, tensor) -> its health flags (core.tensor_stats.HEALTH_FLAGS), when read."""
 
     @property
     def has_errors(self) -> bool:
@@ -22,9 +25,10 @@ class Report:
 
 
 def make_report(network: Network, records: list[LayerRecord] | None = None,
-                ledger: Ledger | None = None) -> Report:
+                ledger: Ledger | None = None,
+                flags: dict[tuple[int, str], list[str]] | None = None) -> Report:
     problems = list(network.diagnostics) + (list(ledger.diagnostics) if ledger else [])
-    return Report(network, records, ledger, problems)
+    return Report(network, records, ledger, problems, dict(flags or {}))
 
 
 def layer_status(report: Report, index: int) -> str:
@@ -52,7 +56,8 @@ def report_to_dict(report: Report) -> dict:
             "line": layer.line,
             "input_shape": list(layer.input_shape) if layer.input_shape else None,
             "output_shape": list(layer.output_shape) if layer.output_shape else None,
-            "params": [{"name": t.name, "shape": list(t.shape), "offset": offsets.get(t.name)}
+            "params": [{"name": t.name, "shape": list(t.shape), "offset": offsets.get(t.name),
+                        "flags": report.flags.get((layer.index, t.name), [])}
                        for t in layer.weights],
             "param_count": layer.param_count,
             "status": layer_status(report, layer.index),
@@ -70,6 +75,12 @@ def _shape(shape) -> str:
     return "?" if shape is None else "x".join(str(d) for d in shape)
 
 
+def _flag_rows(report: Report, layer: Layer) -> list[str]:
+    """One line under a layer's row per tensor that raises health flags."""
+    return [f"{'':>4}  ! {t.name}: {', '.join(report.flags[(layer.index, t.name)])}"
+            for t in layer.weights if report.flags.get((layer.index, t.name))]
+
+
 def report_to_text(report: Report) -> str:
     """A readable table: one row per layer, then the weights verdict and the problems."""
     network = report.network
@@ -82,6 +93,7 @@ def report_to_text(report: Report) -> str:
             f"{layer.index:>4}  {layer.type:<14} {layer.line:>5}  {_shape(layer.input_shape):>14}"
             f" -> {_shape(layer.output_shape):<14} {layer.param_count:>10,}  "
             f"{layer_status(report, layer.index):<8} {layer.summary}")
+        rows.extend(_flag_rows(report, layer))
     if report.ledger:
         ledger = report.ledger
         expected = f"{ledger.expected_bytes:,}"

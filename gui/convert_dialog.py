@@ -22,16 +22,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from darknet_inspector.core.network import Network
-from darknet_inspector.gui import palette
-from darknet_inspector.gui.overwrite import may_write
-from darknet_inspector.gui.settings import AppSettings
-from darknet_inspector.gui.tasks import (
+from darknet_inspector.core.jobs.convert import (
     ConvertOptions,
     ConvertProgress,
     ConvertResult,
     convert_model,
 )
+from darknet_inspector.core.network import Network
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.overwrite import may_write
+from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner
 
 

@@ -39,11 +39,11 @@ from darknet_inspector.core.diff import (
     tensor_difference,
     value_histogram,
 )
+from darknet_inspector.core.jobs.diff import diff
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_text
 from darknet_inspector.gui.settings import AppSettings
-from darknet_inspector.gui.verify_tasks import diff
 from darknet_inspector.gui.workers import TaskRunner, start_task
 
 CHANGED = QColor("#d7e7fb")  # changed layers / tensors in the tree and the table

@@ -14,8 +14,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from darknet_inspector.core.model_state import UNREAD
 from darknet_inspector.gui import palette
-from darknet_inspector.gui.document import UNREAD, ModelDocument
+from darknet_inspector.gui.document import ModelDocument
 
 COLUMNS = ("#", "Type", "Options", "Input", "Output", "Params", "Offset", "Weights", "Line")
 COL_INDEX, COL_TYPE, COL_OPTIONS, COL_INPUT, COL_OUTPUT, COL_PARAMS, COL_OFFSET, \
@@ -194,7 +195,7 @@ class LayerTreeModel(QAbstractItemModel):
         tooltip = ""
         if stats is not None:
             tooltip = "\n".join([f"min {stats.minimum:.4g}  max {stats.maximum:.4g}  "
-                                 f"mean {stats.mean:.4g}  std {stats.std:.4g}", *stats.flags])
+                                 f"mean {stats.mean:.4g}  std {stats.std:.4g}", *stats.messages])
         return RowView(texts, background, _status_colour(status), tooltip, layer_row,
                        spec.name)
 

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.jobs.save import save_array
+from darknet_inspector.core.jobs.stream import StreamStart, StreamUpdate, stream_weights
 from darknet_inspector.core.network import load_network
 from darknet_inspector.gui.banner import Banner, verdict
 from darknet_inspector.gui.cfg_view import CfgSectionView
@@ -32,7 +34,6 @@ from darknet_inspector.gui.log_panel import LogPanel
 from darknet_inspector.gui.problems import ProblemsPanel
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.stream_strip import StreamStrip
-from darknet_inspector.gui.tasks import StreamStart, StreamUpdate, save_array, stream_weights
 from darknet_inspector.gui.tensor_view import TensorView
 from darknet_inspector.gui.verify_view import VerifyTab
 from darknet_inspector.gui.workers import TaskRunner, describe_error

@@ -31,9 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from darknet_inspector.core.detect import available_devices
-from darknet_inspector.gui import palette
-from darknet_inspector.gui.document import ModelDocument
-from darknet_inspector.gui.preview_tasks import (
+from darknet_inspector.core.jobs.detect import (
     DetectorKey,
     DetectOutcome,
     DetectRequest,
@@ -41,6 +39,8 @@ from darknet_inspector.gui.preview_tasks import (
     detect,
     refilter,
 )
+from darknet_inspector.gui import palette
+from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner
 

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from darknet_inspector.gui.stats import TensorStats
+from darknet_inspector.core.tensor_stats import TensorStats
 
 SPARK_PEN = pg.mkPen("#2f6db5", width=1)
 SPARK_BRUSH = pg.mkBrush(47, 109, 181, 110)

@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from darknet_inspector.core.tensor_stats import DEAD_FILTER_NORM, TensorStats
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.layer_model import shape_text
-from darknet_inspector.gui.stats import DEAD_FILTER_NORM, TensorStats
 
 NO_VALUES = {
     "partial": "the weights file ends inside this tensor",
@@ -148,7 +148,7 @@ class TensorView(QWidget):
             self.values[key].setText(text)
         sampled = "" if stats.sampled >= stats.count else \
             f" (histogram of {stats.sampled:,} evenly spaced values)"
-        self.flags.setText("\u26a0 " + "; ".join(stats.flags) if stats.flags else "")
+        self.flags.setText("\u26a0 " + "; ".join(stats.messages) if stats.flags else "")
         self.histogram.setTitle(f"Histogram{sampled}", color="#333", size="9pt")
         self._hist_item.setData(stats.edges, stats.counts)
         self.histogram.enableAutoRange()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from darknet_inspector.core.detect import available_devices
+from darknet_inspector.core.jobs.verify import VerifyRequest, verify
 from darknet_inspector.core.verify import (
     AFTER_REFERENCE_DIFFERS,
     DEFAULT_TOLERANCE,
@@ -41,7 +42,6 @@ from darknet_inspector.core.verify import (
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.settings import AppSettings
-from darknet_inspector.gui.verify_tasks import VerifyRequest, verify
 from darknet_inspector.gui.workers import TaskRunner, start_task
 
 COLUMNS = ("Layer", "Type", "Line", "Max abs diff", "Max rel diff", "Status", "Note")

@@ -1,4 +1,4 @@
-"""Run a generator task (gui.tasks) on a QThread: one signal per yielded value.
+"""Run a core job (`core.jobs`) on a QThread: one signal per yielded value.
 
 `TaskRunner` is the handle the UI keeps: start it, connect to its signals (delivered on
 the UI thread), cancel it. The cancel flag is checked between yields, so a weights

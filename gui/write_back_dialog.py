@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from darknet_inspector.core.export import WeightsSource
+from darknet_inspector.core.jobs.write_back import write_back
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.overwrite import may_write
 from darknet_inspector.gui.settings import AppSettings
-from darknet_inspector.gui.verify_tasks import write_back
 from darknet_inspector.gui.workers import TaskRunner, start_task
 
 MODEL_FILTER = "PyTorch model or state_dict (*.pt *.pth);;All files (*)"

@@ -227,10 +227,10 @@ def test_export_weights_failing_mid_write_keeps_the_existing_file(model_files, t
     assert leftovers(tmp_path) == []
 
 
-def test_gui_tensor_export_failing_mid_write_leaves_nothing(tmp_path, disk_fills_up):
+def test_tensor_export_failing_mid_write_leaves_nothing(tmp_path, disk_fills_up):
     import numpy as np
 
-    from darknet_inspector.gui.tasks import save_array
+    from darknet_inspector.core.jobs.save import save_array
 
     target = tmp_path / "tensor.npy"
     with pytest.raises(OSError):

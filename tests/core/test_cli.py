@@ -141,8 +141,9 @@ def test_inspect_json_has_exactly_the_contract_keys_and_types(files, capsys):
         assert layer["param_count"] == sum(int(np.prod(p["shape"])) for p in layer["params"])
         assert layer["status"] == ("ok" if layer["params"] else "none")
         for param in layer["params"]:
-            assert set(param) == {"name", "shape", "offset"}
+            assert set(param) == {"name", "shape", "offset", "flags"}
             assert isinstance(param["offset"], int)
+            assert param["flags"] == []  # random weights raise no health flag
     assert report["weights"] == {
         "path": str(weights), "major": 0, "minor": 2, "revision": 5, "seen": 4242,
         "header_bytes": 20, "expected_bytes": os.path.getsize(weights),

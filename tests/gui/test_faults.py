@@ -11,9 +11,10 @@ import time
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from darknet_inspector.core.jobs.convert import ConvertProgress
+from darknet_inspector.core.jobs.stream import StreamUpdate, stream_weights
 from darknet_inspector.gui import main_window
 from darknet_inspector.gui.main_window import MainWindow
-from darknet_inspector.gui.tasks import ConvertProgress, StreamUpdate, stream_weights
 from tests.gui.conftest import STREAM_TIMEOUT_MS, answer_questions
 from tests.gui.helpers import conv_cfg, write_model
 
@@ -280,8 +281,8 @@ def test_an_exception_in_the_preview_worker_reaches_the_tab_and_the_log(
 
 def test_cancelling_a_conversion_before_it_writes_leaves_the_existing_file(
         qtbot, window, tmp_path, monkeypatch):
+    from darknet_inspector.core.jobs.convert import convert_model
     from darknet_inspector.gui import convert_dialog
-    from darknet_inspector.gui.tasks import convert_model
 
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
     with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):

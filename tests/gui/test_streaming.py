@@ -8,9 +8,9 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
+from darknet_inspector.core.jobs.stream import StreamUpdate, stream_weights
 from darknet_inspector.gui import main_window, palette
 from darknet_inspector.gui.layer_model import COL_STATUS
-from darknet_inspector.gui.tasks import StreamUpdate, stream_weights
 from tests.gui.conftest import STREAM_TIMEOUT_MS, open_and_stream
 from tests.gui.helpers import conv_cfg, write_model
 

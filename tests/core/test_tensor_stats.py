@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from darknet_inspector.gui.stats import HISTOGRAM_SAMPLE, filter_norms, strided_sample, tensor_stats
+from darknet_inspector.core.tensor_stats import (
+    HISTOGRAM_SAMPLE,
+    filter_norms,
+    strided_sample,
+    tensor_stats,
+)
 
 
 def test_stats_count_zeros_nan_and_inf_and_skip_them_in_mean():
@@ -13,7 +18,8 @@ def test_stats_count_zeros_nan_and_inf_and_skip_them_in_mean():
     assert (stats.count, stats.zeros, stats.nans, stats.infs) == (6, 2, 1, 1)
     assert (stats.minimum, stats.maximum) == (0.0, 2.0)
     assert stats.mean == 0.75  # (0 + 1 + 2 + 0) / 4 finite values
-    assert any("NaN" in f for f in stats.flags) and any("infinite" in f for f in stats.flags)
+    assert stats.flags == ["nan", "inf"]
+    assert any("NaN" in m for m in stats.messages) and any("infinite" in m for m in stats.messages)
 
 
 def test_histogram_counts_every_value_of_a_small_tensor():
@@ -29,13 +35,15 @@ def test_filter_norms_find_a_dead_filter():
     norms = filter_norms(weights)
     np.testing.assert_allclose(norms, [np.sqrt(18), 0, np.sqrt(18)])
     stats = tensor_stats("weights", weights)
-    assert stats.dead_filters == 1 and any("dead filter" in f for f in stats.flags)
+    assert stats.dead_filters == 1 and stats.flags == ["dead_filters"]
+    assert any("1 dead filter" in m for m in stats.messages)
 
 
 def test_batch_norm_variance_flags():
     stats = tensor_stats("rolling_variance", np.array([1.0, -0.5, 0.0], dtype=np.float32))
-    assert any("1 negative" in f for f in stats.flags)
-    assert any("near zero" in f for f in stats.flags)
+    assert stats.flags == ["negative_variance", "zero_variance"]
+    assert any("1 negative" in m for m in stats.messages)
+    assert any("near zero" in m for m in stats.messages)
     assert not tensor_stats("rolling_mean", np.array([-1.0], dtype=np.float32)).flags
 
 

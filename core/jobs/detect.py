@@ -1,5 +1,5 @@
-"""Detection preview jobs (generators run by gui.workers): build the detector, run the
-network once per image, re-filter cached candidates, draw. No Qt here."""
+"""Detection jobs: build the detector, run the network once per image, re-filter cached
+candidates, draw. `detect` on the command line and the app's preview tab run these."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class DetectorKey:
     names: str | None
     device: str
     letterbox: bool | None
+    half: bool = False  # float16 on CUDA
 
 
 @dataclass
@@ -37,6 +38,7 @@ class DetectRequest:
     nms: float
     agnostic: bool = False
     detector: Detector | None = None  # reused when its key matches
+    draw: bool = True  # also draw the boxes (DetectOutcome.drawn)
 
 
 @dataclass
@@ -54,16 +56,19 @@ class DetectOutcome:
     image_path: str
     image: Image.Image
     inference: Inference
-    drawn: Drawn
+    detections: list[Detection]
+    drawn: Drawn | None  # None unless the request asked to draw
     notes: list[str] = field(default_factory=list)
 
 
 def build_detector(network: Network, key: DetectorKey) -> Detector:
-    """Load the weights into a model and wrap it in a Detector on the chosen device."""
-    model = checked_model(network, key.weights)
-    model.fuse()  # Darknet's detector folds batch norm before running
+    """Load the weights into a model and wrap it in a Detector on the chosen device.
+    Batch norm is folded into the convolutions, as Darknet's `detector test` does
+    (`fuse_conv_batchnorm`) before it runs: the one place that decision is made."""
     names = read_names(key.names) if key.names else None
-    return Detector(model, names, key.device, key.letterbox)
+    model = checked_model(network, key.weights)
+    model.fuse()
+    return Detector(model, names, key.device, key.letterbox, key.half)
 
 
 def draw(image: Image.Image, detections: list[Detection]) -> Drawn:
@@ -72,18 +77,20 @@ def draw(image: Image.Image, detections: list[Detection]) -> Drawn:
 
 
 def detect(request: DetectRequest) -> Generator[str, None, DetectOutcome]:
-    """Yield progress words; return the inference, detections and the drawn image."""
+    """Yield progress words; return the inference, detections and the drawn image. The
+    image is read first: a bad image fails before a long model load."""
+    yield f"reading {os.path.basename(request.image)}"
+    image = load_image(request.image)
     detector = request.detector
     if detector is None:
         yield f"loading the model on {request.key.device}"
         detector = build_detector(request.network, request.key)
-    yield f"reading {os.path.basename(request.image)}"
-    image = load_image(request.image)
     yield "running the network"
     inference = detector.infer(image)
     detections = detector.detections(inference, request.conf, request.nms, request.agnostic)
-    return DetectOutcome(detector, request.key, request.image, image, inference,
-                         draw(image, detections), list(inference.warnings))
+    drawn = draw(image, detections) if request.draw else None
+    return DetectOutcome(detector, request.key, request.image, image, inference, detections,
+                         drawn, list(inference.warnings))
 
 
 def refilter(detector: Detector, inference: Inference, image: Image.Image, conf: float,

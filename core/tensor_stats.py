@@ -1,12 +1,16 @@
-"""Summary numbers for one tensor, computed on the numpy view without copying it whole.
+"""Summary numbers and health flags for one tensor, computed on the numpy view without
+copying it whole. Plain numpy (no torch, no Qt): `inspect` and the app's weights stream
+both call `tensor_stats`, so they raise the same flags.
 
-Run in worker threads: every function here is plain numpy, no Qt.
+The flags are a stable vocabulary, one word each (`HEALTH_FLAGS`); `inspect --json`
+prints them and the app shows `TensorStats.messages`, the same flags as sentences.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -15,6 +19,14 @@ HISTOGRAM_SAMPLE = 1 << 16
 DEAD_FILTER_NORM = 1e-6
 TINY_VARIANCE = 1e-6
 ZERO_CHUNK = 1 << 18
+
+HEALTH_FLAGS = ("nan", "inf", "negative_variance", "zero_variance", "dead_filters",
+                "all_zero")
+"""Every flag a tensor can raise, in the order they are listed:
+`nan` some values are NaN; `inf` some are +-infinity; `negative_variance` a batch-norm
+`rolling_variance` below 0; `zero_variance` one in [0, 1e-6), which blows up the
+normalised output; `dead_filters` an output filter of a 4-D weight tensor with L2 norm
+below 1e-6; `all_zero` every value of the tensor is 0."""
 
 
 @dataclass
@@ -31,7 +43,8 @@ class TensorStats:
     edges: np.ndarray  # histogram bin edges (len(counts) + 1)
     sampled: int  # how many values the histogram was computed from
     filter_norms: np.ndarray | None = None  # L2 norm per output filter (4-D tensors)
-    flags: list[str] = field(default_factory=list)
+    negative_variances: int = 0  # batch-norm rolling_variance only
+    tiny_variances: int = 0  # in [0, TINY_VARIANCE), rolling_variance only
 
     @property
     def zero_share(self) -> float:
@@ -42,6 +55,34 @@ class TensorStats:
         if self.filter_norms is None:
             return 0
         return int(np.count_nonzero(self.filter_norms < DEAD_FILTER_NORM))
+
+    @cached_property
+    def flags(self) -> list[str]:
+        """The health flags this tensor raises (words of `HEALTH_FLAGS`, in its order)."""
+        raised = {"nan": self.nans, "inf": self.infs,
+                  "negative_variance": self.negative_variances,
+                  "zero_variance": self.tiny_variances, "dead_filters": self.dead_filters,
+                  "all_zero": self.count and self.zeros == self.count}
+        return [flag for flag in HEALTH_FLAGS if raised[flag]]
+
+    @property
+    def messages(self) -> list[str]:
+        """The flags as sentences with their counts, for people."""
+        return [flag_message(flag, self) for flag in self.flags]
+
+
+def flag_message(flag: str, stats: TensorStats) -> str:
+    return {
+        "nan": lambda: f"{stats.nans:,} NaN value(s)",
+        "inf": lambda: f"{stats.infs:,} infinite value(s)",
+        "negative_variance": lambda: f"{stats.negative_variances} negative batch-norm "
+                                     "variance(s)",
+        "zero_variance": lambda: f"{stats.tiny_variances} batch-norm variance(s) near zero "
+                                 f"(< {TINY_VARIANCE:g})",
+        "dead_filters": lambda: f"{stats.dead_filters} dead filter(s) (norm < "
+                                f"{DEAD_FILTER_NORM:g})",
+        "all_zero": lambda: "all values are zero",
+    }[flag]()
 
 
 def strided_sample(flat: np.ndarray, limit: int = HISTOGRAM_SAMPLE) -> np.ndarray:
@@ -89,22 +130,19 @@ def filter_norms(values: np.ndarray) -> np.ndarray | None:
     return np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
 
 
-def variance_flags(name: str, values: np.ndarray) -> list[str]:
-    """Batch-norm variances must be positive; near zero blows up the normalised output."""
+def variance_counts(name: str, values: np.ndarray) -> tuple[int, int]:
+    """(negative, near zero) batch-norm variances: they must be positive, and near zero
+    blows up the normalised output. (0, 0) for any other tensor."""
     if not name.endswith("rolling_variance"):
-        return []
-    flags = []
+        return 0, 0
     negative = int(np.count_nonzero(values < 0))
     tiny = int(np.count_nonzero((values >= 0) & (values < TINY_VARIANCE)))
-    if negative:
-        flags.append(f"{negative} negative batch-norm variance(s)")
-    if tiny:
-        flags.append(f"{tiny} batch-norm variance(s) near zero (< {TINY_VARIANCE:g})")
-    return flags
+    return negative, tiny
 
 
 def tensor_stats(name: str, values: np.ndarray) -> TensorStats:
-    """Exact min/max/mean/std/zero/NaN/Inf counts, histogram on a subsample, flags."""
+    """Exact min/max/mean/std/zero/NaN/Inf counts, histogram on a subsample, and what
+    the flags need (filter norms, batch-norm variance counts)."""
     flat = values.reshape(-1)
     count = int(flat.size)
     if count == 0:
@@ -124,17 +162,6 @@ def tensor_stats(name: str, values: np.ndarray) -> TensorStats:
         std = float(flat.std(dtype=np.float64))
     zeros = count_zeros(flat)
     counts, edges, sampled = histogram(flat, lo, hi)
-    norms = filter_norms(values)
-    flags = []
-    if nans:
-        flags.append(f"{nans:,} NaN value(s)")
-    if infs:
-        flags.append(f"{infs:,} infinite value(s)")
-    flags += variance_flags(name, values)
-    stats = TensorStats(count, lo, hi, mean, std, zeros, nans, infs, counts, edges, sampled,
-                        norms, flags)
-    if stats.dead_filters:
-        flags.append(f"{stats.dead_filters} dead filter(s) (norm < {DEAD_FILTER_NORM:g})")
-    if zeros == count:
-        flags.append("all values are zero")
-    return stats
+    negative, tiny = variance_counts(name, values)
+    return TensorStats(count, lo, hi, mean, std, zeros, nans, infs, counts, edges, sampled,
+                       filter_norms(values), negative, tiny)
