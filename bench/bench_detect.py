@@ -84,13 +84,13 @@ def trained_like_weights(cfg: str, weights: str, image: str, seed: int = 0) -> N
     x = torch.from_numpy(detector.preprocess(image)[0])[None]
     with torch.inference_mode():
         outputs = detector.model(x, all_outputs=True)
-    for layer in detector.heads:
+    for layer, head in zip(detector.heads, detector.head_types):
         feeder = layer.index - 1
         if (feeder, "scales") in tensors or (feeder, "biases") not in tensors:
             continue
         logits = outputs[feeder][0].flatten(1).double()
         mean, std = logits.mean(dim=1).numpy(), logits.std(dim=1).numpy()
-        entries = logits.shape[0] // len(layer.params["mask"])
+        entries = logits.shape[0] // len(head.anchor_boxes(layer))
         w, b = tensors[(feeder, "weights")], tensors[(feeder, "biases")]
         for channel in range(logits.shape[0]):
             if channel % entries >= 4:  # objectness and classes

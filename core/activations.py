@@ -121,13 +121,6 @@ def _swish(x: Tensor) -> Tensor:
     return x * torch.sigmoid(x)
 
 
-def darknet_softplus(x: Tensor, threshold: float = 20.0) -> Tensor:
-    """`softplus_activate` (src/activations.h): x above threshold, exp(x) below -threshold."""
-    return torch.where(
-        x > threshold, x, torch.where(x < -threshold, torch.exp(x), torch.log1p(torch.exp(x)))
-    )
-
-
 @activation("mish")
 def _mish(x: Tensor) -> Tensor:
     """Darknet's `x * tanh(softplus(x))` with softplus cut at +-20 (`activate_array_mish`).

@@ -143,7 +143,7 @@ def _writable_target(path: str, *inputs: str | None) -> str:
 def run_inspect(args: argparse.Namespace) -> int:
     from darknet_inspector.core.jobs.stream import read_streamed
     from darknet_inspector.core.network import load_network
-    from darknet_inspector.core.report import make_report, report_to_dict, report_to_text
+    from darknet_inspector.core.report import inspection_text, make_report, report_to_dict
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
     if args.weights:
@@ -154,7 +154,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report_to_dict(report)))
     else:
-        print(report_to_text(report))
+        print(inspection_text(report))
     return EXIT_PROBLEMS if report.has_errors else EXIT_OK
 
 
@@ -163,12 +163,12 @@ def _run_checked(job):
     and gives None (exit 1), as `_load_checked` does."""
     from darknet_inspector.core.jobs import run_job
     from darknet_inspector.core.model import ModelHasErrors
-    from darknet_inspector.core.report import report_to_text
+    from darknet_inspector.core.report import inspection_text
 
     try:
         return run_job(job)
     except ModelHasErrors as problems:
-        print(report_to_text(problems.report), file=sys.stderr)
+        print(inspection_text(problems.report), file=sys.stderr)
         return None
 
 
@@ -182,13 +182,13 @@ def _load_checked(args: argparse.Namespace):
     """Load cfg + weights; refuse (exit 1, report printed) a model with errors."""
     from darknet_inspector.core.model import ModelHasErrors, checked_model
     from darknet_inspector.core.network import load_network
-    from darknet_inspector.core.report import report_to_text
+    from darknet_inspector.core.report import inspection_text
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
     try:
         return checked_model(network, _require_file(args.weights, "weights"))
     except ModelHasErrors as problems:
-        print(report_to_text(problems.report), file=sys.stderr)
+        print(inspection_text(problems.report), file=sys.stderr)
         return None
 
 
@@ -422,7 +422,7 @@ def _add_verify_parsers(sub) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     from darknet_inspector.core.detect import resolve_device
     from darknet_inspector.core.jobs.verify import VerifyRequest, verify
-    from darknet_inspector.core.verify import DEFAULT_TOLERANCE, report_to_text
+    from darknet_inspector.core.verify import DEFAULT_TOLERANCE, verify_text
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     if not tolerance > 0:
@@ -438,7 +438,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if not report.ran:
         notes = "; ".join(c.note for c in report.comparisons)
         raise UsageError(f"nothing to compare against: {notes}")
-    print(json.dumps(report.to_dict()) if args.json else report_to_text(report))
+    print(json.dumps(report.to_dict()) if args.json else verify_text(report))
     return EXIT_PROBLEMS if report.diverges else EXIT_OK
 
 
@@ -451,9 +451,9 @@ def run_diff(args: argparse.Namespace) -> int:
 
     network = load_network(_require_file(args.cfg, "cfg"))
     if not network.complete:
-        from darknet_inspector.core.report import make_report, report_to_text
+        from darknet_inspector.core.report import inspection_text, make_report
 
-        print(report_to_text(make_report(network)), file=sys.stderr)
+        print(inspection_text(make_report(network)), file=sys.stderr)
         return EXIT_PROBLEMS
     diff = run_job(diff_job(network, _require_file(args.a, "weights"),
                             _require_file(args.b, "weights")))

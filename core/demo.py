@@ -18,7 +18,7 @@ from darknet_inspector.core.cfg import read_cfg
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network, build_network
-from darknet_inspector.core.weights import parse_header
+from darknet_inspector.core.weights import parse_header, tensor_offsets
 from darknet_inspector.resources import resource_path
 
 DEMO_DIR = resource_path("demo")
@@ -108,14 +108,12 @@ def truncated_length(network: Network, weights_path: str | os.PathLike) -> int:
     tensor (a float boundary, as a copy interrupted mid-layer would)."""
     with open(weights_path, "rb") as handle:
         header = parse_header(handle.read(20), os.fspath(weights_path))
-    offset = header.size
     cut = middle_weighted_layer(network)
-    for layer in network.layers:
-        for spec in layer.weights:
-            if layer.index == cut.index and spec.name == "weights":
-                return offset + (spec.count // 2) * 4
-            offset += spec.nbytes
-    raise InspectorError(f"layer {cut.index} has no `weights` tensor to cut")
+    offset = tensor_offsets(network, header.size).get((cut.index, "weights"))
+    spec = next((spec for spec in cut.weights if spec.name == "weights"), None)
+    if offset is None or spec is None:
+        raise InspectorError(f"layer {cut.index} has no `weights` tensor to cut")
+    return offset + (spec.count // 2) * 4
 
 
 def make_broken_demo(folder: str | os.PathLike) -> tuple[Path, Path]:

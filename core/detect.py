@@ -28,6 +28,9 @@ from darknet_inspector.core.image import (
     load_image,
     to_rgb8,
 )
+from darknet_inspector.core.layers import head_type, registered_types
+from darknet_inspector.core.layers.base import Layer
+from darknet_inspector.core.layers.head import Decoded, HeadParams, HeadType
 from darknet_inspector.core.model import DarknetModel
 
 Size = tuple[int, int]
@@ -51,16 +54,6 @@ class Detection:
 
 
 @dataclass
-class Decoded:
-    """One head's candidates: boxes (N, 4) as centre x, y, w, h relative to the network
-    input; a box is considered only where gate > thresh; probs (N, classes)."""
-
-    boxes: Tensor
-    gate: Tensor
-    probs: Tensor
-
-
-@dataclass
 class Inference:
     """One image run through the network, with its candidates cached for `detections`."""
 
@@ -77,102 +70,10 @@ class Inference:
 
 # ---------------------------------------------------------------- head decoding
 
-HeadDecoder = Callable[[dict, Tensor, Size], Decoded]
-_DECODERS: dict[str, HeadDecoder] = {}
-
-
-def head_decoder(layer_type: str) -> Callable[[HeadDecoder], HeadDecoder]:
-    """Register the decoder for one head layer type (one per type)."""
-
-    def register(fn: HeadDecoder) -> HeadDecoder:
-        if layer_type in _DECODERS:
-            raise ValueError(f"head decoder for [{layer_type}] registered twice")
-        _DECODERS[layer_type] = fn
-        return fn
-
-    return register
-
-
 def decodable_types() -> list[str]:
-    return sorted(_DECODERS)
-
-
-def _entries(output: Tensor, anchors: int) -> tuple[Tensor, Tensor, Tensor]:
-    """(A*E, H, W) -> entries (H*W*A, E) in Darknet's detection order (cell row-major,
-    then anchor), plus each row's column and row index."""
-    channels, h, w = output.shape
-    entries = output.reshape(anchors, channels // anchors, h, w).permute(2, 3, 0, 1)
-    entries = entries.reshape(h * w * anchors, -1)
-    cell = torch.arange(h * w, device=output.device).repeat_interleave(anchors)
-    return entries, (cell % w).to(output.dtype), (cell // w).to(output.dtype)
-
-
-def _anchor_sizes(anchors: list[float], which: list[int], cells: int, device) -> Tensor:
-    """(cells*len(which), 2) anchor w, h for each entry row (anchor index cycles fastest)."""
-    pairs = torch.tensor([[anchors[2 * m], anchors[2 * m + 1]] for m in which],
-                         dtype=torch.float32, device=device)
-    return pairs.repeat(cells, 1)
-
-
-@head_decoder("yolo")
-def decode_yolo(params: dict, output: Tensor, input_size: Size) -> Decoded:
-    """`get_yolo_detections` / `get_yolo_box` (src/yolo_layer.c): x, y already logistic
-    and scale_x_y-shifted by the layer; w, h = exp(t)*anchor/net (new_coords=0) or
-    t*t*4*anchor/net (new_coords=1), anchors in input pixels; prob = objectness * class."""
-    mask = list(params["mask"])
-    _, h, w = output.shape
-    entries, col, row = _entries(output, len(mask))
-    anchor = _anchor_sizes(params["anchors"], mask, h * w, output.device)
-    net = torch.tensor(input_size, dtype=output.dtype, device=output.device)
-    t_wh = entries[:, 2:4]
-    scale = t_wh * t_wh * 4 if params.get("new_coords", 0) else torch.exp(t_wh)
-    boxes = torch.stack([(col + entries[:, 0]) / w, (row + entries[:, 1]) / h], dim=1)
-    boxes = torch.cat([boxes, scale * anchor / net], dim=1)
-    objectness = entries[:, 4]
-    return Decoded(boxes, objectness, objectness[:, None] * entries[:, 5:])
-
-
-YOLO_POINT_SHIFT = {"center": 0.0, "left_top": 0.5, "right_bottom": -0.5}
-
-
-@head_decoder("Gaussian_yolo")
-def decode_gaussian_yolo(params: dict, output: Tensor, input_size: Size) -> Decoded:
-    """`get_gaussian_yolo_detections` / `get_gaussian_yolo_box` (src/gaussian_yolo_layer.c):
-    box means in entries 0, 2, 4, 6 (exp w, h), their uncertainties in 1, 3, 5, 7;
-    prob = objectness * class * (1 - mean uncertainty); `yolo_point` moves the centre."""
-    mask = list(params["mask"])
-    _, h, w = output.shape
-    entries, col, row = _entries(output, len(mask))
-    anchor = _anchor_sizes(params["anchors"], mask, h * w, output.device)
-    net = torch.tensor(input_size, dtype=output.dtype, device=output.device)
-    wh = torch.exp(entries[:, [4, 6]]) * anchor / net
-    xy = torch.stack([(col + entries[:, 0]) / w, (row + entries[:, 2]) / h], dim=1)
-    point = str(params.get("yolo_point", "center")).lower()
-    xy = xy + YOLO_POINT_SHIFT.get(point, 0.0) * wh
-    uncertainty = entries[:, [1, 3, 5, 7]].mean(dim=1, keepdim=True)
-    objectness = entries[:, 8]
-    probs = objectness[:, None] * entries[:, 9:] * (1 - uncertainty)
-    return Decoded(torch.cat([xy, wh], dim=1), objectness, probs)
-
-
-@head_decoder("region")
-def decode_region(params: dict, output: Tensor, input_size: Size) -> Decoded:
-    """`get_region_boxes` / `get_region_box` (src/region_layer.c, YOLOv2): x, y arrive raw
-    and go through the logistic here, w, h = exp(t)*anchor/grid (anchors in grid cells);
-    objectness (entry 4, logistic) and classes (from entry 5, softmax) come from the layer;
-    every box is a candidate (`custom_get_region_detections` sets objectness 1),
-    prob = objectness * class."""
-    total, classes = int(params["num"]), int(params["classes"])
-    _, h, w = output.shape
-    entries, col, row = _entries(output, total)
-    anchor = _anchor_sizes(params["anchors"], list(range(total)), h * w, output.device)
-    grid = torch.tensor((w, h), dtype=output.dtype, device=output.device)
-    xy = torch.sigmoid(entries[:, 0:2])
-    boxes = torch.stack([(col + xy[:, 0]) / w, (row + xy[:, 1]) / h], dim=1)
-    boxes = torch.cat([boxes, torch.exp(entries[:, 2:4]) * anchor / grid], dim=1)
-    gate = torch.full((entries.shape[0],), float("inf"), device=output.device)
-    probs = entries[:, 4:5] * entries[:, 5:5 + classes]
-    return Decoded(boxes, gate, probs)
+    """The head types the preview decodes (each answers `decode` itself)."""
+    return [name for name in registered_types()
+            if (head := head_type(name)) is not None and head.can_decode]
 
 
 def correct_boxes(boxes: Tensor, image_size: Size, input_size: Size, letterbox: bool
@@ -383,7 +284,7 @@ class Detector:
         network = model.network
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.heads = [network.layers[i] for i in model.heads]
-        _check_heads(self.heads)
+        self.head_types = _decoding_types(self.heads)
         if network.net.channels != 3:
             raise UsageError(f"{network.path}: the network takes {network.net.channels} "
                              "input channels; detection preview needs an RGB (channels=3) "
@@ -400,7 +301,7 @@ class Detector:
 
     @property
     def classes(self) -> int:
-        return max(int(layer.params.get("classes", 0)) for layer in self.heads)
+        return max(layer.params_as(HeadParams).classes for layer in self.heads)
 
     def name_of(self, class_id: int) -> str:
         if self.names and class_id < len(self.names):
@@ -424,18 +325,17 @@ class Detector:
         outputs = self._forward(x, notes)
         forwarded = self._now()
         candidates = []
-        for layer, output in zip(self.heads, outputs):
-            decoded = _DECODERS[layer.type](layer.params, output[0].float(), self.input_size)
+        for layer, head, output in zip(self.heads, self.head_types, outputs):
+            decoded = head.decode(layer, output[0].float(), self.input_size)
             decoded.boxes = correct_boxes(decoded.boxes, image_size, self.input_size,
                                           self.letterbox)
             candidates.append(decoded)
         decoded_at = self._now()
-        last = self.heads[-1].params
+        last = self.heads[-1].params_as(HeadParams)
         return Inference(
             image_size=image_size, input_size=self.input_size, letterbox=self.letterbox,
             device=str(self.device), candidates=candidates,
-            nms_kind=str(last.get("nms_kind", "default")),
-            beta_nms=float(last.get("beta_nms", 0.6)),
+            nms_kind=last.nms_kind, beta_nms=last.beta_nms,
             timings={"preprocess": preprocessed - start, "forward": forwarded - preprocessed,
                      "decode": decoded_at - forwarded},
             warnings=notes)
@@ -500,15 +400,19 @@ def _most_confident(boxes: Tensor, scores: Tensor, classes: Tensor, limit: int,
     return boxes[top], scores[top], classes[top]
 
 
-def _check_heads(heads) -> None:
-    """Every head must be a type we can decode; say which one is not."""
+def _decoding_types(heads: list[Layer]) -> list[HeadType]:
+    """Each head's type, which must decode its output; say which head does not."""
+    types = []
     for layer in heads:
-        if layer.type not in _DECODERS:
+        head = head_type(layer.type)
+        if head is None or not head.can_decode:
             kinds = ", ".join(f"[{t}]" for t in decodable_types())
             raise UsageError(
                 f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) is not "
                 f"a detection head this preview decodes ({kinds}); this model is not a "
                 "supported detector")
+        types.append(head)
+    return types
 
 
 def _pairs_above(candidates: list[Decoded], conf: float) -> tuple[Tensor, Tensor, Tensor]:

@@ -58,11 +58,6 @@ class ExportCheck:
     def agrees(self, tolerance: float = 1e-4) -> bool:
         return self.max_abs_diff is not None and self.max_abs_diff <= tolerance
 
-    def to_dict(self) -> dict:
-        return {"format": self.format, "path": self.path, "outputs": self.outputs,
-                "max_abs_diff": self.max_abs_diff, "checked_with": self.checked_with,
-                "batch": self.batch, "notes": self.notes}
-
     def summary(self) -> str:
         if self.max_abs_diff is None:
             return f"{self.format} not run after writing: " + "; ".join(self.notes)

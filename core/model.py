@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.layers.base import DarknetModule, Layer
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.memory import check_model_memory
 from darknet_inspector.core.network import Network, load_network
 from darknet_inspector.core.report import Report, make_report
@@ -72,9 +73,9 @@ class DarknetModel(nn.Module):
         self.heads = list(network.heads)
         self.last_use = _last_uses(network)
         for layer, module in zip(network.layers, self.layers):
-            share_from = layer.params.get("share_from")
-            if share_from is not None:
-                module.share(self.layers[share_from])
+            p = layer.params
+            if isinstance(p, ConvolutionalParams) and p.share_from is not None:
+                module.share(self.layers[p.share_from])
         self.header: WeightsHeader | None = None
         self.channels_last = True
         self.keeps_layout = [getattr(module, "keeps_layout", False) for module in self.layers]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from darknet_inspector.core.cfg import Cfg, CfgError, Section, read_cfg, text_value_comment_warning
 from darknet_inspector.core.errors import Diagnostic
-from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers import is_head, layer_type
 from darknet_inspector.core.layers.base import (
     COMMON_KEYS,
     BuildContext,
@@ -19,9 +19,6 @@ from darknet_inspector.core.layers.base import (
     UnknownInput,
 )
 from darknet_inspector.core.memory import memory_diagnostics
-
-HEAD_TYPES = ("yolo", "Gaussian_yolo", "region", "detection")
-HEADER_BYTES = 20
 
 NET_KEYS = frozenset({
     "max_batches", "batch", "learning_rate", "learning_rate_min", "sgdr_cycle", "sgdr_mult",
@@ -64,7 +61,7 @@ class Network:
     @property
     def heads(self) -> list[int]:
         """Indices of detection heads; a classifier's head is its last layer."""
-        found = [layer.index for layer in self.layers if layer.type in HEAD_TYPES]
+        found = [layer.index for layer in self.layers if is_head(layer.type)]
         return found or ([len(self.layers) - 1] if self.layers else [])
 
     @property

@@ -20,8 +20,15 @@ from typing import Any
 import numpy as np
 
 from darknet_inspector.core.cfg import split_lines
+from darknet_inspector.core.layers import head_type, is_head
 from darknet_inspector.core.layers.base import Layer
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
+from darknet_inspector.core.layers.pooling import PoolParams
+from darknet_inspector.core.layers.region import RegionParams
+from darknet_inspector.core.layers.shortcut import ShortcutParams
+from darknet_inspector.core.layers.softmax import SoftmaxParams
 from darknet_inspector.core.network import Network
+from darknet_inspector.core.weights import parse_header, tensor_offsets
 
 ACTIVATION_KINDS = frozenset({
     "leaky", "relu", "mish", "swish", "logistic", "tanh", "elu", "selu", "gelu", "hardswish",
@@ -34,7 +41,8 @@ OPENCV_SECTIONS = frozenset({
 """Section types OpenCV's `ReadDarknetFromCfgStream` builds (darknet_io.cpp)."""
 OPENCV_ACTIVATIONS = frozenset({"linear", "leaky", "relu", "mish", "swish", "logistic",
                                 "tanh"})
-HEAD_SECTIONS = ("yolo", "region")
+HEAD_SECTIONS = tuple(sorted(name for name in OPENCV_SECTIONS if is_head(name)))
+"""The heads OpenCV builds (as its Region layer): [region] and [yolo]."""
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]")
 
 
@@ -138,103 +146,28 @@ def compensate_bn_epsilon(network: Network, data: bytes) -> bytes:
     it matters for trained models, whose near-dead channels have variances near 1e-5.
     Offsets come from our weight layout; OpenCV still reads the file in its own."""
     buffer = bytearray(data)
-    offset = _header_size(data)
+    offsets = tensor_offsets(network, parse_header(data[:20]).size)
     shift = np.float32(DARKNET_BN_EPSILON - OPENCV_BN_EPSILON)
     for layer in network.layers:
         for spec in layer.weights:
-            end = offset + spec.nbytes
-            if layer.type == "convolutional" and spec.name == "rolling_variance" and \
-                    end <= len(buffer):
-                values = np.frombuffer(buffer, "<f4", spec.count, offset) + shift
-                buffer[offset:end] = values.astype("<f4").tobytes()
-            offset = end
+            offset = offsets.get((layer.index, spec.name))
+            if offset is None or layer.type != "convolutional" or \
+                    spec.name != "rolling_variance" or offset + spec.nbytes > len(buffer):
+                continue
+            values = np.frombuffer(buffer, "<f4", spec.count, offset) + shift
+            buffer[offset:offset + spec.nbytes] = values.astype("<f4").tobytes()
     return bytes(buffer)
-
-
-def _header_size(data: bytes) -> int:
-    from darknet_inspector.core.weights import parse_header
-
-    return parse_header(data[:20]).size
 
 
 # ---------------------------------------------------------------- head layouts
 
-def yolo_as_opencv(output: np.ndarray, anchors: list[tuple[float, float]], classes: int,
-                   new_coords: bool, net_w: int, net_h: int) -> np.ndarray:
-    """A [yolo] layer's Darknet output (A*(5+C), H, W) as OpenCV's Region layer lays it out
-    with thresh=0 and no NMS: rows (y, x, anchor), columns x, y, w, h relative to the
-    image, objectness, objectness * class."""
-    a = len(anchors)
-    _, h, w = output.shape
-    v = output.reshape(a, 5 + classes, h, w).transpose(2, 3, 0, 1).astype(np.float64)
-    out = np.empty_like(v)
-    cols = np.arange(w).reshape(1, w, 1)
-    rows = np.arange(h).reshape(h, 1, 1)
-    aw = np.array([p[0] for p in anchors]).reshape(1, 1, a)
-    ah = np.array([p[1] for p in anchors]).reshape(1, 1, a)
-    out[..., 0] = (cols + v[..., 0]) / w
-    out[..., 1] = (rows + v[..., 1]) / h
-    if new_coords:
-        out[..., 2] = v[..., 2] ** 2 * 4 * aw / net_w
-        out[..., 3] = v[..., 3] ** 2 * 4 * ah / net_h
-    else:
-        out[..., 2] = np.exp(v[..., 2]) * aw / net_w
-        out[..., 3] = np.exp(v[..., 3]) * ah / net_h
-    out[..., 4] = v[..., 4]
-    out[..., 5:] = v[..., 4:5] * v[..., 5:]
-    return out.reshape(h * w * a, 5 + classes)
-
-
-def region_as_opencv(output: np.ndarray, h: int, w: int, anchors: list[tuple[float, float]],
-                     classes: int) -> np.ndarray:
-    """A [region] layer's Darknet output ([H*W][n][5+C], x/y/w/h raw, objectness logistic,
-    classes softmaxed) as OpenCV's Region layer lays it out with thresh=0 and no NMS."""
-    a = len(anchors)
-    v = output.reshape(h, w, a, 5 + classes).astype(np.float64)
-    out = np.empty_like(v)
-    cols = np.arange(w).reshape(1, w, 1)
-    rows = np.arange(h).reshape(h, 1, 1)
-    aw = np.array([p[0] for p in anchors]).reshape(1, 1, a)
-    ah = np.array([p[1] for p in anchors]).reshape(1, 1, a)
-    out[..., 0] = (cols + _logistic(v[..., 0])) / w
-    out[..., 1] = (rows + _logistic(v[..., 1])) / h
-    out[..., 2] = np.exp(v[..., 2]) * aw / w
-    out[..., 3] = np.exp(v[..., 3]) * ah / h
-    out[..., 4] = v[..., 4]
-    out[..., 5:] = v[..., 4:5] * v[..., 5:]
-    return out.reshape(h * w * a, 5 + classes)
-
-
-def _logistic(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def _yolo_layout(network: Network, layer: Layer, darknet: np.ndarray) -> np.ndarray:
-    p = layer.params
-    anchors = [(p["anchors"][2 * m], p["anchors"][2 * m + 1]) for m in p["mask"]]
-    return yolo_as_opencv(darknet, anchors, p["classes"], bool(p["new_coords"]),
-                          network.net.width, network.net.height)
-
-
-def _region_layout(network: Network, layer: Layer, darknet: np.ndarray) -> np.ndarray:
-    p = layer.params
-    _, h, w = layer.output_shape
-    anchors = [(p["anchors"][2 * i], p["anchors"][2 * i + 1]) for i in range(p["num"])]
-    return region_as_opencv(darknet, h, w, anchors, p["classes"])
-
-
-OPENCV_HEAD_LAYOUTS = {"yolo": _yolo_layout, "region": _region_layout}
-
-
 def as_opencv(network: Network, layer: Layer, output: np.ndarray) -> np.ndarray:
     """Our output of one layer (one sample) as OpenCV lays it out: NCHW as is, a head as
-    Darknet's `l.output` decoded the way OpenCV's Region layer decodes it."""
-    from darknet_inspector.core.layers import layer_type
-
-    layout = OPENCV_HEAD_LAYOUTS.get(layer.type)
-    if layout is None:
-        return output
-    return layout(network, layer, layer_type(layer.type).darknet_output(layer, output))
+    its type lays out Darknet's `l.output` the way OpenCV's Region layer decodes it."""
+    head = head_type(layer.type)
+    laid_out = head.opencv_layout(layer, output, (network.net.width, network.net.height)) \
+        if head is not None else None
+    return output if laid_out is None else laid_out
 
 
 def compared_entries(layer: Layer, expected: np.ndarray) -> np.ndarray:
@@ -288,7 +221,7 @@ def _adjusting_crop(network: Network, layer: Layer) -> str | None:
 def _flipped_conv(network: Network, layer: Layer) -> str | None:
     """OpenCV refuses `flipped=1` ("Transpose the convolutional weights is not
     implemented", darknet_io.cpp)."""
-    if layer.type == "convolutional" and layer.params["flipped"]:
+    if isinstance(layer.params, ConvolutionalParams) and layer.params.flipped:
         return "flipped=1: OpenCV does not implement transposed conv weights"
     return None
 
@@ -296,8 +229,8 @@ def _flipped_conv(network: Network, layer: Layer) -> str | None:
 def _mismatched_shortcut(network: Network, layer: Layer) -> str | None:
     """OpenCV's Eltwise refuses inputs of different height/width; a channel-only
     mismatch it adds over the common channels, exactly as Darknet does."""
-    if layer.type == "shortcut":
-        for source in layer.params["sources"]:
+    if isinstance(layer.params, ShortcutParams):
+        for source in layer.params.sources:
             if network.layers[source].output_shape[1:] != layer.input_shape[1:]:
                 return ("[shortcut] adds layers of different width/height; OpenCV's Eltwise "
                         "refuses them")
@@ -306,16 +239,18 @@ def _mismatched_shortcut(network: Network, layer: Layer) -> str | None:
 
 def _region_without_softmax(network: Network, layer: Layer) -> str | None:
     """OpenCV's Region layer asserts softmax and refuses a `tree=` (YOLO9000)."""
-    if layer.type == "region" and layer.params.get("tree"):
+    if not isinstance(layer.params, RegionParams):
+        return None
+    if layer.params.tree:
         return "[region] tree= (YOLO9000): OpenCV's Region layer refuses it"
-    if layer.type == "region" and not layer.params["softmax"]:
+    if not layer.params.softmax:
         return "[region] without softmax=1: OpenCV's Region layer asserts softmax"
     return None
 
 
 def _dilation(network: Network, layer: Layer) -> str | None:
     """OpenCV's importer never reads `dilation=` (it runs the conv undilated)."""
-    if layer.type == "convolutional" and layer.params["dilation"] > 1:
+    if isinstance(layer.params, ConvolutionalParams) and layer.params.dilation > 1:
         return "dilation > 1: OpenCV ignores dilation"
     return None
 
@@ -323,40 +258,41 @@ def _dilation(network: Network, layer: Layer) -> str | None:
 def _stride_xy(network: Network, layer: Layer) -> str | None:
     """OpenCV reads only `stride=`; Darknet lets stride_x/stride_y override it."""
     s = layer.section
-    if any(s.has(k) for k in ("stride_x", "stride_y")) and layer.type in (
-            "convolutional", "maxpool", "local_avgpool"):
-        if (layer.params["stride_x"], layer.params["stride_y"]) != (s.int("stride", 1),) * 2:
+    p = layer.params
+    if any(s.has(k) for k in ("stride_x", "stride_y")) and isinstance(
+            p, (ConvolutionalParams, PoolParams)):
+        if (p.stride_x, p.stride_y) != (s.int("stride", 1),) * 2:
             return "stride_x/stride_y: OpenCV reads only stride"
     return None
 
 
 def _share_index(network: Network, layer: Layer) -> str | None:
     """OpenCV reads weights for a `share_index` conv instead of sharing an earlier one's."""
-    if layer.type == "convolutional" and layer.params["share_from"] is not None:
+    if isinstance(layer.params, ConvolutionalParams) and layer.params.share_from is not None:
         return "share_index: OpenCV reads weights for a shared conv instead of sharing them"
     return None
 
 
 def _xnor(network: Network, layer: Layer) -> str | None:
     """OpenCV ignores `xnor=1` and runs float weights and inputs."""
-    if layer.type == "convolutional" and layer.params["xnor"]:
+    if isinstance(layer.params, ConvolutionalParams) and layer.params.xnor:
         return "xnor=1: OpenCV ignores it and runs float weights and inputs"
     return None
 
 
 def _weighted_shortcut(network: Network, layer: Layer) -> str | None:
     """OpenCV's shortcut adds only the first `from=` layer and ignores `weights_type`."""
-    if layer.type == "shortcut" and (layer.params["weights_type"]
-                                      or len(layer.params["sources"]) > 1):
+    if isinstance(layer.params, ShortcutParams) and (layer.params.weights_type
+                                                     or len(layer.params.sources) > 1):
         return "weighted or multi-input [shortcut]: OpenCV adds only the first from= layer"
     return None
 
 
 def _softmax_unlike_darknet(network: Network, layer: Layer) -> str | None:
     """OpenCV's Softmax ignores `temperature` and works per pixel over channels."""
-    if layer.type != "softmax":
+    if not isinstance(layer.params, SoftmaxParams):
         return None
-    if layer.params["temperature"] != 1.0:
+    if layer.params.temperature != 1.0:
         return "[softmax] temperature: OpenCV ignores it"
     if layer.input_shape is not None and len(layer.input_shape) == 3 and any(
             d > 1 for d in layer.input_shape[1:]):
@@ -382,11 +318,6 @@ def first_reason(network: Network, checks: tuple[Check, ...]) -> str | None:
             if reason:
                 return f"{reason} (layer {layer.index}, cfg line {layer.line})"
     return None
-
-
-def cannot_load_reason(network: Network) -> str | None:
-    """Why OpenCV cannot load this cfg at all (the first layer it fails on), or None."""
-    return first_reason(network, OPENCV_CANNOT_LOAD)
 
 
 def first_unloadable(network: Network) -> tuple[int, str] | None:

@@ -81,7 +81,7 @@ def _flag_rows(report: Report, layer: Layer) -> list[str]:
             for t in layer.weights if report.flags.get((layer.index, t.name))]
 
 
-def report_to_text(report: Report) -> str:
+def inspection_text(report: Report) -> str:
     """A readable table: one row per layer, then the weights verdict and the problems."""
     network = report.network
     rows = [f"{network.path}: {len(network.layers)} layers, input {_shape(network.input_shape)}"

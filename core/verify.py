@@ -341,7 +341,7 @@ def comparison_to_text(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def report_to_text(report: VerifyReport) -> str:
+def verify_text(report: VerifyReport) -> str:
     lines = [f"verify {report.cfg} with {report.weights}", f"input: {report.input}"]
     lines += [comparison_to_text(c) for c in report.comparisons]
     return "\n".join(lines)

@@ -18,8 +18,9 @@ import numpy as np
 
 from darknet_inspector.core.atomic import atomic_write
 from darknet_inspector.core.errors import Diagnostic, WeightsError
-from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers import head_type, layer_type
 from darknet_inspector.core.layers.base import Layer, TensorSpec
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.memory import check_weights_memory
 from darknet_inspector.core.network import Network
 
@@ -103,6 +104,22 @@ def parse_header(data: bytes, path: str = "<weights>") -> WeightsHeader:
                            f"{size}-byte header (version {major}.{minor}.{revision})")
     (seen,) = struct.unpack_from("<Q" if size == 20 else "<I", data, 12)
     return WeightsHeader(major, minor, revision, seen)
+
+
+def tensor_offsets(network: Network, header_bytes: int) -> dict[TensorKey, int]:
+    """Byte offset of every tensor in the weights file, keyed (layer index, tensor name):
+    `load_weights_upto` (src/parser.c) reads the layers in order right after the header,
+    each layer's tensors in its layout order with nothing between them. Offsets stop at
+    the first layer whose shape (and so size) is unknown."""
+    offsets: dict[TensorKey, int] = {}
+    offset = header_bytes
+    for layer in network.layers:
+        if not layer.known:
+            break
+        for spec in layer.weights:
+            offsets[(layer.index, spec.name)] = offset
+            offset += spec.nbytes
+    return offsets
 
 
 @dataclass
@@ -224,6 +241,7 @@ class WeightsReader:
         return values
 
     def records(self) -> Iterator[LayerRecord]:
+        offsets = tensor_offsets(self.network, self.header.size)
         offset = self.header.size
         diagnostics: list[Diagnostic] = []
         short_reported = False
@@ -235,6 +253,7 @@ class WeightsReader:
                 break
             tensors = []
             for spec in layer.weights:
+                offset = offsets[(layer.index, spec.name)]
                 end = offset + spec.nbytes
                 if end <= self.file_bytes:
                     tensors.append(TensorRecord(layer.index, spec.name, spec.shape, offset,
@@ -320,29 +339,24 @@ class WeightsReader:
             f"{self._cfg_errors_hint()}")
 
 
-HEAD_ANCHORS = {"yolo": "mask", "Gaussian_yolo": "mask", "region": "num"}
-"""Detection heads whose feeding conv has (classes + k) filters per anchor, and the
-option counting those anchors (`make_yolo_layer`, `make_gaussian_yolo_layer`,
-`make_region_layer`: outputs = anchors * (classes + entries))."""
-
-
 def classes_that_fit(network: Network, extra_bytes: int) -> str | None:
     """The usual cause of a wrong-sized file: weights trained for another number of
     classes. When every head has the same classes= and a different count would make the
     sizes agree exactly, say which, with the filters= each feeding conv then needs."""
     heads = []
     for layer in network.layers:
-        key = HEAD_ANCHORS.get(layer.type)
-        if key is None:
+        head = head_type(layer.type)
+        anchors = head.filters_per_class(layer) if head is not None else None
+        if head is None or anchors is None:
             continue
         feeder = network.layers[layer.index - 1] if layer.index else None
-        if feeder is None or feeder.type != "convolutional" or not feeder.weights:
+        if feeder is None or not isinstance(feeder.params, ConvolutionalParams) or \
+                not feeder.weights:
             return None
-        value = layer.params.get(key)
-        anchors = len(value) if isinstance(value, list) else value
         floats_per_filter = sum(spec.count // spec.shape[0] for spec in feeder.weights)
-        heads.append((layer, feeder, anchors, 4 * anchors * floats_per_filter))
-    classes = {layer.params.get("classes") for layer, *_ in heads}
+        heads.append((head.params(layer).classes, feeder, anchors,
+                      4 * anchors * floats_per_filter))
+    classes = {count for count, *_ in heads}
     if not heads or len(classes) != 1 or not extra_bytes:
         return None
     per_class = sum(nbytes for *_, nbytes in heads)
@@ -352,8 +366,9 @@ def classes_that_fit(network: Network, extra_bytes: int) -> str | None:
     fits = now + extra_bytes // per_class
     if fits < 1:
         return None
-    convs = ", ".join(f"filters={feeder.params['filters'] + (fits - now) * anchors} on line "
-                      f"{feeder.section.line_of('filters')}" for _, feeder, anchors, _ in heads)
+    convs = ", ".join(
+        f"filters={feeder.params_as(ConvolutionalParams).filters + (fits - now) * anchors} "
+        f"on line {feeder.section.line_of('filters')}" for _, feeder, anchors, _ in heads)
     return (f"the file is exactly the size of this cfg with classes={fits} instead of {now}: "
             f"were these weights trained for {fits} class{'es' if fits != 1 else ''}? Then set "
             f"classes={fits} in every "

@@ -55,6 +55,8 @@ if str(ROOT) not in sys.path:
 
 from darknet_inspector.core.activations import Activate  # noqa: E402
 from darknet_inspector.core.layers.base import Layer  # noqa: E402
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams  # noqa: E402
+from darknet_inspector.core.layers.yolo import YoloParams  # noqa: E402
 from darknet_inspector.core.model import DarknetModel, load_model  # noqa: E402
 from darknet_inspector.core.network import Network, load_network  # noqa: E402
 from darknet_inspector.core.weights import WeightsHeader, write_weights  # noqa: E402
@@ -273,13 +275,12 @@ class TrainableConv(nn.Module):
 
     def __init__(self, layer: Layer):
         super().__init__()
-        p = layer.params
-        self.batch_normalize = p["batch_normalize"]
-        self.conv = nn.Conv2d(p["in_channels"], p["filters"], p["size"],
-                              (p["stride_y"], p["stride_x"]), p["padding"],
-                              groups=p["groups"], bias=not self.batch_normalize)
-        self.bn = nn.BatchNorm2d(p["filters"], eps=0.00001) if self.batch_normalize else None
-        self.act = Activate(p["activation"])
+        p = layer.params_as(ConvolutionalParams)
+        self.batch_normalize = p.batch_normalize
+        self.conv = nn.Conv2d(p.in_channels, p.filters, p.size, (p.stride_y, p.stride_x),
+                              p.padding, groups=p.groups, bias=not self.batch_normalize)
+        self.bn = nn.BatchNorm2d(p.filters, eps=0.00001) if self.batch_normalize else None
+        self.act = Activate(p.activation)
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.conv(x)
@@ -322,9 +323,9 @@ def training_model(network: Network) -> DarknetModel:
     for layer in network.layers:
         if layer.type == "yolo":  # start with few, unsure detections
             conv = model.layers[layer.index - 1].conv
-            entries = 5 + layer.params["classes"]
+            p = layer.params_as(YoloParams)
             with torch.no_grad():
-                bias = conv.bias.view(len(layer.params["mask"]), entries)
+                bias = conv.bias.view(len(p.mask), p.entries)
                 bias[:, 4] = -4.0
                 bias[:, 5:] = -2.0
     return model
@@ -359,10 +360,10 @@ def head_infos(network: Network, iou_thresh: float | None = None,
     infos = []
     for layer in network.layers:
         if layer.type == "yolo":
-            p, s = layer.params, layer.section
+            p, s = layer.params_as(YoloParams), layer.section
             infos.append(HeadInfo(
-                layer.index, list(p["mask"]),
-                np.array(p["anchors"], dtype=np.float32).reshape(-1, 2), p["classes"],
+                layer.index, list(p.mask),
+                np.array(p.anchors, dtype=np.float32).reshape(-1, 2), p.classes,
                 s.float("iou_thresh", 1.0) if iou_thresh is None else iou_thresh,
                 s.float("ignore_thresh", 0.5),
                 s.float("truth_thresh", 1.0) if truth_thresh is None else truth_thresh))

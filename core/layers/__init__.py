@@ -26,6 +26,11 @@ from darknet_inspector.core.layers import (  # noqa: F401  (imported to register
     upsample,
     yolo,
 )
-from darknet_inspector.core.layers.registry import layer_type, registered_types
+from darknet_inspector.core.layers.registry import (
+    head_type,
+    is_head,
+    layer_type,
+    registered_types,
+)
 
-__all__ = ["layer_type", "registered_types"]
+__all__ = ["head_type", "is_head", "layer_type", "registered_types"]

@@ -4,11 +4,20 @@ every layer whose forward pass calls the plain `activate_array` (src/activations
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
 from darknet_inspector.core.activations import ACTIVATIONS
-from darknet_inspector.core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerParams,
+    LayerType,
+)
 from darknet_inspector.core.layers.convolutional import darknet_activation
 from darknet_inspector.core.layers.registry import register
 
@@ -52,6 +61,14 @@ class PlainActivate(nn.Module):
         return f"{self.name} (Darknet gives 0)" if self.zeroes else self.name
 
 
+@dataclass(frozen=True)
+class ActivationParams(LayerParams):
+    """An activation run through the plain `activate_array`; `zeroes`: it gives 0 there."""
+
+    activation: str
+    zeroes: bool
+
+
 @register
 class Activation(LayerType):
     name = "activation"
@@ -59,10 +76,11 @@ class Activation(LayerType):
     def build(self, ctx: BuildContext) -> Built:
         shape = ctx.require_input()
         activation, zeroes = plain_activation(ctx, "linear")
-        return Built(shape, dict(activation=activation, zeroes=zeroes), summary=activation)
+        return Built(shape, ActivationParams(activation, zeroes), summary=activation)
 
     def module(self, layer: Layer) -> nn.Module:
-        return ActivationModule(layer.params["activation"], layer.params["zeroes"])
+        p = layer.params_as(ActivationParams)
+        return ActivationModule(p.activation, p.zeroes)
 
 
 class ActivationModule(DarknetModule):

@@ -5,6 +5,8 @@ of the `from=` layer, whose shape the result takes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
 from darknet_inspector.core.layers.activation import PlainActivate, plain_activation
@@ -13,6 +15,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     as_chw,
@@ -38,6 +41,27 @@ def _shape_text(shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
+@dataclass(frozen=True)
+class SamParams(LayerParams):
+    """[sam]: the `from=` layer (absolute) and the plain activation after the product."""
+
+    source: int
+    activation: str
+    zeroes: bool
+
+
+@dataclass(frozen=True)
+class ScaleChannelsParams(LayerParams):
+    """[scale_channels]: the `from=` layer, `scale_wh`, the activation, and the shape of
+    the scales (the previous layer's output)."""
+
+    source: int
+    scale_wh: bool
+    activation: str
+    zeroes: bool
+    scale_shape: tuple[int, int, int]
+
+
 @register
 class Sam(LayerType):
     name = "sam"
@@ -53,12 +77,13 @@ class Sam(LayerType):
                 f"{source} ({_shape_text(other)}) element by element; Darknet asserts they "
                 "have the same shape", s.line_of("from"))
         activation, zeroes = plain_activation(ctx, "linear")
-        params = dict(source=source, activation=activation, zeroes=zeroes)
+        params = SamParams(source=source, activation=activation, zeroes=zeroes)
         return Built(ctx.output_of(source), params, inputs=(ctx.index - 1, source),
                      summary=f"x {source} {activation}")
 
     def module(self, layer: Layer) -> nn.Module:
-        return SamModule(layer.params["activation"], layer.params["zeroes"])
+        p = layer.params_as(SamParams)
+        return SamModule(p.activation, p.zeroes)
 
 
 class SamModule(DarknetModule):
@@ -93,15 +118,16 @@ class ScaleChannels(LayerType):
                 f"each, but the previous layer is {c}x{h}x{w}; Darknet asserts it is "
                 f"{oc}x1x1 (e.g. after [avgpool])", s.line_of("from"))
         activation, zeroes = plain_activation(ctx, "linear")
-        params = dict(source=source, scale_wh=scale_wh, activation=activation,
-                      zeroes=zeroes, scale_shape=(c, h, w))
+        params = ScaleChannelsParams(source=source, scale_wh=scale_wh,
+                                     activation=activation, zeroes=zeroes,
+                                     scale_shape=(c, h, w))
         text = f"x {source}" + (" wh" if scale_wh else "") + f" {activation}"
         return Built(ctx.output_of(source), params, inputs=(ctx.index - 1, source),
                      summary=text)
 
     def module(self, layer: Layer) -> nn.Module:
-        p = layer.params
-        return ScaleChannelsModule(p["scale_shape"], p["activation"], p["zeroes"])
+        p = layer.params_as(ScaleChannelsParams)
+        return ScaleChannelsModule(p.scale_shape, p.activation, p.zeroes)
 
 
 class ScaleChannelsModule(DarknetModule):

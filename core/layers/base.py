@@ -8,10 +8,11 @@ for nested layers (`input_layer.biases`).
 
 from __future__ import annotations
 
+import builtins
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -63,12 +64,27 @@ class NetOptions:
         return (self.inputs,)
 
 
+@dataclass(frozen=True)
+class LayerParams:
+    """What one layer type parsed from its section: each type subclasses this with a
+    small frozen dataclass (`ConvolutionalParams`, `YoloParams`, ...) built once by its
+    `build` and read as attributes; a type with nothing to keep uses `NoParams`."""
+
+
+@dataclass(frozen=True)
+class NoParams(LayerParams):
+    """The facts of a layer type that keeps none (and of a layer that failed to build)."""
+
+
+P = TypeVar("P", bound=LayerParams)
+
+
 @dataclass
 class Built:
     """What a layer type's `build` returns."""
 
     output_shape: Shape
-    params: dict[str, Any] = field(default_factory=dict)
+    params: LayerParams = field(default_factory=NoParams)
     weights: list[TensorSpec] = field(default_factory=list)
     inputs: tuple[int, ...] | None = None
     runnable: bool = True
@@ -86,10 +102,18 @@ class Layer:
     input_shape: Shape | None
     output_shape: Shape | None
     inputs: tuple[int, ...]
-    params: dict[str, Any] = field(default_factory=dict)
+    params: LayerParams = field(default_factory=NoParams)
     weights: tuple[TensorSpec, ...] = ()
     runnable: bool = True
     summary: str = ""
+
+    def params_as(self, kind: builtins.type[P]) -> P:
+        """This layer's facts as the dataclass its type builds (checked: a TypeError
+        names the layer when they are another type's, e.g. a layer that failed to build)."""
+        if not isinstance(self.params, kind):
+            raise TypeError(f"layer {self.index} [{self.type}] has {type(self.params).__name__}"
+                            f", not {kind.__name__}")
+        return self.params
 
     @property
     def known(self) -> bool:
@@ -233,10 +257,12 @@ def empty_parameter(*shape: int) -> nn.Parameter:
 
 
 class LayerType:
-    """A Darknet layer type: cfg options -> `Built` -> torch module."""
+    """A Darknet layer type: cfg options -> `Built` -> torch module. Detection heads
+    subclass `core.layers.head.HeadType`, which answers the head questions."""
 
     name: ClassVar[str] = ""
     known_keys: ClassVar[frozenset[str]] = frozenset()
+    is_head: ClassVar[bool] = False
 
     def build(self, ctx: BuildContext) -> Built:
         raise NotImplementedError

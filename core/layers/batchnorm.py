@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -11,6 +13,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerType,
     TensorSpec,
 )
@@ -25,6 +28,11 @@ def batchnorm_weight_layout(channels: int) -> list[TensorSpec]:
             for name in ("biases", "scales", "rolling_mean", "rolling_variance")]
 
 
+@dataclass(frozen=True)
+class BatchnormParams(LayerParams):
+    channels: int
+
+
 @register
 class Batchnorm(LayerType):
     name = "batchnorm"
@@ -32,10 +40,10 @@ class Batchnorm(LayerType):
     def build(self, ctx: BuildContext) -> Built:
         shape = ctx.require_input()
         c, _, _ = ctx.require_chw()
-        return Built(shape, dict(channels=c), batchnorm_weight_layout(c), summary=f"{c}")
+        return Built(shape, BatchnormParams(c), batchnorm_weight_layout(c), summary=f"{c}")
 
     def module(self, layer: Layer) -> nn.Module:
-        return BatchnormModule(layer.params["channels"])
+        return BatchnormModule(layer.params_as(BatchnormParams).channels)
 
 
 class BatchnormModule(DarknetModule):

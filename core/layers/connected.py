@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerType,
     TensorSpec,
     positive,
@@ -74,6 +76,17 @@ class TransposedConnectedWeights:
         return values
 
 
+@dataclass(frozen=True)
+class ConnectedParams(LayerParams):
+    """[connected] as `parse_connected` reads it."""
+
+    inputs: int
+    outputs: int
+    activation: str
+    zeroes: bool
+    batch_normalize: bool
+
+
 @register
 class Connected(TransposedConnectedWeights, LayerType):
     name = "connected"
@@ -86,15 +99,14 @@ class Connected(TransposedConnectedWeights, LayerType):
         batch_normalize = bool(s.int("batch_normalize", 0))
         weights = connected_weight_layout("", inputs, outputs, batch_normalize,
                                           not s.int("dontloadscales", 0))
-        params = dict(inputs=inputs, outputs=outputs, activation=activation, zeroes=zeroes,
-                      batch_normalize=batch_normalize)
+        params = ConnectedParams(inputs=inputs, outputs=outputs, activation=activation,
+                                 zeroes=zeroes, batch_normalize=batch_normalize)
         summary = f"{inputs} -> {outputs} {activation}" + (" bn" if batch_normalize else "")
         return Built((outputs,), params, weights, summary=summary)
 
     def module(self, layer: Layer) -> nn.Module:
-        p = layer.params
-        return ConnectedModule(p["inputs"], p["outputs"], p["batch_normalize"],
-                               p["activation"], p["zeroes"])
+        p = layer.params_as(ConnectedParams)
+        return ConnectedModule(p.inputs, p.outputs, p.batch_normalize, p.activation, p.zeroes)
 
 
 class ConnectedModule(DarknetModule):

@@ -5,6 +5,7 @@ the GPU build copies its input through and the CPU build returns without writing
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from torch import Tensor, nn
@@ -14,16 +15,29 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     as_chw,
 )
 from darknet_inspector.core.layers.cost import output_never_written
 from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.layers.yolo import YoloParams
 
 CONTRASTIVE_TRAINING_KEYS = frozenset({
     "classes", "temperature", "cls_normalizer", "max_delta", "contrastive_neg_max",
 })
+
+
+@dataclass(frozen=True)
+class ContrastiveParams(LayerParams):
+    yolo_layer: int
+    embedding_size: int
+
+
+def yolo_anchor_count(yolo: Layer) -> int:
+    """Anchors of the [yolo] layer a [contrastive] reads (1 when it failed to build)."""
+    return len(yolo.params.mask) if isinstance(yolo.params, YoloParams) else 1
 
 
 def contrastive_yolo_layer(ctx: BuildContext) -> Layer:
@@ -51,7 +65,7 @@ def yolo_embedding_size(ctx: BuildContext, yolo: Layer) -> int:
     index = yolo.index + value if value < 0 else value
     if not 0 <= index < len(ctx.layers) or not ctx.layers[index].known:
         return 0
-    return ctx.layers[index].output_shape[0] // max(1, len(yolo.params.get("mask", [1])))
+    return ctx.layers[index].output_shape[0] // max(1, yolo_anchor_count(yolo))
 
 
 @register
@@ -64,7 +78,7 @@ class Contrastive(LayerType):
         shape = ctx.require_input()
         yolo = contrastive_yolo_layer(ctx)
         _, h, w = as_chw(shape)
-        anchors = len(yolo.params.get("mask", [1]))
+        anchors = yolo_anchor_count(yolo)
         embedding = math.prod(shape) // (anchors * h * w)
         expected = yolo_embedding_size(ctx, yolo)
         if embedding != expected:
@@ -73,7 +87,7 @@ class Contrastive(LayerType):
                 f"[yolo] layer {yolo.index} expects {expected} (its embedding_layer's "
                 "filters / anchors); both must read the same [convolutional] layer",
                 s.line_of("yolo_layer"))
-        return Built(shape, dict(yolo_layer=yolo.index, embedding_size=embedding),
+        return Built(shape, ContrastiveParams(yolo_layer=yolo.index, embedding_size=embedding),
                      summary=f"yolo {yolo.index}, emb {embedding}")
 
     def module(self, layer: Layer) -> nn.Module:

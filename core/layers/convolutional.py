@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -14,6 +16,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     TensorSpec,
@@ -77,6 +80,27 @@ def conv_weight_layout(prefix: str, n: int, c_per_group: int, size: int,
                   TensorSpec(prefix + "rolling_variance", (n,))]
     specs.append(TensorSpec(prefix + "weights", (n, c_per_group, size, size)))
     return specs
+
+
+@dataclass(frozen=True)
+class ConvolutionalParams(LayerParams):
+    """[convolutional] as `parse_convolutional` reads it (padding already resolved by
+    `darknet_conv_padding`; `share_from` the absolute layer of `share_index`)."""
+
+    filters: int
+    size: int
+    stride_x: int
+    stride_y: int
+    dilation: int
+    padding: int
+    groups: int
+    activation: str
+    batch_normalize: bool
+    share_from: int | None
+    xnor: bool
+    binary: bool
+    flipped: bool
+    in_channels: int
 
 
 @register
@@ -148,11 +172,11 @@ class Convolutional(LayerType):
                      s.line_of("antialiasing"))
         weights = [] if share_from is not None else conv_weight_layout(
             "", n, c // groups, size, batch_normalize, not s.int("dontloadscales", 0))
-        params = dict(filters=n, size=size, stride_x=stride_x, stride_y=stride_y,
-                      dilation=dilation, padding=padding, groups=groups,
-                      activation=activation, batch_normalize=batch_normalize,
-                      share_from=share_from, xnor=xnor, binary=binary,
-                      flipped=bool(s.int("flipped", 0)), in_channels=c)
+        params = ConvolutionalParams(
+            filters=n, size=size, stride_x=stride_x, stride_y=stride_y, dilation=dilation,
+            padding=padding, groups=groups, activation=activation,
+            batch_normalize=batch_normalize, share_from=share_from, xnor=xnor, binary=binary,
+            flipped=bool(s.int("flipped", 0)), in_channels=c)
         stride_text = f"{stride_x}" if stride_x == stride_y else f"{stride_x}x{stride_y}"
         summary = f"{n} {size}x{size}/{stride_text}"
         if dilation > 1:
@@ -168,26 +192,26 @@ class Convolutional(LayerType):
     def workspace_bytes(self, layer: Layer) -> int:
         """A dilated conv runs on a zero-padded copy of its input (`ConvModule._dilated`):
         padding*dilation before, whatever the dilated kernel reaches after."""
-        p = layer.params
-        if p["dilation"] == 1 or layer.input_shape is None:
+        p = layer.params_as(ConvolutionalParams)
+        if p.dilation == 1 or layer.input_shape is None or layer.output_shape is None:
             return 0
         channels = as_chw(layer.input_shape)[0]
-        reach = p["dilation"] * (p["size"] - 1) + 1
+        reach = p.dilation * (p.size - 1) + 1
         out_h, out_w = layer.output_shape[1:]
-        return 4 * channels * ((out_h - 1) * p["stride_y"] + reach) * (
-            (out_w - 1) * p["stride_x"] + reach)
+        return 4 * channels * ((out_h - 1) * p.stride_y + reach) * (
+            (out_w - 1) * p.stride_x + reach)
 
     def stored_to_natural(self, layer, name, values, transposed):
         """`flipped=1` stores weights transposed (`load_convolutional_weights`)."""
-        if name == "weights" and layer.params["flipped"]:
-            n = layer.params["filters"]
-            return values.reshape(-1, n).T.reshape(values.shape)
+        p = layer.params_as(ConvolutionalParams)
+        if name == "weights" and p.flipped:
+            return values.reshape(-1, p.filters).T.reshape(values.shape)
         return values
 
     def natural_to_stored(self, layer, name, values, transposed):
-        if name == "weights" and layer.params["flipped"]:
-            n = layer.params["filters"]
-            return values.reshape(n, -1).T.reshape(values.shape)
+        p = layer.params_as(ConvolutionalParams)
+        if name == "weights" and p.flipped:
+            return values.reshape(p.filters, -1).T.reshape(values.shape)
         return values
 
 
@@ -198,25 +222,25 @@ class ConvModule(DarknetModule):
 
     def __init__(self, layer: Layer):
         super().__init__()
-        p = layer.params
-        self.n = p["filters"]
-        self.stride = (p["stride_y"], p["stride_x"])
-        self.dilation = p["dilation"]
-        self.padding = p["padding"]
-        self.groups = p["groups"]
-        self.size = p["size"]
-        self.batch_normalize = p["batch_normalize"]
-        self.xnor = p["xnor"]
-        self.binary = p["binary"] or p["xnor"]
+        p = layer.params_as(ConvolutionalParams)
+        self.n = p.filters
+        self.stride = (p.stride_y, p.stride_x)
+        self.dilation = p.dilation
+        self.padding = p.padding
+        self.groups = p.groups
+        self.size = p.size
+        self.batch_normalize = p.batch_normalize
+        self.xnor = p.xnor
+        self.binary = p.binary or p.xnor
         self.fused = False
         self.in_shape = layer.input_shape
         self.out_hw = layer.output_shape[1:]
-        self.act = Activate(p["activation"])
+        self.act = Activate(p.activation)
         self.packed = PackedConv(self.stride, self.padding, self.groups, self.act.name)
         self.refusal = None if layer.runnable else not_runnable_message(layer)
-        self.share_from = p["share_from"]
+        self.share_from = p.share_from
         if self.share_from is None:
-            self.weights = empty_parameter(self.n, p["in_channels"] // self.groups,
+            self.weights = empty_parameter(self.n, p.in_channels // self.groups,
                                            self.size, self.size)
             self.biases = empty_parameter(self.n)
             if self.batch_normalize:

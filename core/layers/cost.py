@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from torch import Tensor, nn
 
-from darknet_inspector.core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerParams,
+    LayerType,
+)
 from darknet_inspector.core.layers.registry import register
 
 COST_TYPES = ("sse", "masked", "smooth")
@@ -18,6 +26,11 @@ def output_never_written(layer: Layer) -> np.ndarray:
     """A layer whose inference forward never writes `l.output`: Darknet's buffer keeps
     the zeros `calloc` gave it."""
     return np.zeros(layer.output_shape, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class CostParams(LayerParams):
+    cost_type: str
 
 
 @register
@@ -33,7 +46,7 @@ class Cost(LayerType):
             ctx.warn(f"[cost] type={kind} is not one of {', '.join(COST_TYPES)}; Darknet uses "
                      "sse", s.line_of("type"))
             kind = "sse"
-        return Built((inputs,), dict(cost_type=kind), summary=kind)
+        return Built((inputs,), CostParams(kind), summary=kind)
 
     def module(self, layer: Layer) -> nn.Module:
         return PassThrough()

@@ -4,6 +4,8 @@ from 0..1 to -1..1 unless `noadjust=1`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
 from darknet_inspector.core.layers.base import (
@@ -11,6 +13,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     positive,
@@ -30,6 +33,16 @@ def centred_crop_offset(size_in: int, size_out: int) -> int:
     return (size_in - size_out) // 2
 
 
+@dataclass(frozen=True)
+class CropParams(LayerParams):
+    """[crop] at inference: the centred window's corner and the value adjustment."""
+
+    top: int
+    left: int
+    scale: float
+    shift: float
+
+
 @register
 class Crop(LayerType):
     name = "crop"
@@ -46,14 +59,14 @@ class Crop(LayerType):
                 f"{w}x{h} input; Darknet crops inside the input (set [net] width/height at "
                 "least as large)", s.line_of("crop_height" if crop_h > h else "crop_width"))
         scale, shift = crop_adjustment(bool(s.int("noadjust", 0)))
-        params = dict(top=centred_crop_offset(h, crop_h), left=centred_crop_offset(w, crop_w),
-                      scale=scale, shift=shift)
+        params = CropParams(top=centred_crop_offset(h, crop_h),
+                            left=centred_crop_offset(w, crop_w), scale=scale, shift=shift)
         return Built((c, crop_h, crop_w), params, summary=f"{crop_w}x{crop_h}")
 
     def module(self, layer: Layer) -> nn.Module:
-        p = layer.params
+        p = layer.params_as(CropParams)
         _, h, w = layer.output_shape
-        return CropModule(p["top"], p["left"], h, w, p["scale"], p["shift"])
+        return CropModule(p.top, p.left, h, w, p.scale, p.shift)
 
 
 class CropModule(DarknetModule):

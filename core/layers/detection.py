@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -14,8 +15,8 @@ from darknet_inspector.core.layers.base import (
     DarknetModule,
     Layer,
     LayerProblem,
-    LayerType,
 )
+from darknet_inspector.core.layers.head import HeadParams, HeadType
 from darknet_inspector.core.layers.registry import register
 from darknet_inspector.core.layers.yolo import check_head_size
 
@@ -30,8 +31,29 @@ def detection_inputs(side: int, num: int, coords: int, classes: int) -> int:
     return side * side * ((1 + coords) * num + classes)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DetectionParams(HeadParams):
+    """[detection] as `parse_detection` reads it: a side x side grid of cells, each with
+    `num` boxes of 1 + coords values and one set of class scores."""
+
+    coords: int
+    num: int
+    side: int
+    sqrt: bool = False
+    softmax: bool = False
+
+    @property
+    def required_inputs(self) -> int:
+        return detection_inputs(self.side, self.num, self.coords, self.classes)
+
+    @property
+    def input_rule(self) -> str:
+        return (f"side*side*((1 + coords)*num + classes) = {self.side}*{self.side}*((1 + "
+                f"{self.coords})*{self.num} + {self.classes})")
+
+
 @register
-class Detection(LayerType):
+class Detection(HeadType):
     name = "detection"
     known_keys = DETECTION_TRAINING_KEYS
 
@@ -45,18 +67,18 @@ class Detection(LayerType):
         if min(coords, classes) < 0 or min(num, side) < 1:
             raise LayerProblem(f"[detection] coords={coords}, classes={classes}, num={num} "
                                f"and side={side} must be positive", s.line)
-        expected = detection_inputs(side, num, coords, classes)
-        check_head_size(ctx, inputs, expected, f"side*side*((1 + coords)*num + classes) = "
-                        f"{side}*{side}*((1 + {coords})*{num} + {classes})", "inputs")
-        params = dict(classes=classes, coords=coords, num=num, side=side,
-                      sqrt=bool(s.int("sqrt", 0)), softmax=bool(s.int("softmax", 0)),
-                      nms_kind="default", beta_nms=0.6)
-        return Built((inputs,), params, runnable=inputs == expected,
+        params = DetectionParams(classes=classes, coords=coords, num=num, side=side,
+                                 sqrt=bool(s.int("sqrt", 0)), softmax=bool(s.int("softmax", 0)))
+        check_head_size(ctx, inputs, params.required_inputs, params.input_rule, "inputs")
+        return Built((inputs,), params, runnable=inputs == params.required_inputs,
                      summary=f"{classes} classes, {side}x{side}x{num}")
 
     def module(self, layer: Layer) -> nn.Module:
-        p = layer.params
-        return DetectionModule(p["side"] * p["side"], p["classes"], p["softmax"])
+        p = layer.params_as(DetectionParams)
+        return DetectionModule(p.side * p.side, p.classes, p.softmax)
+
+    def required_inputs(self, layer: Layer) -> int:
+        return layer.params_as(DetectionParams).required_inputs
 
 
 class DetectionModule(DarknetModule):

@@ -3,10 +3,24 @@ does nothing when `state.train` is 0)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
-from darknet_inspector.core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from darknet_inspector.core.layers.base import (
+    BuildContext,
+    Built,
+    DarknetModule,
+    Layer,
+    LayerParams,
+    LayerType,
+)
 from darknet_inspector.core.layers.registry import register
+
+
+@dataclass(frozen=True)
+class DropoutParams(LayerParams):
+    probability: float
 
 
 @register
@@ -17,7 +31,7 @@ class Dropout(LayerType):
 
     def build(self, ctx: BuildContext) -> Built:
         probability = ctx.section.float("probability", 0.2)
-        return Built(ctx.require_input(), {"probability": probability},
+        return Built(ctx.require_input(), DropoutParams(probability),
                      summary=f"p={probability:g}")
 
     def module(self, layer: Layer) -> nn.Module:

@@ -14,7 +14,7 @@ class Empty(LayerType):
     name = "empty"
 
     def build(self, ctx: BuildContext) -> Built:
-        return Built(ctx.require_input(), {})
+        return Built(ctx.require_input())
 
     def module(self, layer: Layer) -> nn.Module:
         return EmptyModule()

@@ -5,6 +5,8 @@ ignored."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
 from darknet_inspector.core.layers.base import (
@@ -12,12 +14,19 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerType,
     TensorSpec,
     positive,
 )
 from darknet_inspector.core.layers.connected import filled_parameter
 from darknet_inspector.core.layers.registry import register
+
+
+@dataclass(frozen=True)
+class ImplicitParams(LayerParams):
+    filters: int
+    atoms: int
 
 
 @register
@@ -30,7 +39,7 @@ class Implicit(LayerType):
         filters = positive(s, "filters", s.int("filters", 128))
         atoms = positive(s, "atoms", s.int("atoms", 1))
         shape = (filters, atoms, 1)
-        return Built(shape, dict(filters=filters, atoms=atoms),
+        return Built(shape, ImplicitParams(filters, atoms),
                      [TensorSpec("weights", shape)], summary=f"{filters}x{atoms}")
 
     def module(self, layer: Layer) -> nn.Module:

@@ -4,6 +4,8 @@ output location (no weight sharing)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -14,6 +16,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     TensorSpec,
@@ -33,6 +36,18 @@ def local_out_size(size_in: int, size: int, stride: int, pad: bool) -> int:
 def im2col_size(size_in: int, size: int, stride: int, pad: bool) -> int:
     """What `im2col_cpu` (src/im2col.c) lays out: it pads by the flag's value (0 or 1)."""
     return (size_in + 2 * int(pad) - size) // stride + 1
+
+
+@dataclass(frozen=True)
+class LocalParams(LayerParams):
+    """[local] as `parse_local` reads it (`pad` is a flag: 1 pixel or none)."""
+
+    filters: int
+    size: int
+    stride: int
+    pad: bool
+    activation: str
+    zeroes: bool
 
 
 @register
@@ -61,8 +76,8 @@ class Local(LayerType):
         locations = out_h * out_w
         weights = [TensorSpec("biases", (n, out_h, out_w)),
                    TensorSpec("weights", (locations, n, c, size, size))]
-        params = dict(filters=n, size=size, stride=stride, pad=pad, activation=activation,
-                      zeroes=zeroes)
+        params = LocalParams(filters=n, size=size, stride=stride, pad=pad,
+                             activation=activation, zeroes=zeroes)
         return Built((n, out_h, out_w), params, weights, runnable=runnable,
                      summary=f"{n} {size}x{size}/{stride} {activation}")
 
@@ -76,14 +91,14 @@ class LocalModule(DarknetModule):
 
     def __init__(self, layer: Layer):
         super().__init__()
-        p = layer.params
-        self.size = p["size"]
-        self.stride = p["stride"]
-        self.pad = int(p["pad"])
+        p = layer.params_as(LocalParams)
+        self.size = p.size
+        self.stride = p.stride
+        self.pad = int(p.pad)
         self.out_shape = layer.output_shape
         self.biases = filled_parameter(*layer.weights[0].shape, value=0.0)
         self.weights = filled_parameter(*layer.weights[1].shape, value=0.0)
-        self.act = PlainActivate(p["activation"], p["zeroes"])
+        self.act = PlainActivate(p.activation, p.zeroes)
         self.refusal = None if layer.runnable else not_runnable_message(layer)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -4,6 +4,8 @@ across channels, out = x * (kappa + alpha * window sum of x^2) ^ -beta."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -13,6 +15,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerType,
     positive,
 )
@@ -40,6 +43,17 @@ def darknet_lrn_window(channels: int, size: int) -> np.ndarray:
     return window
 
 
+@dataclass(frozen=True)
+class NormalizationParams(LayerParams):
+    """[normalization] (LRN) as `parse_normalization` reads it, and its channels."""
+
+    alpha: float
+    beta: float
+    kappa: float
+    size: int
+    channels: int
+
+
 @register
 class Normalization(LayerType):
     name = "normalization"
@@ -48,8 +62,9 @@ class Normalization(LayerType):
         s = ctx.section
         c, h, w = ctx.require_chw()
         size = positive(s, "size", s.int("size", 5))
-        params = dict(alpha=s.float("alpha", 0.0001), beta=s.float("beta", 0.75),
-                      kappa=s.float("kappa", 1.0), size=size, channels=c)
+        params = NormalizationParams(alpha=s.float("alpha", 0.0001),
+                                     beta=s.float("beta", 0.75), kappa=s.float("kappa", 1.0),
+                                     size=size, channels=c)
         runnable = size // 2 <= c
         if not runnable:
             ctx.warn(f"[{s.name}] size={size}: Darknet starts channel 0's window with "
@@ -58,13 +73,13 @@ class Normalization(LayerType):
         return Built(ctx.require_input(), params, runnable=runnable, summary=f"size {size}")
 
     def module(self, layer: Layer) -> nn.Module:
-        p = layer.params
-        return NormalizationModule(darknet_lrn_window(p["channels"], p["size"]), p["alpha"],
-                                   p["beta"], p["kappa"])
+        p = layer.params_as(NormalizationParams)
+        return NormalizationModule(darknet_lrn_window(p.channels, p.size), p.alpha, p.beta,
+                                   p.kappa)
 
     def workspace_bytes(self, layer: Layer) -> int:
         """The channels x channels window (float64 while built)."""
-        return 8 * layer.params["channels"] ** 2
+        return 8 * layer.params_as(NormalizationParams).channels ** 2
 
 
 class NormalizationModule(DarknetModule):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -13,6 +15,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     positive,
@@ -34,7 +37,25 @@ def darknet_pool_pads(size_in: int, size_out: int, padding: int, size: int,
     return before, after
 
 
-def _pool_geometry(ctx: BuildContext) -> dict:
+@dataclass(frozen=True)
+class PoolParams(LayerParams):
+    """[maxpool] / [local_avgpool] as `parse_maxpool` reads them: the input (c, h, w),
+    window, strides, total padding and output size; `maxpool_depth` pools channels."""
+
+    c: int
+    h: int
+    w: int
+    size: int
+    stride_x: int
+    stride_y: int
+    padding: int
+    out_h: int
+    out_w: int
+    depth: bool = False
+    out_channels: int = 1
+
+
+def _pool_geometry(ctx: BuildContext) -> PoolParams:
     """Options shared by [maxpool] and [local_avgpool] (`parse_maxpool`, src/parser.c)."""
     s = ctx.section
     c, h, w = ctx.require_chw()
@@ -51,30 +72,28 @@ def _pool_geometry(ctx: BuildContext) -> dict:
     if out_h < 1 or out_w < 1:
         raise LayerProblem(f"[{s.name}] a {size}x{size} window does not fit the {h}x{w} input",
                            s.line_of("size"))
-    return dict(c=c, h=h, w=w, size=size, stride_x=stride_x, stride_y=stride_y,
-                padding=padding, out_h=out_h, out_w=out_w)
+    return PoolParams(c=c, h=h, w=w, size=size, stride_x=stride_x, stride_y=stride_y,
+                      padding=padding, out_h=out_h, out_w=out_w)
 
 
 def window_pool_workspace(layer: Layer) -> int:
     """`WindowPool` runs on a padded copy of its input (and of a ones plane to count an
     average's cells); a huge `padding=` with a huge stride makes it far larger than the
     output."""
-    g = layer.params
-    if g.get("depth") or not g.get("padding"):
+    g = layer.params_as(PoolParams)
+    if g.depth or not g.padding:
         return 0
-    before_h, after_h = darknet_pool_pads(g["h"], g["out_h"], g["padding"], g["size"],
-                                          g["stride_y"])
-    before_w, after_w = darknet_pool_pads(g["w"], g["out_w"], g["padding"], g["size"],
-                                          g["stride_x"])
+    before_h, after_h = darknet_pool_pads(g.h, g.out_h, g.padding, g.size, g.stride_y)
+    before_w, after_w = darknet_pool_pads(g.w, g.out_w, g.padding, g.size, g.stride_x)
     if not any((before_h, after_h, before_w, after_w)):
         return 0
-    plane = (g["h"] + before_h + after_h) * (g["w"] + before_w + after_w)
-    return 4 * (g["c"] + 1) * plane
+    plane = (g.h + before_h + after_h) * (g.w + before_w + after_w)
+    return 4 * (g.c + 1) * plane
 
 
-def _summary(g: dict) -> str:
-    stride = g["stride_x"] if g["stride_x"] == g["stride_y"] else f"{g['stride_x']}x{g['stride_y']}"
-    return f"{g['size']}x{g['size']}/{stride}"
+def _summary(g: PoolParams) -> str:
+    stride = g.stride_x if g.stride_x == g.stride_y else f"{g.stride_x}x{g.stride_y}"
+    return f"{g.size}x{g.size}/{stride}"
 
 
 @register
@@ -91,18 +110,17 @@ class Maxpool(LayerType):
         if s.int("antialiasing", 0):
             runnable = False
             ctx.warn("antialiasing=1 is not run by this tool", s.line_of("antialiasing"))
+        g = replace(g, depth=depth, out_channels=out_channels)
         if depth:
-            g.update(depth=True, out_channels=out_channels)
-            return Built((out_channels, g["h"], g["w"]), g, runnable=runnable,
+            return Built((out_channels, g.h, g.w), g, runnable=runnable,
                          summary=f"depth -> {out_channels}")
-        g["depth"] = False
-        return Built((g["c"], g["out_h"], g["out_w"]), g, runnable=runnable,
-                     summary=_summary(g))
+        return Built((g.c, g.out_h, g.out_w), g, runnable=runnable, summary=_summary(g))
 
     def module(self, layer: Layer) -> nn.Module:
-        if layer.params["depth"]:
-            return MaxpoolDepth(layer.params["out_channels"])
-        return WindowPool(layer.params, average=False)
+        g = layer.params_as(PoolParams)
+        if g.depth:
+            return MaxpoolDepth(g.out_channels)
+        return WindowPool(g, average=False)
 
     def workspace_bytes(self, layer: Layer) -> int:
         return window_pool_workspace(layer)
@@ -114,10 +132,10 @@ class LocalAvgpool(LayerType):
 
     def build(self, ctx: BuildContext) -> Built:
         g = _pool_geometry(ctx)
-        return Built((g["c"], g["out_h"], g["out_w"]), g, summary=_summary(g))
+        return Built((g.c, g.out_h, g.out_w), g, summary=_summary(g))
 
     def module(self, layer: Layer) -> nn.Module:
-        return WindowPool(layer.params, average=True)
+        return WindowPool(layer.params_as(PoolParams), average=True)
 
     def workspace_bytes(self, layer: Layer) -> int:
         return window_pool_workspace(layer)
@@ -129,7 +147,7 @@ class Avgpool(LayerType):
 
     def build(self, ctx: BuildContext) -> Built:
         c, _, _ = ctx.require_chw()
-        return Built((c, 1, 1), {}, summary="global")
+        return Built((c, 1, 1), summary="global")
 
     def module(self, layer: Layer) -> nn.Module:
         return GlobalAvgpool()
@@ -141,12 +159,12 @@ class WindowPool(DarknetModule):
 
     keeps_layout = True
 
-    def __init__(self, g: dict, average: bool):
+    def __init__(self, g: PoolParams, average: bool):
         super().__init__()
-        self.size = g["size"]
-        self.stride = (g["stride_y"], g["stride_x"])
-        self.pad_h = darknet_pool_pads(g["h"], g["out_h"], g["padding"], g["size"], g["stride_y"])
-        self.pad_w = darknet_pool_pads(g["w"], g["out_w"], g["padding"], g["size"], g["stride_x"])
+        self.size = g.size
+        self.stride = (g.stride_y, g.stride_x)
+        self.pad_h = darknet_pool_pads(g.h, g.out_h, g.padding, g.size, g.stride_y)
+        self.pad_w = darknet_pool_pads(g.w, g.out_w, g.padding, g.size, g.stride_x)
         self.average = average
 
     def forward(self, x: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ Darknet's answer in general: these layers are shown (shapes, weights) but not ru
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from torch import Tensor, nn
 
@@ -19,6 +20,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     TensorSpec,
@@ -64,6 +66,67 @@ def nested_conv(name: str, filters: int, channels: int, groups: int, size: int,
     return conv_weight_layout(name + ".", filters, channels // groups, size, batch_normalize)
 
 
+@dataclass(frozen=True)
+class RnnParams(LayerParams):
+    """[rnn] as `parse_rnn` reads it."""
+
+    inputs: int
+    hidden: int
+    output: int
+    activation: str
+    batch_normalize: bool
+    logistic: int
+
+
+@dataclass(frozen=True)
+class RecurrentParams(LayerParams):
+    """[gru] and [lstm] as `parse_gru` / `parse_lstm` read them."""
+
+    inputs: int
+    output: int
+    batch_normalize: bool
+
+
+@dataclass(frozen=True)
+class RecurrentConvGeometry:
+    """What `parse_crnn` and `parse_conv_lstm` share: the input, the nested convs'
+    window, stride, groups, padding and output size, `batch_normalize`, `xnor`."""
+
+    c: int
+    h: int
+    w: int
+    size: int
+    stride: int
+    groups: int
+    padding: int
+    out_h: int
+    out_w: int
+    batch_normalize: bool
+    xnor: bool
+
+
+@dataclass(frozen=True)
+class CrnnParams(LayerParams):
+    geometry: RecurrentConvGeometry
+    hidden: int
+    output: int
+    activation: str
+
+
+@dataclass(frozen=True)
+class ConvLstmParams(LayerParams):
+    geometry: RecurrentConvGeometry
+    output: int
+    activation: str
+    peephole: bool
+    bottleneck: bool
+
+
+@dataclass(frozen=True)
+class HistoryParams(LayerParams):
+    history_size: int
+
+
 class RecurrentType(LayerType):
     """Layer types shown but not run: the module only holds the tensors."""
 
@@ -87,8 +150,8 @@ class Rnn(TransposedConnectedWeights, RecurrentType):
         sizes = dict(input_layer=(inputs, hidden), self_layer=(hidden, hidden),
                      output_layer=(hidden, output))
         not_runnable(ctx)
-        params = dict(inputs=inputs, hidden=hidden, output=output, activation=activation,
-                      batch_normalize=bn, logistic=log)
+        params = RnnParams(inputs=inputs, hidden=hidden, output=output, activation=activation,
+                           batch_normalize=bn, logistic=log)
         return Built((output,), params, nested_connected(RNN_LAYERS, sizes, bn),
                      runnable=False, summary=f"{inputs} -> {hidden} -> {output}")
 
@@ -105,7 +168,7 @@ class Gru(TransposedConnectedWeights, RecurrentType):
         sizes = {name: ((inputs if name.startswith("input") else output), output)
                  for name in GRU_LAYERS}
         not_runnable(ctx)
-        return Built((output,), dict(inputs=inputs, output=output, batch_normalize=bn),
+        return Built((output,), RecurrentParams(inputs, output, bn),
                      nested_connected(GRU_LAYERS, sizes, bn), runnable=False,
                      summary=f"{inputs} -> {output}")
 
@@ -122,12 +185,12 @@ class Lstm(TransposedConnectedWeights, RecurrentType):
         sizes = {name: ((output if name.startswith("w") else inputs), output)
                  for name in LSTM_LAYERS}
         not_runnable(ctx)
-        return Built((output,), dict(inputs=inputs, output=output, batch_normalize=bn),
+        return Built((output,), RecurrentParams(inputs, output, bn),
                      nested_connected(LSTM_LAYERS, sizes, bn), runnable=False,
                      summary=f"{inputs} -> {output}")
 
 
-def recurrent_conv_geometry(ctx: BuildContext) -> dict:
+def recurrent_conv_geometry(ctx: BuildContext) -> RecurrentConvGeometry:
     """Options `parse_crnn` and `parse_conv_lstm` share: size 3, stride 1, padding
     (size/2 with pad=1), groups, dilation; and the nested convs' output size."""
     s = ctx.section
@@ -141,9 +204,10 @@ def recurrent_conv_geometry(ctx: BuildContext) -> dict:
     if out_h < 1 or out_w < 1:
         raise LayerProblem(f"[{s.name}] a {size}x{size} kernel does not fit the {w}x{h} "
                            "input", s.line_of("size"))
-    return dict(c=c, h=h, w=w, size=size, stride=stride, groups=groups, padding=padding,
-                out_h=out_h, out_w=out_w, batch_normalize=bool(s.int("batch_normalize", 0)),
-                xnor=bool(s.int("xnor", 0)))
+    return RecurrentConvGeometry(c=c, h=h, w=w, size=size, stride=stride, groups=groups,
+                                 padding=padding, out_h=out_h, out_w=out_w,
+                                 batch_normalize=bool(s.int("batch_normalize", 0)),
+                                 xnor=bool(s.int("xnor", 0)))
 
 
 @register
@@ -157,18 +221,18 @@ class Crnn(RecurrentType):
         output = positive(s, "output", s.int("output", 1))
         hidden = positive(s, "hidden", s.int("hidden", 1))
         activation = darknet_activation(ctx, "logistic")
-        if (g["out_h"], g["out_w"]) != (g["h"], g["w"]):
+        if (g.out_h, g.out_w) != (g.h, g.w):
             raise LayerProblem(
-                f"[crnn] its convolutions turn {g['w']}x{g['h']} into {g['out_w']}x"
-                f"{g['out_h']}, but the hidden state must keep the input size (Darknet "
-                "asserts it): use stride=1 and pad=1", s.line_of("size"))
-        bn, groups, size = g["batch_normalize"], g["groups"], g["size"]
-        weights = (nested_conv("input_layer", hidden, g["c"], groups, size, bn)
+                f"[crnn] its convolutions turn {g.w}x{g.h} into {g.out_w}x{g.out_h}, but the "
+                "hidden state must keep the input size (Darknet asserts it): use stride=1 "
+                "and pad=1", s.line_of("size"))
+        bn, groups, size = g.batch_normalize, g.groups, g.size
+        weights = (nested_conv("input_layer", hidden, g.c, groups, size, bn)
                    + nested_conv("self_layer", hidden, hidden, groups, size, bn)
                    + nested_conv("output_layer", output, hidden, groups, size, bn))
         not_runnable(ctx)
-        params = dict(g, hidden=hidden, output=output, activation=activation)
-        return Built((output, g["out_h"], g["out_w"]), params, weights, runnable=False,
+        params = CrnnParams(g, hidden=hidden, output=output, activation=activation)
+        return Built((output, g.out_h, g.out_w), params, weights, runnable=False,
                      summary=f"{hidden} -> {output} {size}x{size}")
 
 
@@ -195,17 +259,17 @@ class ConvLstm(RecurrentType):
         activation = darknet_activation(ctx, "linear")
         peephole = bool(s.int("peephole", 0))
         bottleneck = bool(s.int("bottleneck", 0))
-        bn, groups, size = g["batch_normalize"], g["groups"], g["size"]
+        bn, groups, size = g.batch_normalize, g.groups, g.size
         weights: list[TensorSpec] = []
         for name in conv_lstm_load_order(peephole, bottleneck):
-            channels = g["c"] if name.startswith("u") else output
+            channels = g.c if name.startswith("u") else output
             if name == "wf" and bottleneck:
                 channels = 2 * output
             weights += nested_conv(name, output, channels, groups, size, bn)
         not_runnable(ctx)
-        params = dict(g, output=output, activation=activation, peephole=peephole,
-                      bottleneck=bottleneck)
-        return Built((output, g["out_h"], g["out_w"]), params, weights, runnable=False,
+        params = ConvLstmParams(g, output=output, activation=activation, peephole=peephole,
+                                bottleneck=bottleneck)
+        return Built((output, g.out_h, g.out_w), params, weights, runnable=False,
                      summary=f"{output} {size}x{size}" + (" peephole" if peephole else ""))
 
 
@@ -217,7 +281,7 @@ class History(LayerType):
         s = ctx.section
         c, h, w = ctx.require_chw()
         size = positive(s, "history_size", s.int("history_size", 4))
-        return Built((c * size, h, w), dict(history_size=size), summary=f"x{size}")
+        return Built((c * size, h, w), HistoryParams(size), summary=f"x{size}")
 
     def module(self, layer: Layer) -> nn.Module:
         return HistoryModule(math.prod(layer.output_shape), layer.output_shape)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -13,7 +15,15 @@ from darknet_inspector.core.layers.base import (
     DarknetModule,
     Layer,
     LayerProblem,
-    LayerType,
+)
+from darknet_inspector.core.layers.head import (
+    Decoded,
+    HeadParams,
+    HeadType,
+    Size,
+    anchor_pairs,
+    anchor_rows,
+    cell_entries,
 )
 from darknet_inspector.core.layers.registry import register
 from darknet_inspector.core.layers.yolo import check_head_filters, parse_anchors
@@ -27,8 +37,40 @@ OBJECTNESS_ENTRY = 4
 FIRST_CLASS_ENTRY = 5
 
 
+@dataclass(frozen=True, kw_only=True)
+class RegionParams(HeadParams):
+    """[region] as `parse_region` reads it: `num` anchors (in grid cells), each with
+    coords + 1 + classes entries; `softmax` over the classes; a `tree=` or `map=` file
+    name (YOLO9000), never opened."""
+
+    coords: int
+    num: int
+    anchors: tuple[float, ...]
+    softmax: bool = False
+    tree: str | None = None
+    map: str | None = None
+
+    @property
+    def entries(self) -> int:
+        return self.coords + 1 + self.classes
+
+    @property
+    def required_channels(self) -> int:
+        """`make_region_layer`: outputs = num * (coords + 1 + classes)."""
+        return self.num * self.entries
+
+    @property
+    def channel_rule(self) -> str:
+        return (f"num * (coords + 1 + classes) = {self.num} * ({self.coords} + 1 + "
+                f"{self.classes})")
+
+    @property
+    def anchor_boxes(self) -> list[tuple[float, float]]:
+        return anchor_pairs(self.anchors, range(self.num))
+
+
 @register
-class Region(LayerType):
+class Region(HeadType):
     name = "region"
     known_keys = REGION_TRAINING_KEYS
 
@@ -42,11 +84,12 @@ class Region(LayerType):
             raise LayerProblem(f"[region] coords={coords}, classes={classes} and num={num} "
                                "must be positive", s.line)
         anchors = parse_anchors(ctx, num)
-        entries = coords + 1 + classes
-        check_head_filters(ctx, num * entries, f"num * (coords + 1 + classes) = {num} * "
-                           f"({coords} + 1 + {classes})")
-        tree = s.str("tree")
-        runnable = c == num * entries
+        params = RegionParams(classes=classes, coords=coords, num=num, anchors=tuple(anchors),
+                              softmax=bool(s.int("softmax", 0)), tree=s.str("tree"),
+                              map=s.str("map"))
+        check_head_filters(ctx, params.required_channels, params.channel_rule)
+        tree = params.tree
+        runnable = c == params.required_channels
         if tree:
             runnable = False
             ctx.warn(f"[region] tree={tree}: the hierarchical softmax needs that tree file; "
@@ -56,19 +99,76 @@ class Region(LayerType):
             ctx.warn(f"[region] coords={coords}: Darknet always reads objectness at entry 4 "
                      "and classes from entry 5, past this layer's entries; not run by this "
                      "tool", s.line_of("coords"))
-        params = dict(classes=classes, coords=coords, num=num, anchors=anchors,
-                      softmax=bool(s.int("softmax", 0)), tree=tree, map=s.str("map"),
-                      nms_kind="default", beta_nms=0.6)
         return Built((c, h, w), params, runnable=runnable,
                      summary=f"{classes} classes, {num} anchors")
 
     def module(self, layer: Layer) -> nn.Module:
-        p = layer.params
-        return RegionModule(p["num"], p["coords"] + 1 + p["classes"], p["classes"],
-                            p["softmax"])
+        p = layer.params_as(RegionParams)
+        return RegionModule(p.num, p.entries, p.classes, p.softmax)
 
     def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
         return region_location_major(output, layer.output_shape)
+
+    def required_inputs(self, layer: Layer) -> int:
+        return layer.params_as(RegionParams).required_channels
+
+    def anchor_boxes(self, layer: Layer) -> list[tuple[float, float]]:
+        return layer.params_as(RegionParams).anchor_boxes
+
+    def decode(self, layer: Layer, output: Tensor, input_size: Size) -> Decoded:
+        return decode_region(layer.params_as(RegionParams), output, input_size)
+
+    def opencv_layout(self, layer: Layer, output: np.ndarray, input_size: Size
+                      ) -> np.ndarray | None:
+        p = layer.params_as(RegionParams)
+        if layer.output_shape is None:
+            return None
+        _, h, w = layer.output_shape
+        return region_as_opencv(self.darknet_output(layer, output), h, w, p.anchor_boxes,
+                                p.classes)
+
+
+def decode_region(params: RegionParams, output: Tensor, input_size: Size) -> Decoded:
+    """`get_region_boxes` / `get_region_box` (src/region_layer.c, YOLOv2): x, y arrive raw
+    and go through the logistic here, w, h = exp(t)*anchor/grid (anchors in grid cells);
+    objectness (entry 4, logistic) and classes (from entry 5, softmax) come from the layer;
+    every box is a candidate (`custom_get_region_detections` sets objectness 1),
+    prob = objectness * class."""
+    classes = params.classes
+    _, h, w = output.shape
+    entries, col, row = cell_entries(output, params.num)
+    anchor = anchor_rows(params.anchor_boxes, h * w, output.device)
+    grid = torch.tensor((w, h), dtype=output.dtype, device=output.device)
+    xy = torch.sigmoid(entries[:, 0:2])
+    boxes = torch.stack([(col + xy[:, 0]) / w, (row + xy[:, 1]) / h], dim=1)
+    boxes = torch.cat([boxes, torch.exp(entries[:, 2:4]) * anchor / grid], dim=1)
+    gate = torch.full((entries.shape[0],), float("inf"), device=output.device)
+    probs = entries[:, 4:5] * entries[:, 5:5 + classes]
+    return Decoded(boxes, gate, probs)
+
+
+def region_as_opencv(output: np.ndarray, h: int, w: int, anchors: list[tuple[float, float]],
+                     classes: int) -> np.ndarray:
+    """A [region] layer's Darknet output ([H*W][n][5+C], x/y/w/h raw, objectness logistic,
+    classes softmaxed) as OpenCV's Region layer lays it out with thresh=0 and no NMS."""
+    a = len(anchors)
+    v = output.reshape(h, w, a, 5 + classes).astype(np.float64)
+    out = np.empty_like(v)
+    cols = np.arange(w).reshape(1, w, 1)
+    rows = np.arange(h).reshape(h, 1, 1)
+    aw = np.array([p[0] for p in anchors]).reshape(1, 1, a)
+    ah = np.array([p[1] for p in anchors]).reshape(1, 1, a)
+    out[..., 0] = (cols + _logistic(v[..., 0])) / w
+    out[..., 1] = (rows + _logistic(v[..., 1])) / h
+    out[..., 2] = np.exp(v[..., 2]) * aw / w
+    out[..., 3] = np.exp(v[..., 3]) * ah / h
+    out[..., 4] = v[..., 4]
+    out[..., 5:] = v[..., 4:5] * v[..., 5:]
+    return out.reshape(h * w * a, 5 + classes)
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 def region_location_major(output: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from darknet_inspector.core.layers.base import LayerType
+from darknet_inspector.core.layers.head import HeadType
 
 _REGISTRY: dict[str, LayerType] = {}
 
@@ -19,6 +20,17 @@ def register(cls: type[LayerType]) -> type[LayerType]:
 
 def layer_type(name: str) -> LayerType | None:
     return _REGISTRY.get(name)
+
+
+def head_type(name: str) -> HeadType | None:
+    """The registered type of a detection head, or None for any other layer type."""
+    kind = _REGISTRY.get(name)
+    return kind if isinstance(kind, HeadType) else None
+
+
+def is_head(name: str) -> bool:
+    kind = _REGISTRY.get(name)
+    return kind is not None and kind.is_head
 
 
 def registered_types() -> list[str]:

@@ -11,6 +11,7 @@ depth-to-space, the other two reinterpret the memory. We reproduce the memory ex
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     Shape,
@@ -78,6 +80,15 @@ def reorg_fault(kind: str, c: int, h: int, w: int, stride: int, reverse: bool) -
     return None
 
 
+@dataclass(frozen=True)
+class ReorgParams(LayerParams):
+    """[reorg] / [reorg3d]: `stride`, `reverse` and the input shape it rearranges."""
+
+    stride: int
+    reverse: bool
+    in_shape: tuple[int, int, int]
+
+
 class ReorgBase(LayerType):
     def build(self, ctx: BuildContext) -> Built:
         s = ctx.section
@@ -93,22 +104,22 @@ class ReorgBase(LayerType):
             ctx.warn(f"[{s.name}] stride={stride}: {fault}, so Darknet's reorg_cpu reads or "
                      "writes past its buffers; this layer is not run by this tool",
                      s.line_of("stride"))
-        params = dict(stride=stride, reverse=reverse, in_shape=(c, h, w))
+        params = ReorgParams(stride=stride, reverse=reverse, in_shape=(c, h, w))
         text = f"/{stride}" + (" reverse" if reverse else "")
         return Built(out, params, runnable=fault is None, summary=text)
 
     def module(self, layer: Layer) -> nn.Module:
-        p = layer.params
-        c, h, w = p["in_shape"]
+        p = layer.params_as(ReorgParams)
+        c, h, w = p.in_shape
         rw, rh, rc, forward = reorg_cpu_arguments(self.name, c, h, w, layer.output_shape,
-                                                  p["reverse"])
-        gather = reorg_cpu_gather(rw, rh, rc, p["stride"], forward)
+                                                  p.reverse)
+        gather = reorg_cpu_gather(rw, rh, rc, p.stride, forward)
         return ReorgModule(gather, layer.output_shape)
 
     def workspace_bytes(self, layer: Layer) -> int:
         """The gather table (int64 per element, kept) and the index grids that build it
         (`reorg_cpu_gather`: about seven more int64 arrays of the same size)."""
-        return GATHER_BYTES_PER_ELEMENT * math.prod(layer.params["in_shape"])
+        return GATHER_BYTES_PER_ELEMENT * math.prod(layer.params_as(ReorgParams).in_shape)
 
 
 @register

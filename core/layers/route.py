@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -11,6 +13,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     as_chw,
@@ -26,6 +29,17 @@ def route_layer_indices(ctx: BuildContext, key: str) -> list[int]:
         raise LayerProblem(f"[{ctx.section.name}] needs {key}= naming its input layers",
                            ctx.section.line)
     return [ctx.resolve_layer(v, key) for v in values]
+
+
+@dataclass(frozen=True)
+class RouteParams(LayerParams):
+    """[route] as `parse_route` reads it: the input layers (absolute), the group_id-th
+    of `groups` channel slices taken from each, and each input's channel count."""
+
+    sources: tuple[int, ...]
+    groups: int
+    group_id: int
+    channels: tuple[int, ...]
 
 
 @register
@@ -58,13 +72,13 @@ class Route(LayerType):
         text = ",".join(str(i) for i in sources)
         if groups > 1:
             text += f" ({group_id + 1}/{groups})"
-        params = dict(sources=sources, groups=groups, group_id=group_id,
-                      channels=[shape[0] for shape in shapes])
+        params = RouteParams(sources=tuple(sources), groups=groups, group_id=group_id,
+                             channels=tuple(shape[0] for shape in shapes))
         return Built((channels, h, w), params, inputs=tuple(sources), summary=text)
 
     def module(self, layer: Layer) -> nn.Module:
-        return RouteModule(layer.params["groups"], layer.params["group_id"],
-                           layer.params["channels"], layer.output_shape)
+        p = layer.params_as(RouteParams)
+        return RouteModule(p.groups, p.group_id, list(p.channels), layer.output_shape)
 
 
 class RouteModule(DarknetModule):

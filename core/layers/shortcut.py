@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -12,6 +14,7 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     TensorSpec,
@@ -33,6 +36,19 @@ def shortcut_weight_count(weights_type: str | None, inputs: int, channels: int) 
     if weights_type == "per_channel":
         return inputs * channels
     return 0
+
+
+@dataclass(frozen=True)
+class ShortcutParams(LayerParams):
+    """[shortcut] as `parse_shortcut` reads it: the `from=` layers (absolute) and their
+    sizes, the mixing weights' kind and normalisation (None: none), the activation."""
+
+    sources: tuple[int, ...]
+    sizes: tuple[int, ...]
+    weights_type: str | None
+    normalization: str | None
+    activation: str
+    channels: int
 
 
 @register
@@ -68,9 +84,10 @@ class Shortcut(LayerType):
         elif weights_type == "per_channel":
             weights = [TensorSpec("weights", (len(sources) + 1, channels))]
         activation = darknet_activation(ctx, "linear")
-        params = dict(sources=sources, sizes=sizes, weights_type=weights_type,
-                      normalization=NORMALIZATIONS[norm] if count else None,
-                      activation=activation, channels=channels)
+        params = ShortcutParams(sources=tuple(sources), sizes=tuple(sizes),
+                                weights_type=weights_type,
+                                normalization=NORMALIZATIONS[norm] if count else None,
+                                activation=activation, channels=channels)
         summary = ",".join(str(i) for i in sources) + f" {activation}"
         if weights_type:
             summary += f" w:{weights_type}"
@@ -96,11 +113,11 @@ class ShortcutModule(DarknetModule):
 
     def __init__(self, layer: Layer):
         super().__init__()
-        p = layer.params
-        self.weights_type = p["weights_type"]
-        self.normalization = p["normalization"]
+        p = layer.params_as(ShortcutParams)
+        self.weights_type = p.weights_type
+        self.normalization = p.normalization
         self.out_shape = layer.output_shape
-        self.act = Activate(p["activation"])
+        self.act = Activate(p.activation)
         if self.weights_type:
             self.weights = empty_parameter(*layer.weights[0].shape)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -13,11 +14,21 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
     positive,
 )
 from darknet_inspector.core.layers.registry import register
+
+
+@dataclass(frozen=True)
+class SoftmaxParams(LayerParams):
+    """[softmax] as `parse_softmax` reads it (`tree` a file name, never opened)."""
+
+    groups: int
+    temperature: float
+    tree: str | None
 
 
 @register
@@ -45,12 +56,13 @@ class Softmax(LayerType):
             ctx.warn(f"[{s.name}] spatial=1 is used only by Darknet's GPU build (a softmax "
                      "over channels at each pixel); its CPU forward, which this tool follows, "
                      f"softmaxes {inputs // groups} values at a time", s.line_of("spatial"))
-        params = dict(groups=groups, temperature=temperature, tree=tree)
+        params = SoftmaxParams(groups=groups, temperature=temperature, tree=tree)
         text = f"groups {groups}" if groups > 1 else ""
         return Built((inputs,), params, runnable=not tree, summary=text)
 
     def module(self, layer: Layer) -> nn.Module:
-        return SoftmaxModule(layer.params["groups"], layer.params["temperature"])
+        p = layer.params_as(SoftmaxParams)
+        return SoftmaxModule(p.groups, p.temperature)
 
 
 class SoftmaxModule(DarknetModule):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -11,10 +13,19 @@ from darknet_inspector.core.layers.base import (
     Built,
     DarknetModule,
     Layer,
+    LayerParams,
     LayerProblem,
     LayerType,
 )
 from darknet_inspector.core.layers.registry import register
+
+
+@dataclass(frozen=True)
+class UpsampleParams(LayerParams):
+    """[upsample]: `stride` (negative: downsample) and the `scale` multiplied in."""
+
+    stride: int
+    scale: float
 
 
 @register
@@ -39,10 +50,11 @@ class Upsample(LayerType):
                                    s.line_of("stride"))
         if scale != 1.0:
             text += f" scale {scale:g}"
-        return Built(out, dict(stride=stride, scale=scale), summary=text)
+        return Built(out, UpsampleParams(stride, scale), summary=text)
 
     def module(self, layer: Layer) -> nn.Module:
-        return UpsampleModule(layer.params["stride"], layer.params["scale"])
+        p = layer.params_as(UpsampleParams)
+        return UpsampleModule(p.stride, p.scale)
 
 
 class UpsampleModule(DarknetModule):

@@ -3,16 +3,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from darknet_inspector.core.cfg import Section
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
     DarknetModule,
     Layer,
     LayerProblem,
-    LayerType,
+)
+from darknet_inspector.core.layers.head import (
+    Decoded,
+    HeadParams,
+    HeadType,
+    Size,
+    anchor_pairs,
+    anchor_rows,
+    cell_entries,
 )
 from darknet_inspector.core.layers.registry import register
 from darknet_inspector.core.limits import MAX_ANCHORS
@@ -120,44 +133,143 @@ def parse_anchors(ctx: BuildContext, total: int, needed: int | None = None) -> l
     return (values + [MISSING_ANCHOR] * count)[:count]
 
 
-def head_nms_options(section) -> dict:
+def head_nms_options(section: Section) -> dict[str, Any]:
     """`nms_kind` and `beta_nms` as `parse_yolo` reads them."""
     return dict(nms_kind=section.str("nms_kind", "default"),
                 beta_nms=section.float("beta_nms", 0.6))
 
 
-def masked_head_params(ctx: BuildContext, box_entries: int) -> tuple[dict, int]:
-    """What `parse_yolo` and `parse_gaussian_yolo` share: classes, num, mask, anchors,
-    scale_x_y and the NMS options, with the input checked against
-    (classes + box_entries + 1) * len(mask). Returns the params and that channel count."""
+@dataclass(frozen=True, kw_only=True)
+class MaskedHeadParams(HeadParams):
+    """What `parse_yolo` and `parse_gaussian_yolo` share: `num` anchors listed, the
+    `mask` of those this head predicts with, `scale_x_y`. Each anchor's entries are
+    `box_entries` box values, objectness, then the classes."""
+
+    box_entries: ClassVar[int] = 4
+    num: int
+    mask: tuple[int, ...]
+    anchors: tuple[float, ...]
+    scale_x_y: float = 1.0
+
+    @property
+    def entries(self) -> int:
+        return self.box_entries + 1 + self.classes
+
+    @property
+    def required_channels(self) -> int:
+        """`make_yolo_layer` / `make_gaussian_yolo_layer`: outputs = len(mask) * entries."""
+        return self.entries * len(self.mask)
+
+    @property
+    def channel_rule(self) -> str:
+        per_anchor = self.box_entries + 1
+        return (f"(classes + {per_anchor}) * len(mask) = ({self.classes} + {per_anchor}) * "
+                f"{len(self.mask)}")
+
+    @property
+    def anchor_boxes(self) -> list[tuple[float, float]]:
+        return anchor_pairs(self.anchors, self.mask)
+
+
+M = TypeVar("M", bound=MaskedHeadParams)
+
+
+def masked_head_params(ctx: BuildContext, kind: type[M], **extra: Any) -> M:
+    """Parse classes, num, mask, anchors, scale_x_y and the NMS options once into `kind`
+    (plus its own `extra` facts), and check the input against its channel rule."""
     s = ctx.section
     classes, total = parse_head_counts(ctx)
     mask = parse_mask(ctx, total)
     anchors = parse_anchors(ctx, total, max(mask, default=0) + 1)
-    per_anchor = box_entries + 1
-    expected = (classes + per_anchor) * len(mask)
-    check_head_filters(ctx, expected, f"(classes + {per_anchor}) * len(mask) = "
-                       f"({classes} + {per_anchor}) * {len(mask)}")
-    params = dict(classes=classes, num=total, mask=mask, anchors=anchors,
-                  scale_x_y=s.float("scale_x_y", 1.0), **head_nms_options(s))
-    return params, expected
+    params = kind(classes=classes, num=total, mask=tuple(mask), anchors=tuple(anchors),
+                  scale_x_y=s.float("scale_x_y", 1.0), **head_nms_options(s), **extra)
+    check_head_filters(ctx, params.required_channels, params.channel_rule)
+    return params
+
+
+@dataclass(frozen=True, kw_only=True)
+class YoloParams(MaskedHeadParams):
+    """[yolo]: the shared head facts plus `new_coords` (scaled-YOLOv4 box decoding)."""
+
+    new_coords: bool = False
+
+
+class MaskedHeadType(HeadType):
+    """What [yolo] and [Gaussian_yolo] answer alike: rule and anchors from the mask."""
+
+    def required_inputs(self, layer: Layer) -> int:
+        return layer.params_as(MaskedHeadParams).required_channels
+
+    def anchor_boxes(self, layer: Layer) -> list[tuple[float, float]]:
+        return layer.params_as(MaskedHeadParams).anchor_boxes
 
 
 @register
-class Yolo(LayerType):
+class Yolo(MaskedHeadType):
     name = "yolo"
     known_keys = YOLO_TRAINING_KEYS
 
     def build(self, ctx: BuildContext) -> Built:
         c, h, w = ctx.require_chw()
-        params, _ = masked_head_params(ctx, box_entries=4)
-        params["new_coords"] = ctx.section.int("new_coords", 0)
+        params = masked_head_params(ctx, YoloParams,
+                                    new_coords=bool(ctx.section.int("new_coords", 0)))
         return Built((c, h, w), params,
-                     summary=f"{params['classes']} classes, mask {params['mask']}")
+                     summary=f"{params.classes} classes, mask {list(params.mask)}")
 
     def module(self, layer: Layer) -> nn.Module:
-        return YoloModule(len(layer.params["mask"]), layer.params["classes"],
-                          layer.params["scale_x_y"], bool(layer.params["new_coords"]))
+        p = layer.params_as(YoloParams)
+        return YoloModule(len(p.mask), p.classes, p.scale_x_y, p.new_coords)
+
+    def decode(self, layer: Layer, output: Tensor, input_size: Size) -> Decoded:
+        return decode_yolo(layer.params_as(YoloParams), output, input_size)
+
+    def opencv_layout(self, layer: Layer, output: np.ndarray, input_size: Size
+                      ) -> np.ndarray | None:
+        p = layer.params_as(YoloParams)
+        return yolo_as_opencv(self.darknet_output(layer, output), p.anchor_boxes, p.classes,
+                              p.new_coords, *input_size)
+
+
+def decode_yolo(params: YoloParams, output: Tensor, input_size: Size) -> Decoded:
+    """`get_yolo_detections` / `get_yolo_box` (src/yolo_layer.c): x, y already logistic
+    and scale_x_y-shifted by the layer; w, h = exp(t)*anchor/net (new_coords=0) or
+    t*t*4*anchor/net (new_coords=1), anchors in input pixels; prob = objectness * class."""
+    _, h, w = output.shape
+    entries, col, row = cell_entries(output, len(params.mask))
+    anchor = anchor_rows(params.anchor_boxes, h * w, output.device)
+    net = torch.tensor(input_size, dtype=output.dtype, device=output.device)
+    t_wh = entries[:, 2:4]
+    scale = t_wh * t_wh * 4 if params.new_coords else torch.exp(t_wh)
+    boxes = torch.stack([(col + entries[:, 0]) / w, (row + entries[:, 1]) / h], dim=1)
+    boxes = torch.cat([boxes, scale * anchor / net], dim=1)
+    objectness = entries[:, 4]
+    return Decoded(boxes, objectness, objectness[:, None] * entries[:, 5:])
+
+
+def yolo_as_opencv(output: np.ndarray, anchors: list[tuple[float, float]], classes: int,
+                   new_coords: bool, net_w: int, net_h: int) -> np.ndarray:
+    """A [yolo] layer's Darknet output (A*(5+C), H, W) as OpenCV's Region layer lays it out
+    with thresh=0 and no NMS: rows (y, x, anchor), columns x, y, w, h relative to the
+    image, objectness, objectness * class."""
+    a = len(anchors)
+    _, h, w = output.shape
+    v = output.reshape(a, 5 + classes, h, w).transpose(2, 3, 0, 1).astype(np.float64)
+    out = np.empty_like(v)
+    cols = np.arange(w).reshape(1, w, 1)
+    rows = np.arange(h).reshape(h, 1, 1)
+    aw = np.array([p[0] for p in anchors]).reshape(1, 1, a)
+    ah = np.array([p[1] for p in anchors]).reshape(1, 1, a)
+    out[..., 0] = (cols + v[..., 0]) / w
+    out[..., 1] = (rows + v[..., 1]) / h
+    if new_coords:
+        out[..., 2] = v[..., 2] ** 2 * 4 * aw / net_w
+        out[..., 3] = v[..., 3] ** 2 * 4 * ah / net_h
+    else:
+        out[..., 2] = np.exp(v[..., 2]) * aw / net_w
+        out[..., 3] = np.exp(v[..., 3]) * ah / net_h
+    out[..., 4] = v[..., 4]
+    out[..., 5:] = v[..., 4:5] * v[..., 5:]
+    return out.reshape(h * w * a, 5 + classes)
 
 
 class YoloModule(DarknetModule):

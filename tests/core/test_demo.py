@@ -21,6 +21,8 @@ from darknet_inspector.core.demo import (
     read_ground_truth,
 )
 from darknet_inspector.core.detect import Detector, read_names
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
+from darknet_inspector.core.layers.route import RouteParams
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
 from darknet_inspector.core.report import make_report
@@ -86,7 +88,7 @@ def test_demo_cfg_shows_the_interesting_layer_types():
     types = [layer.type for layer in network.layers]
     assert {"convolutional", "route", "shortcut", "upsample", "maxpool"} <= set(types)
     assert types.count("yolo") == 2
-    assert any(layer.params.get("groups", 1) > 1 for layer in network.layers
+    assert any(layer.params_as(RouteParams).groups > 1 for layer in network.layers
                if layer.type == "route")
     assert network.input_shape == (3, 160, 160)
     assert network.diagnostics == []
@@ -103,7 +105,8 @@ def test_demo_weights_are_consumed_to_the_byte():
     assert ledger.file_bytes == size == expected == ledger.expected_bytes
     assert ledger.diagnostics == []
     assert {r.status for r in records} <= {"ok", "none"}
-    bn = [layer for layer in network.layers if layer.params.get("batch_normalize")]
+    bn = [layer for layer in network.layers
+          if isinstance(layer.params, ConvolutionalParams) and layer.params.batch_normalize]
     variances = [t.values for r in records if r.index in {b.index for b in bn}
                  for t in r.tensors if t.name == "rolling_variance"]
     assert variances and all((v > 0).all() for v in variances)

@@ -19,16 +19,15 @@ from darknet_inspector.core.detect import (
     Inference,
     available_devices,
     correct_boxes,
-    decode_gaussian_yolo,
-    decode_region,
-    decode_yolo,
     greedy_nms,
     read_names,
     resolve_device,
 )
 from darknet_inspector.core.errors import UsageError
 from darknet_inspector.core.image import darknet_letterbox, image_to_chw
-from darknet_inspector.core.layers.yolo import YoloModule
+from darknet_inspector.core.layers.gaussian_yolo import GaussianYoloParams, decode_gaussian_yolo
+from darknet_inspector.core.layers.region import RegionParams, decode_region
+from darknet_inspector.core.layers.yolo import YoloModule, YoloParams, decode_yolo
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
 from tests.conftest import zoo_path
@@ -48,7 +47,7 @@ def set_entries(output: torch.Tensor, anchor: int, row: int, col: int, values: l
 # ---------------------------------------------------------------- decoding
 
 def test_yolo_box_is_cell_plus_offset_and_exp_anchor_over_input():
-    params = dict(classes=2, num=2, mask=[1], anchors=[10, 14, 20, 30], new_coords=0)
+    params = YoloParams(classes=2, num=2, mask=(1,), anchors=(10, 14, 20, 30))
     out = torch.zeros(7, 2, 3)
     set_entries(out, 0, 1, 2, [0.25, 0.75, math.log(2), 0.0, 0.8, 0.5, 0.9], 7)
     decoded = decode_yolo(params, out, (64, 32))
@@ -61,7 +60,7 @@ def test_yolo_box_is_cell_plus_offset_and_exp_anchor_over_input():
 
 
 def test_yolo_new_coords_squares_w_h_times_four_anchors():
-    params = dict(classes=1, num=1, mask=[0], anchors=[20, 30], new_coords=1)
+    params = YoloParams(classes=1, num=1, mask=(0,), anchors=(20, 30), new_coords=True)
     out = torch.zeros(6, 1, 1)
     set_entries(out, 0, 0, 0, [0.5, 0.5, 0.5, 0.25, 0.7, 1.0], 6)
     box = decode_yolo(params, out, (64, 32)).boxes[0].tolist()
@@ -69,7 +68,7 @@ def test_yolo_new_coords_squares_w_h_times_four_anchors():
 
 
 def test_yolo_orders_anchors_within_a_cell_and_uses_the_masked_anchor():
-    params = dict(classes=1, num=3, mask=[2, 0], anchors=[4, 4, 8, 8, 16, 16], new_coords=0)
+    params = YoloParams(classes=1, num=3, mask=(2, 0), anchors=(4, 4, 8, 8, 16, 16))
     out = torch.zeros(12, 1, 2)
     set_entries(out, 1, 0, 1, [0.5, 0.5, 0.0, 0.0, 0.9, 1.0], 6)
     decoded = decode_yolo(params, out, (32, 32))
@@ -83,14 +82,14 @@ def test_scale_x_y_comes_from_the_layer_and_is_not_applied_twice():
     raw = torch.zeros(1, 7, 1, 2)
     raw[0, 0, 0, 1] = math.log(3)  # sigmoid = 0.75 -> 0.75*1.2 - 0.1 = 0.8
     layer_out = YoloModule(1, 2, 1.2, False)(raw)
-    params = dict(classes=2, num=1, mask=[0], anchors=[8, 8], new_coords=0)
+    params = YoloParams(classes=2, num=1, mask=(0,), anchors=(8, 8))
     boxes = decode_yolo(params, layer_out[0], (32, 32)).boxes
     assert boxes[1, 0].item() == pytest.approx((1 + 0.8) / 2)
     assert boxes[0, 0].item() == pytest.approx((0 + 0.5) / 2)
 
 
 def test_region_applies_logistic_to_x_y_and_anchors_in_grid_cells():
-    params = dict(classes=3, coords=4, num=2, anchors=[1, 2, 3, 4], softmax=True)
+    params = RegionParams(classes=3, coords=4, num=2, anchors=(1, 2, 3, 4), softmax=True)
     out = torch.zeros(2 * 8, 2, 2)
     classes = torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0).tolist()
     set_entries(out, 1, 0, 1, [0.0, math.log(3), math.log(2), 0.0, 0.5, *classes], 8)
@@ -103,7 +102,7 @@ def test_region_applies_logistic_to_x_y_and_anchors_in_grid_cells():
 
 
 def test_gaussian_yolo_lowers_the_score_by_the_mean_uncertainty():
-    params = dict(classes=1, num=1, mask=[0], anchors=[8, 16], yolo_point="center")
+    params = GaussianYoloParams(classes=1, num=1, mask=(0,), anchors=(8, 16), yolo_point="center")
     out = torch.zeros(10, 1, 1)
     set_entries(out, 0, 0, 0, [0.5, 0.2, 0.25, 0.4, math.log(2), 0.6, 0.0, 0.8, 0.9, 0.5], 10)
     decoded = decode_gaussian_yolo(params, out, (32, 32))
@@ -115,7 +114,7 @@ def test_gaussian_yolo_lowers_the_score_by_the_mean_uncertainty():
 @pytest.mark.parametrize("point, centre", [("left_top", (0.75, 0.5)),
                                            ("right_bottom", (0.25, 0.0))])
 def test_gaussian_yolo_point_moves_the_centre_by_half_the_box(point, centre):
-    params = dict(classes=1, num=1, mask=[0], anchors=[8, 16], yolo_point=point)
+    params = GaussianYoloParams(classes=1, num=1, mask=(0,), anchors=(8, 16), yolo_point=point)
     out = torch.zeros(10, 1, 1)
     set_entries(out, 0, 0, 0, [0.5, 0, 0.25, 0, math.log(2), 0, 0.0, 0, 0.9, 0.5], 10)
     assert decode_gaussian_yolo(params, out, (32, 32)).boxes[0, :2].tolist() == pytest.approx(
@@ -433,11 +432,11 @@ def inference_from_darknet_reference(photo: str, model) -> tuple[Inference, dict
     detector = Detector(model)
     with torch.no_grad():
         outputs = model(torch.from_numpy(x))
-    candidates = [decode_yolo(layer.params, out[0], (320, 320))
+    candidates = [decode_yolo(layer.params_as(YoloParams), out[0], (320, 320))
                   for layer, out in zip(detector.heads, outputs)]
-    last = detector.heads[-1].params
+    last = detector.heads[-1].params_as(YoloParams)
     inference = Inference((reference["image_w"], reference["image_h"]), (320, 320), False,
-                          "cpu", candidates, last["nms_kind"], last["beta_nms"])
+                          "cpu", candidates, last.nms_kind, last.beta_nms)
     return inference, reference
 
 

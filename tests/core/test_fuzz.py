@@ -33,7 +33,7 @@ from darknet_inspector.core.cfg import decode_cfg_bytes, parse_cfg
 from darknet_inspector.core.errors import Diagnostic, InspectorError
 from darknet_inspector.core.memory import estimate_memory
 from darknet_inspector.core.network import DARKNET_SECTION_NAMES, Network, build_network
-from darknet_inspector.core.report import make_report, report_to_dict, report_to_text
+from darknet_inspector.core.report import inspection_text, make_report, report_to_dict
 from darknet_inspector.core.weights import (
     WeightsHeader,
     WeightsReader,
@@ -127,7 +127,7 @@ def check_network(network: Network) -> None:
             assert min(spec.shape, default=1) >= 0
     report = make_report(network)
     json.dumps(report_to_dict(report))
-    report_to_text(report)
+    inspection_text(report)
     estimate_memory(network)
 
 

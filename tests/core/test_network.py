@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from darknet_inspector.core.errors import CfgError
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.network import NET_KEYS, load_network
 from tests.conftest import ZOO
 from tests.helpers import net_from_text
@@ -207,5 +208,5 @@ def test_comment_after_a_text_value_warns_that_darknet_keeps_it_in_the_value():
     (warning,) = warnings(network)
     assert warning.line == 8 and warning.layer == 0
     assert "Darknet reads the whole 'leaky#wasmish' as the value" in warning.message
-    assert network.layers[0].params["activation"] == "leaky"
+    assert network.layers[0].params_as(ConvolutionalParams).activation == "leaky"
     assert network.layers[0].output_shape == (4, 62, 62)  # numbers: atoi stops at the comment

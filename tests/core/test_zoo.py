@@ -30,6 +30,7 @@ import pytest
 import torch
 
 from darknet_inspector.core.layers.base import Layer, as_chw
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import Network, load_network
 from darknet_inspector.core.opencv_dnn import differs_from_darknet
@@ -44,10 +45,10 @@ from darknet_inspector.core.weights import (
 from tests.conftest import ZOO, zoo_path
 from tests.opencv_reference import (
     as_opencv,
-    cannot_load_reason,
     compared_entries,
     darknet_layer_names,
     first_reason,
+    first_unloadable,
     opencv_cfg_text,
     opencv_outputs,
     read_opencv_net,
@@ -85,14 +86,14 @@ def zoo_network(name: str) -> tuple[int | None, Network]:
 def weights_layout(network: Network) -> tuple:
     """What decides the bytes of a weights file: every tensor, in order, and how it is
     stored (`flipped` convs store theirs transposed)."""
-    return tuple((layer.type, layer.weights, layer.params.get("flipped"))
-                 for layer in network.layers)
+    return tuple((layer.type, layer.weights, isinstance(layer.params, ConvolutionalParams)
+                  and layer.params.flipped) for layer in network.layers)
 
 
 def inference_graph(network: Network) -> tuple:
     """What decides every output: layer types, wiring, shapes, options and weights."""
     return tuple((layer.type, layer.inputs, layer.input_shape, layer.output_shape,
-                  layer.weights, repr(sorted(layer.params.items())))
+                  layer.weights, repr(layer.params))
                  for layer in network.layers)
 
 
@@ -190,9 +191,11 @@ def _not_runnable(network: Network, layer: Layer) -> str | None:
 
 
 def skip_unless_opencv_loads(network: Network) -> None:
-    reason = cannot_load_reason(network)
-    if reason:
-        pytest.skip(f"OpenCV cannot load this cfg: {reason}")
+    unloadable = first_unloadable(network)
+    if unloadable:
+        index, reason = unloadable
+        line = network.layers[index].line
+        pytest.skip(f"OpenCV cannot load this cfg: {reason} (layer {index}, cfg line {line})")
 
 
 def skip_unless_we_run_it(network: Network) -> None:
@@ -208,7 +211,8 @@ def opencv_differs(network: Network) -> dict[int, str]:
     differs = {layer.index: reason for layer in network.layers
                if (reason := differs_from_darknet(network, layer))}
     shared = [layer.index for layer in network.layers
-              if layer.type == "convolutional" and layer.params["share_from"] is not None]
+              if isinstance(layer.params, ConvolutionalParams)
+              and layer.params.share_from is not None]
     for layer in network.layers[min(shared):] if shared else []:
         differs.setdefault(layer.index, "after a share_index conv OpenCV misreads weights")
     return differs

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers.contrastive import ContrastiveParams
 from darknet_inspector.core.network import load_network
 from tests.core.layers.layer_support import build, loaded, messages, outputs, random_input
 
@@ -23,7 +24,7 @@ def test_contrastive_links_to_the_yolo_and_passes_its_input_on(tmp_path):
     network = build(tracker())
     assert network.diagnostics == []
     layer = network.layers[4]
-    assert layer.params == dict(yolo_layer=2, embedding_size=4)
+    assert layer.params == ContrastiveParams(yolo_layer=2, embedding_size=4)
     assert layer.output_shape == (8, 8, 8)
     model, _, _ = loaded(network, tmp_path)
     result = outputs(model, random_input(network))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from tests.core.layers.layer_support import (
     build,
     layout,
@@ -63,10 +64,9 @@ def test_convolution_matches_darknets_im2col(tmp_path, options, expected_shape):
     network, t, x, got, _ = run(tmp_path, body)
     layer = network.layers[0]
     assert layer.output_shape == expected_shape
-    p = layer.params
-    want = darknet_conv(x[0], t[(0, "weights")], t[(0, "biases")], p["stride_x"],
-                        p["stride_y"], p["padding"], p["dilation"], p["groups"],
-                        *expected_shape[1:])
+    p = layer.params_as(ConvolutionalParams)
+    want = darknet_conv(x[0], t[(0, "weights")], t[(0, "biases")], p.stride_x, p.stride_y,
+                        p.padding, p.dilation, p.groups, *expected_shape[1:])
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 

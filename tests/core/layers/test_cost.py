@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers.cost import CostParams
 from tests.core.layers.layer_support import build, loaded, messages, outputs, random_input
 
 BODY = "[avgpool]\n\n[softmax]\ngroups=1\n\n[cost]\ntype=sse\n"
@@ -29,5 +30,5 @@ def test_cost_dump_is_zero_as_in_darknet():
 
 def test_unknown_cost_type_falls_back_to_sse():
     network = build(BODY.replace("type=sse", "type=l1"))
-    assert network.layers[2].params["cost_type"] == "sse"
+    assert network.layers[2].params == CostParams("sse")
     assert any("Darknet uses sse" in m for m in messages(network, "warning"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from darknet_inspector.core.layers.detection import DetectionParams
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -27,9 +28,8 @@ def test_detection_is_flat_with_its_params():
     assert network.diagnostics == []
     layer = network.layers[1]
     assert layer.output_shape == (52,)
-    assert {k: layer.params[k] for k in ("classes", "coords", "num", "side", "sqrt",
-                                         "softmax")} == dict(classes=3, coords=4, num=2,
-                                                             side=2, sqrt=True, softmax=True)
+    assert layer.params == DetectionParams(classes=3, coords=4, num=2, side=2, sqrt=True,
+                                           softmax=True)
     assert network.heads == [1]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from darknet_inspector.core.layers.gaussian_yolo import GaussianYoloParams
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -25,10 +26,10 @@ def gaussian(filters: int = 22, extra: str = "") -> str:
 def test_gaussian_yolo_params_and_shape():
     network = build(gaussian(extra="nms_kind=diounms\nbeta_nms=0.5\nyolo_point=left_top\n"))
     assert network.diagnostics == []
-    p = network.layers[1].params
-    assert (p["classes"], p["num"], p["mask"]) == (2, 3, [1, 2])
-    assert p["anchors"] == [1, 2, 3, 4, 5, 6]
-    assert (p["nms_kind"], p["beta_nms"], p["yolo_point"]) == ("diounms", 0.5, "left_top")
+    p = network.layers[1].params_as(GaussianYoloParams)
+    assert (p.classes, p.num, p.mask) == (2, 3, (1, 2))
+    assert p.anchors == (1, 2, 3, 4, 5, 6)
+    assert (p.nms_kind, p.beta_nms, p.yolo_point) == ("diounms", 0.5, "left_top")
     assert network.layers[1].output_shape == (22, 8, 8)
     assert network.heads == [1]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from darknet_inspector.core.layers.normalization import NormalizationParams
 from tests.core.layers.layer_support import build, loaded, messages, outputs, random_input
 
 
@@ -43,8 +44,8 @@ def test_lrn_matches_darknets_running_window(tmp_path, name, size):
 
 def test_lrn_defaults(tmp_path):
     network = build("[lrn]\n", channels=6)
-    assert network.layers[0].params == dict(alpha=0.0001, beta=0.75, kappa=1.0, size=5,
-                                            channels=6)
+    assert network.layers[0].params == NormalizationParams(alpha=0.0001, beta=0.75,
+                                                           kappa=1.0, size=5, channels=6)
 
 
 def test_lrn_window_wider_than_the_channels_is_not_run():

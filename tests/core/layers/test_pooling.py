@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from darknet_inspector.core.layers.pooling import PoolParams
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -46,11 +47,11 @@ def test_window_pools_match_darknet(tmp_path, kind, options, expected_hw, paddin
     network = build(f"[{kind}]\n{options}", width=13, height=13, channels=2)
     layer = network.layers[0]
     assert layer.output_shape == (2, *expected_hw)
-    g = layer.params
-    assert g["padding"] == padding
+    g = layer.params_as(PoolParams)
+    assert g.padding == padding
     model, _, _ = loaded(network, tmp_path)
     x = random_input(network)
-    want = window_pool(x[0], g["size"], g["stride_x"], g["stride_y"], padding,
+    want = window_pool(x[0], g.size, g.stride_x, g.stride_y, padding,
                        *expected_hw, kind == "local_avgpool")
     np.testing.assert_allclose(outputs(model, x)[0][0], want, rtol=1e-6, atol=1e-6)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers.region import RegionParams
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -29,10 +30,10 @@ def test_region_params_use_the_names_detection_needs():
     assert network.diagnostics == []
     layer = network.layers[1]
     assert layer.output_shape == (14, 8, 8)
-    p = layer.params
-    assert (p["classes"], p["coords"], p["num"], p["softmax"]) == (2, 4, 2, True)
-    assert p["anchors"] == [1.0, 2.0, 3.0, 4.0]
-    assert (p["nms_kind"], p["beta_nms"]) == ("default", 0.6)
+    p = layer.params_as(RegionParams)
+    assert (p.classes, p.coords, p.num, p.softmax) == (2, 4, 2, True)
+    assert p.anchors == (1.0, 2.0, 3.0, 4.0)
+    assert (p.nms_kind, p.beta_nms) == ("default", 0.6)
     assert network.heads == [1]
 
 
@@ -45,7 +46,7 @@ def test_region_filters_mismatch_names_the_rule_and_the_conv_line():
 
 def test_region_missing_anchors_are_half_as_in_make_region_layer():
     network = build(region(num=2).replace("anchors=1,2,3,4", "anchors=1,2,3"))
-    assert network.layers[1].params["anchors"] == [1.0, 2.0, 3.0, 0.5]
+    assert network.layers[1].params_as(RegionParams).anchors == (1.0, 2.0, 3.0, 0.5)
 
 
 def test_region_forward_is_logistic_objectness_and_softmax_classes(tmp_path):

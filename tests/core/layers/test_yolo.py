@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from darknet_inspector.core.layers.yolo import YoloParams
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -50,7 +51,7 @@ def test_yolo_new_coords_leaves_objectness_and_classes_raw(tmp_path):
 
 def test_yolo_missing_anchor_values_are_half_as_make_yolo_layer_sets_them():
     network = build(yolo(anchors="1,2,3"))
-    assert network.layers[1].params["anchors"] == [1.0, 2.0, 3.0, 0.5, 0.5, 0.5]
+    assert network.layers[1].params_as(YoloParams).anchors == (1.0, 2.0, 3.0, 0.5, 0.5, 0.5)
     assert any("uses 0.5 for the missing" in m for m in messages(network, "warning"))
 
 
@@ -59,7 +60,7 @@ def test_yolo_mask_past_num_warns_and_takes_the_listed_anchors():
     assert messages(network, "error") == []
     (warning,) = [m for m in messages(network, "warning") if "mask entries 3" in m]
     assert "set num=4" in warning.lower()
-    assert network.layers[1].params["anchors"] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert network.layers[1].params_as(YoloParams).anchors == (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def test_yolo_negative_mask_entry_is_an_error():
