@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 
 from darknet_inspector.core.tensor_stats import (
+    HEALTH_FLAGS,
     HISTOGRAM_SAMPLE,
     filter_norms,
     strided_sample,
     tensor_stats,
 )
+from tests.conftest import ROOT
 
 
 def test_stats_count_zeros_nan_and_inf_and_skip_them_in_mean():
@@ -53,3 +57,25 @@ def test_big_tensors_are_sampled_through_a_view_not_copied():
     assert sample.base is big and sample.size <= HISTOGRAM_SAMPLE
     stats = tensor_stats("weights", big)
     assert stats.sampled == sample.size and stats.maximum == big[-1]
+
+
+def test_healthy_values_raise_no_flag_and_every_flag_is_in_the_vocabulary():
+    rng = np.random.default_rng(0)
+    assert tensor_stats("weights", rng.normal(size=(4, 3, 3, 3)).astype(np.float32)).flags == []
+    spoiled = np.zeros(2, dtype=np.float32)
+    spoiled[0] = np.nan
+    stats = tensor_stats("rolling_variance", spoiled)
+    assert stats.flags == ["nan", "zero_variance"]
+    assert set(stats.flags) <= set(HEALTH_FLAGS)
+    assert tensor_stats("biases", np.zeros(3, dtype=np.float32)).flags == ["all_zero"]
+
+
+def test_the_flags_and_the_stream_need_numpy_only():
+    """`inspect` computes them: the modules import no torch (nor Qt)."""
+    for relative in ("core/tensor_stats.py", "core/jobs/__init__.py", "core/jobs/stream.py"):
+        tree = ast.parse((ROOT / relative).read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom)}
+        assert not imported & {"torch", "PySide6", "pyqtgraph"}, relative

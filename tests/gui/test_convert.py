@@ -107,3 +107,27 @@ def test_a_typed_path_to_an_existing_file_is_replaced_only_when_the_user_agrees(
         assert dialog.runner is None
         assert target.read_bytes() == b"an earlier conversion"
         assert "kept" in dialog.status.text()
+
+
+def test_the_dialog_and_the_cli_run_the_same_core_convert_job(qtbot, window, tmp_path,
+                                                              monkeypatch):
+    from darknet_inspector.core.cli import main
+    from darknet_inspector.core.jobs import convert as convert_job
+    from darknet_inspector.gui import convert_dialog
+
+    assert convert_dialog.convert_model is convert_job.convert_model
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    calls = []
+    original = convert_job.convert_model
+
+    def recorded(network, path, options):
+        calls.append(options.format)
+        return (yield from original(network, path, options))
+
+    monkeypatch.setattr(convert_job, "convert_model", recorded)
+    monkeypatch.setattr(convert_dialog, "convert_model", recorded)
+    assert main(["convert", str(cfg), str(weights), "-o", str(tmp_path / "cli.pt")]) == 0
+    open_and_stream(qtbot, window, cfg, weights)
+    dialog = _convert(qtbot, window, tmp_path / "gui.pt", fuse=False)
+    assert calls == ["pt", "pt"] and dialog.result is not None
+    assert dialog.result.summary().startswith(f"Wrote {tmp_path / 'gui.pt'}. Reloaded it with")

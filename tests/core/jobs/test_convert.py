@@ -1,0 +1,61 @@
+"""The convert job: the one convert-and-check path the CLI's `convert` and the app run."""
+
+from __future__ import annotations
+
+import pytest
+
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.jobs import convert as convert_job
+from darknet_inspector.core.jobs import run_job
+from darknet_inspector.core.jobs.convert import ConvertOptions, ConvertProgress, convert_model
+from darknet_inspector.core.model import ModelHasErrors
+from darknet_inspector.core.network import load_network
+from tests.core.test_report import CFG
+from tests.helpers import write_random_weights
+
+
+@pytest.fixture
+def files(tmp_path):
+    cfg = tmp_path / "m.cfg"
+    cfg.write_text(CFG)
+    weights = tmp_path / "m.weights"
+    write_random_weights(load_network(str(cfg)), weights, 1)
+    return cfg, weights
+
+
+def test_convert_reports_progress_per_layer_then_writes_reloads_and_compares(files, tmp_path):
+    cfg, weights = files
+    steps: list[ConvertProgress] = []
+    output = tmp_path / "m.pt"
+    result = run_job(convert_model(load_network(str(cfg)), str(weights),
+                                   ConvertOptions(str(output), fuse=True)), steps.append)
+    assert [s.step for s in steps[:2]] == ["reading layer 0", "reading layer 1"]
+    assert steps[-1].step.startswith("writing m.pt") and steps[-1].done == steps[-1].total
+    assert output.is_file() and result.fused and result.layers == 2
+    assert result.check.format == "pt" and result.max_diff is not None
+    assert result.max_diff < 1e-4
+    assert "max |difference|" in result.summary() and "Batch norm folded" in result.summary()
+
+
+def test_convert_refuses_a_model_whose_weights_do_not_match(files, tmp_path):
+    cfg, weights = files
+    weights.write_bytes(weights.read_bytes()[:-8])
+    with pytest.raises(ModelHasErrors):
+        run_job(convert_model(load_network(str(cfg)), str(weights),
+                              ConvertOptions(str(tmp_path / "m.pt"))))
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_the_cli_convert_runs_the_convert_job(files, tmp_path, monkeypatch, capsys):
+    cfg, weights = files
+    calls = []
+
+    def recorded(network, path, options):
+        calls.append(options)
+        return (yield from convert_model(network, path, options))
+
+    monkeypatch.setattr(convert_job, "convert_model", recorded)
+    output = tmp_path / "m.pt"
+    assert main(["convert", str(cfg), str(weights), "-o", str(output), "--fuse"]) == 0
+    assert [(o.output, o.fuse, o.format) for o in calls] == [(str(output), True, "pt")]
+    assert "BN folded" in capsys.readouterr().out

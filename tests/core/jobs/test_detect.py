@@ -1,0 +1,45 @@
+"""The detect job: the CLI's `detect` and the app's preview build the detector in one
+place, which folds batch norm as Darknet's `detector test` does."""
+
+from __future__ import annotations
+
+import pytest
+
+from darknet_inspector.core.cli import main
+from darknet_inspector.core.demo import demo_available, demo_files
+from darknet_inspector.core.jobs import detect as detect_job
+from darknet_inspector.core.jobs import run_job
+from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
+from darknet_inspector.core.network import load_network
+
+pytestmark = pytest.mark.skipif(not demo_available(), reason="this checkout has no demo")
+
+
+def test_detect_reads_the_image_then_builds_a_bn_folded_detector():
+    files = demo_files()
+    key = DetectorKey(str(files.cfg), str(files.weights), str(files.names), "cpu", None)
+    steps: list[str] = []
+    outcome = run_job(detect(DetectRequest(load_network(str(files.cfg)), key,
+                                           str(files.image), 0.25, 0.45)), steps.append)
+    assert steps[0].startswith("reading") and steps[1].startswith("loading the model")
+    assert outcome.detections and outcome.drawn is not None
+    normalized = [m for m in outcome.detector.model.layers
+                  if getattr(m, "batch_normalize", False)]
+    assert normalized and all(m.fused for m in normalized)
+
+
+def test_the_cli_detect_runs_the_detect_job_and_its_detector(monkeypatch, capsys):
+    files = demo_files()
+    built = []
+
+    def recorded(network, key):
+        built.append(key)
+        return build(network, key)
+
+    build = detect_job.build_detector
+    monkeypatch.setattr(detect_job, "build_detector", recorded)
+    assert main(["detect", str(files.cfg), str(files.weights), str(files.image),
+                 "--names", str(files.names)]) == 0
+    assert [(k.weights, k.device, k.half) for k in built] == [(str(files.weights), "cpu",
+                                                                False)]
+    assert "detection" in capsys.readouterr().out
