@@ -6,7 +6,7 @@ import os
 import tempfile
 import time
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -101,8 +101,6 @@ class MainWindow(QMainWindow):
         self.banner.action.connect(self._banner_action)
         self.layers = LayerPanel(self.doc)
         self.layers.current_changed.connect(self._current_changed)
-        self.tree_model, self.proxy = self.layers.model, self.layers.proxy
-        self.filter, self.tree = self.layers.filter, self.layers.tree
         self.cfg_view = CfgSectionView(self.doc)
         self.tensor_view = TensorView(self.doc)
         self.tensor_view.export_requested.connect(self.export_tensor)
@@ -136,9 +134,9 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.verify_tab, "Verify")
         self.diff_tab = DiffTab(self.doc, self.settings, self.log)
         self.diff_tab.tensor_activated.connect(self.select_layer)
-        self.diff_tab.changed.connect(self.tree.viewport().update)
+        self.diff_tab.changed.connect(self.layers.tree.viewport().update)
         self.tabs.addTab(self.diff_tab, "Weights diff")
-        self.tree.setItemDelegate(ChangedLayersDelegate(self.diff_tab, self.tree))
+        self.layers.tree.setItemDelegate(ChangedLayersDelegate(self.diff_tab, self.layers.tree))
 
     def _make_preview(self):
         try:
@@ -196,11 +194,11 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
-        self._action(view_menu, "&Filter layers", self.filter.setFocus, "Ctrl+F")
+        self._action(view_menu, "&Filter layers", self.layers.filter.setFocus, "Ctrl+F")
         view_menu.addAction(self.problems_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
-        self._action(view_menu, "Expand all", self.tree.expandAll)
-        self._action(view_menu, "Collapse all", self.tree.collapseAll)
+        self._action(view_menu, "Expand all", self.layers.tree.expandAll)
+        self._action(view_menu, "Collapse all", self.layers.tree.collapseAll)
         help_menu = self.menuBar().addMenu("&Help")
         self.demo_action = self._action(help_menu, "Open &demo model", self.open_demo)
         self.broken_demo_action = self._action(help_menu, "Open &broken demo",
@@ -430,9 +428,6 @@ class MainWindow(QMainWindow):
         if 0 <= index < len(self.doc.layers):
             self.tabs.setCurrentIndex(0)
             self.layers.select(index, tensor)
-
-    def to_source(self, index: QModelIndex) -> QModelIndex:
-        return self.layers.to_source(index)
 
     def _current_changed(self, layer: int, tensor: str) -> None:
         self.cfg_view.show_layer(layer)

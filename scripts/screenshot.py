@@ -120,7 +120,7 @@ def take(args: argparse.Namespace, settings_file: str, temp: str) -> None:
         window.open_cfg(args.cfg)
         print(f"banner: {window.banner.text()}")
     if args.filter:
-        window.filter.setText(args.filter)
+        window.layers.filter.setText(args.filter)
     if args.select:
         layer, _, tensor = args.select.partition(".")
         window.select_layer(int(layer), tensor or None)

@@ -51,7 +51,7 @@ def test_demo_streams_in_and_the_preview_boxes_every_shape(qtbot, window):
         with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS) as streamed:
             assert window.open_demo()
     assert streamed.args[0] == "done"
-    assert window.tree.model().rowCount() == len(window.doc.network.layers)
+    assert window.layers.tree.model().rowCount() == len(window.doc.network.layers)
     preview = window.preview
     assert preview.error is None
     width, height = Image.open(files.image).size

@@ -108,10 +108,10 @@ def test_main_window_tree_paints_changed_layers(qtbot, window, files):
     assert window.diff_action.isEnabled()
     with qtbot.waitSignal(window.diff_tab.changed, timeout=TIMEOUT_MS):
         window.diff_tab.compare_with(str(b))
-    delegate = window.tree.itemDelegate()
+    delegate = window.layers.tree.itemDelegate()
     assert isinstance(delegate, ChangedLayersDelegate)
     option = QStyleOptionViewItem()
-    delegate.initStyleOption(option, window.tree.model().index(2, 0))
+    delegate.initStyleOption(option, window.layers.tree.model().index(2, 0))
     assert option.backgroundBrush.color() == CHANGED
     window.diff_tab.tensor_activated.emit(2, "weights")
     assert window.tabs.currentIndex() == 0

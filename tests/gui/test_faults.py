@@ -76,7 +76,7 @@ def test_opening_a_new_model_mid_stream_cancels_the_old_one_cleanly(qtbot, windo
     assert sorted(doc.records) == [0, 1, 2]
     assert all(r.tensors[0].shape[0] == 4 for r in doc.records.values())
     assert window.banner.level == "ok"
-    assert window.tree_model.rowCount() == 3
+    assert window.layers.model.rowCount() == 3
 
 
 def test_opening_a_broken_cfg_mid_stream_stops_the_stream(qtbot, window, tmp_path,

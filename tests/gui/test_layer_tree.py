@@ -32,7 +32,7 @@ def test_zoo_cfg_tree_has_one_row_per_layer_with_darknet_shapes(window):
     cfg = zoo_path("cfg", "yolov3-tiny.cfg")
     sections = re.findall(r"^\[(\w+)\]", cfg.read_text(), re.M)
     assert window.open_cfg(str(cfg))
-    model = window.tree_model
+    model = window.layers.model
     assert model.rowCount() == len(sections) - 1 == 24
     for row, (kind, shape_in, shape_out) in YOLOV3_TINY.items():
         assert _cell(model, row, COL_TYPE) == kind
@@ -42,7 +42,7 @@ def test_zoo_cfg_tree_has_one_row_per_layer_with_darknet_shapes(window):
 
 def test_conv_row_has_a_child_per_tensor_in_file_order(window):
     window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
-    model = window.tree_model
+    model = window.layers.model
     first = model.layer_index(0)
     names = [model.index(r, COL_TYPE, first).data() for r in range(model.rowCount(first))]
     assert names == ["biases", "scales", "rolling_mean", "rolling_variance", "weights"]
@@ -52,25 +52,25 @@ def test_conv_row_has_a_child_per_tensor_in_file_order(window):
 def test_filter_by_type_index_and_range(window):
     window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
     def shown() -> list[str]:
-        model = window.tree.model()
+        model = window.layers.tree.model()
         return [model.index(r, 0).data() for r in range(model.rowCount())]
 
-    window.filter.setText("yolo")
+    window.layers.filter.setText("yolo")
     assert shown() == ["16", "23"]
-    window.filter.setText("#19")
+    window.layers.filter.setText("#19")
     assert shown() == ["19"]
-    window.filter.setText("10-12 type:max")
+    window.layers.filter.setText("10-12 type:max")
     assert shown() == ["11"]
-    window.filter.clear()
+    window.layers.filter.clear()
     assert len(shown()) == 24
 
 
 def test_selecting_a_filtered_out_layer_clears_the_filter(window):
     window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
-    window.filter.setText("yolo")
+    window.layers.filter.setText("yolo")
     window.select_layer(3)
-    assert window.filter.text() == ""
-    assert window.to_source(window.tree.currentIndex()).row() == 3
+    assert window.layers.filter.text() == ""
+    assert window.layers.to_source(window.layers.tree.currentIndex()).row() == 3
 
 
 def test_filter_words_must_all_match():
@@ -98,7 +98,7 @@ def test_unreadable_cfg_is_a_banner_not_a_crash(window, tmp_path):
     assert not window.open_cfg(str(bad))
     assert window.banner.level == "error"
     assert "not a text cfg" in window.banner.text()
-    assert window.tree_model.rowCount() == 0
+    assert window.layers.model.rowCount() == 0
 
 
 def test_cfg_with_a_sibling_weights_file_offers_it(window, tmp_path):

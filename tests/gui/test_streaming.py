@@ -33,7 +33,7 @@ def test_stream_sends_one_update_per_layer_and_ends_ok(qtbot, window, tmp_path):
     assert window.doc.ledger.status == "ok"
     assert window.banner.level == "ok"
     assert "Weights match" in window.banner.text()
-    model = window.tree_model
+    model = window.layers.model
     assert [model.index(r, COL_STATUS).data() for r in range(4)] == ["ok"] * 4
     assert not window.strip.running
 
@@ -64,14 +64,14 @@ def test_truncated_file_names_the_layer_in_the_banner_and_problems(qtbot, window
     assert "layer 3" in text and "early" in text and "weights tensor" in text
     problems = window.problems.model.problems
     assert any(p.severity == "error" and p.layer == 3 for p in problems)
-    model = window.tree_model
+    model = window.layers.model
     background = [model.index(r, 0).data(Qt.ItemDataRole.BackgroundRole) for r in range(5)]
     assert background[:3] == [None] * 3
     assert background[3] == palette.ERROR_STRONG and background[4] == palette.ERROR_LIGHT
     statuses = [model.index(r, COL_STATUS).data() for r in range(5)]
     assert statuses == ["ok", "ok", "ok", "partial", "missing"]
-    current = window.tree.currentIndex()
-    assert window.to_source(current).row() == 3  # the failing layer is selected
+    current = window.layers.tree.currentIndex()
+    assert window.layers.to_source(current).row() == 3  # the failing layer is selected
 
 
 def test_clicking_a_problem_selects_its_layer(qtbot, window, tmp_path):
@@ -84,7 +84,7 @@ def test_clicking_a_problem_selects_its_layer(qtbot, window, tmp_path):
     row = next(i for i, p in enumerate(window.problems.model.problems) if p.layer == 3)
     rect = table.visualRect(window.problems.model.index(row, 3))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.to_source(window.tree.currentIndex()).row() == 3
+    assert window.layers.to_source(window.layers.tree.currentIndex()).row() == 3
     assert "Layer 3" in window.cfg_view.title.text()
 
 
@@ -147,7 +147,7 @@ def test_cancel_mid_stream_leaves_a_consistent_state(qtbot, window, tmp_path, mo
     read = sorted(window.doc.records)
     assert read == applied == list(range(len(read)))
     assert 1 <= len(read) < 40
-    model = window.tree_model
+    model = window.layers.model
     statuses = [model.index(r, COL_STATUS).data() for r in range(40)]
     assert statuses == ["ok"] * len(read) + ["not read"] * (40 - len(read))
     assert window.banner.level == "warning" and "cancelled" in window.banner.text()
@@ -173,4 +173,4 @@ def test_stats_flag_nan_values_and_bad_variances(qtbot, window, tmp_path):
     window.select_layer(0, "weights")
     assert window.tensor_view.values["NaN"].text() == "1"
     assert window.banner.level == "warning"
-    assert "\u26a0" in window.tree_model.index(0, COL_STATUS).data()
+    assert "\u26a0" in window.layers.model.index(0, COL_STATUS).data()
