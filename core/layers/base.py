@@ -199,7 +199,7 @@ class BuildContext:
 
 def as_chw(shape: Shape) -> tuple[int, int, int]:
     if len(shape) == 3:
-        return shape  # type: ignore[return-value]
+        return shape
     return (math.prod(shape), 1, 1)
 
 
