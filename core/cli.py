@@ -10,7 +10,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from darknet_inspector.core.errors import InspectorError, UsageError
 from darknet_inspector.core.limits import OUT_OF_MEMORY, is_out_of_memory, set_max_memory_mb
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
+JobResult = TypeVar("JobResult")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
@@ -158,7 +160,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if report.has_errors else EXIT_OK
 
 
-def _run_checked(job):
+def _run_checked(job: Generator[object, None, JobResult]) -> JobResult | None:
     """Run a job (core.jobs) to its end; a model with errors prints its report on stderr
     and gives None (exit 1), as `_load_checked` does."""
     from darknet_inspector.core.jobs import run_job
@@ -318,7 +320,7 @@ def run_detect(args: argparse.Namespace) -> int:
         print(f"darknet-inspector: warning: {note}", file=sys.stderr)
     if args.json:
         _write_detect_json(args.json, args.image, inference, found)
-    if args.save:
+    if save_format is not None and outcome.drawn is not None:  # drawn when --save
         _save_drawn(args.save, save_format, outcome.drawn.rgb)
     if args.json != "-":
         print(_detect_text(args.image, inference, found))
