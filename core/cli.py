@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--cfg", help="the cfg of a plain state_dict keyed '<layer>.<tensor>'")
 
     _add_verify_parsers(sub)
+    _add_rewrite_parsers(sub)
     for subcommand in sub.choices.values():
         subcommand.add_argument("--max-memory-mb", type=_megabytes, default=None,
                                 help="refuse models needing more memory than this (default "
@@ -143,6 +144,7 @@ def _writable_target(path: str, *inputs: str | None) -> str:
 
 @command("inspect")
 def run_inspect(args: argparse.Namespace) -> int:
+    from darknet_inspector.core.diagnosis import diagnose
     from darknet_inspector.core.jobs.stream import read_streamed
     from darknet_inspector.core.network import load_network
     from darknet_inspector.core.report import inspection_text, make_report, report_to_dict
@@ -150,7 +152,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
     if args.weights:
         read = read_streamed(network, _require_file(args.weights, "weights"))
-        report = make_report(network, read.records, read.ledger, read.flags)
+        report = make_report(network, read.records, read.ledger, read.flags,
+                             diagnose(network, args.weights))
     else:
         report = make_report(network)
     if args.json:
@@ -442,6 +445,68 @@ def run_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"nothing to compare against: {notes}")
     print(json.dumps(report.to_dict()) if args.json else verify_text(report))
     return EXIT_PROBLEMS if report.diverges else EXIT_OK
+
+
+def _version(value: str) -> tuple[int, int, int]:
+    parts = value.split(".")
+    try:
+        numbers = tuple(int(p) for p in parts)
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 3 or not all(0 <= n < 2**31 for n in numbers):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a version M.m.r (e.g. 0.2.5)")
+    return numbers  # type: ignore[return-value]
+
+
+def _add_rewrite_parsers(sub) -> None:
+    partial = sub.add_parser("partial", help="the first N layers' weights, as Darknet's "
+                             "`partial` writes them (header 0.2.5, seen 0)")
+    partial.add_argument("cfg")
+    partial.add_argument("weights")
+    partial.add_argument("count", type=int, metavar="N", help="layers 0..N-1")
+    partial.add_argument("-o", "--output", required=True)
+
+    header = sub.add_parser("header", help="a copy of a weights file with seen reset or "
+                            "another version (never in place)")
+    header.add_argument("weights")
+    header.add_argument("-o", "--output", required=True)
+    header.add_argument("--reset-seen", action="store_true", help="set seen to 0")
+    header.add_argument("--version", type=_version, help="write this version (M.m.r); "
+                        "seen takes 8 bytes when M*10+m >= 2, else 4")
+    header.add_argument("--header-bytes", type=int, choices=[16, 20],
+                        help="read the input's header as this many bytes (16: a 0.2.x file "
+                        "written with a 4-byte seen)")
+
+
+@command("partial")
+def run_partial(args: argparse.Namespace) -> int:
+    from darknet_inspector.core.network import load_network
+    from darknet_inspector.core.rewrite import write_partial
+
+    _writable_target(args.output, args.cfg, args.weights)
+    network = load_network(_require_file(args.cfg, "cfg"))
+    if args.count < 1:
+        raise UsageError(f"N={args.count}: give the number of layers to keep (at least 1)")
+    written = write_partial(network, _require_file(args.weights, "weights"), args.output,
+                            args.count)
+    print(f"wrote {written.path}: layers 0..{written.layers - 1} ({written.bytes:,} bytes, "
+          "header 0.2.5, seen 0)")
+    return EXIT_OK
+
+
+@command("header")
+def run_header(args: argparse.Namespace) -> int:
+    from darknet_inspector.core.rewrite import write_header
+
+    _writable_target(args.output, args.weights)
+    if not (args.reset_seen or args.version or args.header_bytes):
+        raise UsageError("nothing to change: give --reset-seen, --version or --header-bytes")
+    written = write_header(_require_file(args.weights, "weights"), args.output,
+                           args.reset_seen, args.version, args.header_bytes)
+    h = written.header
+    print(f"wrote {written.path}: version {h.major}.{h.minor}.{h.revision}, seen {h.seen:,} "
+          f"({h.size}-byte header, {written.bytes:,} bytes)")
+    return EXIT_OK
 
 
 @command("diff")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from darknet_inspector.core.diagnosis import Finding
+from darknet_inspector.core.diagnosis.training import training_state
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network
@@ -18,6 +20,8 @@ class Report:
     problems: list[Diagnostic] = field(default_factory=list)
     flags: dict[tuple[int, str], list[str]] = field(default_factory=dict)
     """(layer, tensor) -> its health flags (core.tensor_stats.HEALTH_FLAGS), when read."""
+    diagnosis: list[Finding] = field(default_factory=list)
+    """Why cfg and weights disagree, most likely first (core.diagnosis)."""
 
     @property
     def has_errors(self) -> bool:
@@ -26,9 +30,43 @@ class Report:
 
 def make_report(network: Network, records: list[LayerRecord] | None = None,
                 ledger: Ledger | None = None,
-                flags: dict[tuple[int, str], list[str]] | None = None) -> Report:
+                flags: dict[tuple[int, str], list[str]] | None = None,
+                diagnosis: list[Finding] | None = None) -> Report:
     problems = list(network.diagnostics) + (list(ledger.diagnostics) if ledger else [])
-    return Report(network, records, ledger, problems, dict(flags or {}))
+    diagnosis = list(diagnosis or [])
+    return Report(network, records, ledger, agreeing_problems(problems, ledger, diagnosis),
+                  dict(flags or {}), diagnosis)
+
+
+def agreeing_problems(problems: list[Diagnostic], ledger: Ledger | None,
+                      diagnosis: list[Finding]) -> list[Diagnostic]:
+    """The problems list, worded as the diagnosis found: a cfg error a finding explains
+    (a head's classes/filters, a layout hidden by a missing layer) gives way to that
+    finding, and the 'file ends early / bytes left over' error to the top cause when
+    the file is neither truncated nor merely longer."""
+    replaced: dict[int, Finding] = {}
+    for finding in diagnosis:
+        if finding.verified or finding.cause == "classes":
+            for layer in finding.supersedes:
+                replaced.setdefault(layer, finding)
+    size_cause = any(f.cause in ("truncated", "trailing_bytes") for f in diagnosis[:1]) or (
+        not any(f.verified for f in diagnosis)
+        and any(f.cause in ("truncated", "trailing_bytes") for f in diagnosis))
+    result, said = [], set()
+    for problem in problems:
+        finding = replaced.get(problem.layer) if problem.severity == "error" and \
+            problem.layer is not None else None
+        if finding is None and diagnosis and not size_cause and ledger is not None and \
+                problem is ledger.mismatch:
+            finding = diagnosis[0]
+        if finding is None:
+            result.append(problem)
+        elif id(finding) not in said:
+            said.add(id(finding))
+            fix = f"; fix: {finding.fix}" if finding.fix else ""
+            result.append(Diagnostic("error", f"{finding.message}{fix}", finding.layer,
+                                     finding.line))
+    return result
 
 
 def layer_status(report: Report, index: int) -> str:
@@ -67,6 +105,7 @@ def report_to_dict(report: Report) -> dict:
         "input": list(network.input_shape),
         "layers": layers,
         "weights": report.ledger.to_dict() if report.ledger else None,
+        "diagnosis": [finding.to_dict() for finding in report.diagnosis],
         "problems": [p.to_dict() for p in report.problems],
     }
 
@@ -81,11 +120,36 @@ def _flag_rows(report: Report, layer: Layer) -> list[str]:
             for t in layer.weights if report.flags.get((layer.index, t.name))]
 
 
+def diagnosis_rows(diagnosis: list[Finding]) -> list[str]:
+    """The diagnosis, most likely first, each with its evidence and fix."""
+    if not diagnosis:
+        return []
+    rows = [f"diagnosis ({len(diagnosis)} cause{'s' if len(diagnosis) > 1 else ''}, most "
+            "likely first):"]
+    for number, finding in enumerate(diagnosis, start=1):
+        rows.extend(f"  {number}. {line}" if i == 0 else f"  {line}"
+                    for i, line in enumerate(str(finding).split("\n")))
+    return rows
+
+
+def _seen(report: Report) -> str:
+    """`seen` as images and as iterations of batch*subdivisions images."""
+    assert report.ledger is not None
+    state = training_state(report.network, report.ledger.header.seen)
+    text = (f"{state.seen:,} images = {state.iterations:,} iterations of "
+            f"{state.images_per_iteration}")
+    if state.finished:
+        return text + (f" (warning: >= max_batches={state.max_batches:,}, `darknet detector "
+                       "train` would stop at once; `header --reset-seen` or train with -clear)")
+    return text + (f" (max_batches {state.max_batches:,})" if state.max_batches else "")
+
+
 def inspection_text(report: Report) -> str:
     """A readable table: one row per layer, then the weights verdict and the problems."""
     network = report.network
     rows = [f"{network.path}: {len(network.layers)} layers, input {_shape(network.input_shape)}"
             f", {network.param_count:,} parameters"]
+    rows.extend(diagnosis_rows(report.diagnosis))
     rows.append(f"{'#':>4}  {'type':<14} {'line':>5}  {'input':>14} -> {'output':<14} "
                 f"{'params':>10}  {'weights':<8} details")
     for layer in network.layers:
@@ -100,7 +164,7 @@ def inspection_text(report: Report) -> str:
         if not ledger.complete:
             expected += "+ (layout incomplete)"
         rows.append(f"weights: {ledger.path} version {ledger.header.major}.{ledger.header.minor}"
-                    f".{ledger.header.revision}, seen {ledger.header.seen:,}; file "
+                    f".{ledger.header.revision}, seen {_seen(report)}; file "
                     f"{ledger.file_bytes:,} bytes, cfg needs {expected}: {ledger.status}")
     errors = sum(p.severity == "error" for p in report.problems)
     warnings = len(report.problems) - errors

@@ -18,9 +18,8 @@ import numpy as np
 
 from darknet_inspector.core.atomic import atomic_write
 from darknet_inspector.core.errors import Diagnostic, WeightsError
-from darknet_inspector.core.layers import head_type, layer_type
+from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.layers.base import Layer, TensorSpec
-from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.memory import check_weights_memory
 from darknet_inspector.core.network import Network
 
@@ -163,6 +162,7 @@ class Ledger:
     file_bytes: int
     diagnostics: list[Diagnostic] = field(default_factory=list)
     complete: bool = True  # False: cfg errors hide the layout past some layer
+    mismatch: Diagnostic | None = None  # the one saying the sizes disagree (short or long)
 
     @property
     def status(self) -> str:
@@ -245,6 +245,7 @@ class WeightsReader:
         offset = self.header.size
         diagnostics: list[Diagnostic] = []
         short_reported = False
+        self._size_diagnostics: list[Diagnostic] = []
         unknown_from: Layer | None = None
         self._last_complete: Layer | None = None
         for layer in self.network.layers:
@@ -262,6 +263,7 @@ class WeightsReader:
                     status = "partial" if offset < self.file_bytes else "missing"
                     if not short_reported:
                         diagnostics.append(self._short_diagnostic(layer, spec.name, offset))
+                        self._size_diagnostics.append(diagnostics[-1])
                         short_reported = True
                     tensors.append(TensorRecord(layer.index, spec.name, spec.shape, offset,
                                                 spec.nbytes, status))
@@ -276,14 +278,16 @@ class WeightsReader:
                 "unknown because of the cfg errors above", unknown_from.index, unknown_from.line))
         elif self.file_bytes > offset:
             diagnostics.append(self._long_diagnostic(offset))
+            self._size_diagnostics.append(diagnostics[-1])
         diagnostics.extend(implausible_header(self.header))
         if self.header.transposed and any(
                 layer.type in TRANSPOSED_TYPES and layer.weights for layer in self.network.layers):
             diagnostics.append(Diagnostic(
                 "warning", f"header version {self.header.major}.{self.header.minor} (> 1000) "
                 "means [connected] weights are stored transposed; they are transposed back"))
+        mismatch = next((d for d in diagnostics if d in self._size_diagnostics), None)
         self.ledger = Ledger(self.path, self.header, offset, self.file_bytes, diagnostics,
-                             complete=unknown_from is None)
+                             complete=unknown_from is None, mismatch=mismatch)
         if self.buffer is None:
             self._file.close()
 
@@ -324,55 +328,17 @@ class WeightsReader:
                     "them first")
         if self.network.errors:
             return "; the cfg also has errors (above): fixing them may change what it must hold"
-        fit = classes_that_fit(self.network,
-                               self.file_bytes - self.header.size - self.network.weight_bytes())
-        return f"; {fit}" if fit else ""
+        return ""
 
     def _long_diagnostic(self, expected: int) -> Diagnostic:
         extra = self.file_bytes - expected
         floats = (f"{extra // 4:,} floats" if extra % 4 == 0
                   else f"{extra:,} bytes, not a whole number of floats")
         return Diagnostic(
-            "error", f"the weights file has {extra:,} bytes left over after the last layer "
+            "warning", f"the weights file has {extra:,} bytes left over after the last layer "
             f"(file {self.file_bytes:,} bytes, cfg needs {expected:,}; {floats} more than the "
-            "cfg describes): the cfg is probably not the one these weights were trained with"
-            f"{self._cfg_errors_hint()}")
-
-
-def classes_that_fit(network: Network, extra_bytes: int) -> str | None:
-    """The usual cause of a wrong-sized file: weights trained for another number of
-    classes. When every head has the same classes= and a different count would make the
-    sizes agree exactly, say which, with the filters= each feeding conv then needs."""
-    heads = []
-    for layer in network.layers:
-        head = head_type(layer.type)
-        anchors = head.filters_per_class(layer) if head is not None else None
-        if head is None or anchors is None:
-            continue
-        feeder = network.layers[layer.index - 1] if layer.index else None
-        if feeder is None or not isinstance(feeder.params, ConvolutionalParams) or \
-                not feeder.weights:
-            return None
-        floats_per_filter = sum(spec.count // spec.shape[0] for spec in feeder.weights)
-        heads.append((head.params(layer).classes, feeder, anchors,
-                      4 * anchors * floats_per_filter))
-    classes = {count for count, *_ in heads}
-    if not heads or len(classes) != 1 or not extra_bytes:
-        return None
-    per_class = sum(nbytes for *_, nbytes in heads)
-    if extra_bytes % per_class:
-        return None
-    now = classes.pop()
-    fits = now + extra_bytes // per_class
-    if fits < 1:
-        return None
-    convs = ", ".join(
-        f"filters={feeder.params_as(ConvolutionalParams).filters + (fits - now) * anchors} "
-        f"on line {feeder.section.line_of('filters')}" for _, feeder, anchors, _ in heads)
-    return (f"the file is exactly the size of this cfg with classes={fits} instead of {now}: "
-            f"were these weights trained for {fits} class{'es' if fits != 1 else ''}? Then set "
-            f"classes={fits} in every "
-            f"head and {convs}")
+            "cfg describes); Darknet ignores bytes after the last layer, so the model loads "
+            f"and runs{self._cfg_errors_hint()}")
 
 
 def read_weights(network: Network, path: str | os.PathLike, copy: bool = False

@@ -87,6 +87,8 @@ def _ledger_verdict(doc: ModelDocument) -> Verdict:
     if not ledger.complete:
         warning = next((d.message for d in ledger.diagnostics), "the layout is unknown")
         return Verdict("warning", _sentence(warning) + ".")
+    if ledger.mismatch is not None:  # bytes left over: Darknet ignores them, a warning
+        return Verdict("warning", _sentence(ledger.mismatch.message) + ".")
     text = (f"Weights match the cfg: {_size(ledger.file_bytes)}, {len(doc.records)} layers, "
             "every tensor read.")
     if doc.flagged:

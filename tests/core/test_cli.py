@@ -128,7 +128,7 @@ def test_inspect_json_has_exactly_the_contract_keys_and_types(files, capsys):
     code, out, err = run(capsys, "inspect", cfg, weights, "--json")
     assert code == 0 and err == ""
     report = json.loads(out)
-    assert set(report) == {"cfg", "input", "layers", "weights", "problems"}
+    assert set(report) == {"cfg", "input", "layers", "weights", "diagnosis", "problems"}
     assert report["cfg"] == str(cfg) and report["input"] == [3, 64, 64]
     assert report["problems"] == []
     assert [layer["output_shape"] for layer in report["layers"]] == [list(s) for s in SHAPES]
@@ -225,10 +225,12 @@ def test_cfg_errors_exit_1_with_the_full_report(files, capsys):
     code, out, _ = run(capsys, "inspect", cfg, weights)
     assert code == 1
     lines = out.splitlines()
-    assert [line.split()[0] for line in lines[2:14]] == [str(i) for i in range(12)]
+    table = next(i for i, line in enumerate(lines) if line.split()[:2] == ["#", "type"])
+    assert [line.split()[0] for line in lines[table + 1:table + 13]] == [
+        str(i) for i in range(12)]
+    assert "1. cfg_diverges (verified)" in lines[2]  # the diagnosis comes before the table
     assert f"set filters=18 on line {line_of(text, 'filters=20')}" in out
-    assert "problems: 2 error(s)" in out  # the yolo, and the ledger: the file is too short
-    assert "the cfg also has errors (above): fixing them may change what it must hold" in out
+    assert "problems: 1 error(s)" in out  # the yolo's error and the short file: one cause
 
 
 @pytest.mark.parametrize("cfg_text, weights_bytes, words", [

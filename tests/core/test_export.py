@@ -86,11 +86,19 @@ def test_fused_model_agrees_with_unfused_to_1e_5(files, tmp_path):
 
 def test_convert_of_a_model_with_problems_exits_1_and_writes_nothing(files, tmp_path, capsys):
     cfg, weights = files
-    weights.write_bytes(weights.read_bytes() + b"\0" * 8)
+    weights.write_bytes(weights.read_bytes()[:-8])
     target = tmp_path / "model.pt"
     assert main(["convert", str(cfg), str(weights), "-o", str(target)]) == 1
-    assert "8 bytes left over" in capsys.readouterr().err
+    assert "ends 8 bytes early" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_convert_runs_on_a_file_with_trailing_bytes(files, tmp_path):
+    cfg, weights = files
+    weights.write_bytes(weights.read_bytes() + b"\0" * 8)  # Darknet ignores them too
+    target = tmp_path / "model.pt"
+    assert main(["convert", str(cfg), str(weights), "-o", str(target)]) == 0
+    assert target.exists()
 
 
 def test_failed_save_keeps_the_previous_file_and_leaves_no_temp(files, tmp_path, monkeypatch):

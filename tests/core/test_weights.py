@@ -220,9 +220,9 @@ def test_extra_bytes_are_reported_with_their_count(small, small_file, tmp_path, 
     path.write_bytes(small_file[2] + b"\1" * extra)
     records, ledger = read_weights(small, path)
     assert ledger.status == "long" and ledger.file_bytes == FULL_BYTES + extra
-    (error,) = ledger.diagnostics
-    assert error.severity == "error" and f"{extra:,} bytes left over" in error.message
-    assert words in error.message
+    (warning,) = ledger.diagnostics
+    assert warning.severity == "warning" and f"{extra:,} bytes left over" in warning.message
+    assert words in warning.message and "Darknet ignores" in warning.message
     assert all(r.status in ("ok", "none") for r in records)
 
 
@@ -351,24 +351,6 @@ def _heads_cfg(classes: int) -> str:
 
     return CFG.replace("classes=1", f"classes={classes}").replace(
         "filters=18", f"filters={(classes + 5) * 3}")
-
-
-@pytest.mark.parametrize("cfg_classes, file_classes", [(1, 80), (80, 1), (20, 3)])
-def test_file_trained_for_other_classes_says_which_classes_and_filters_fit(
-        tmp_path, cfg_classes, file_classes):
-    from tests.core.test_cli import line_of
-
-    path = tmp_path / "w.weights"
-    write_random_weights(net_from_text(_heads_cfg(file_classes)), path)
-    text = _heads_cfg(cfg_classes)
-    _, ledger = read_weights(net_from_text(text), path)
-    (error,) = ledger.diagnostics
-    filters = (file_classes + 5) * 3
-    lines = [line_of(text, f"filters={(cfg_classes + 5) * 3}", n) for n in (1, 2)]
-    assert (f"exactly the size of this cfg with classes={file_classes} instead of "
-            f"{cfg_classes}") in error.message
-    assert (f"filters={filters} on line {lines[0]}, filters={filters} on line {lines[1]}"
-            in error.message)
 
 
 def test_no_classes_hint_when_no_class_count_fits(small, small_file, tmp_path):

@@ -93,7 +93,7 @@ def test_leftover_bytes_are_reported(qtbot, window, tmp_path):
     with open(weights, "ab") as handle:
         handle.write(b"\0" * 64)
     open_and_stream(qtbot, window, cfg, weights)
-    assert window.banner.level == "error"
+    assert window.banner.level == "warning"  # Darknet ignores them: the model still runs
     assert "64 bytes left over" in window.banner.text()
 
 
