@@ -122,10 +122,11 @@ class ShortcutModule(DarknetModule):
             self.weights = empty_parameter(*layer.weights[0].shape)
 
     def _mixing_weights(self) -> Tensor:
-        """One weight per input (rows) [per channel]: normalised as `shortcut_multilayer_cpu`."""
+        """One weight per input (rows) [per channel]: normalised as Darknet's inference
+        path does it (`fuse_conv_batchnorm`, see `inference_relu_normalization`)."""
         w = self.weights if self.weights.dim() == 2 else self.weights.view(-1, 1)
         if self.normalization == "relu":
-            w = torch.relu(w)
+            w = inference_relu_normalization(w)
             w = w / (w.sum(dim=0, keepdim=True) + 0.0001)
         elif self.normalization == "softmax":
             e = torch.exp(w - w.amax(dim=0, keepdim=True))
@@ -141,6 +142,15 @@ class ShortcutModule(DarknetModule):
                 add = add * _weight_per_output_channel(weights[i], x)
             out = out + add
         return self.act(out)
+
+
+def inference_relu_normalization(w: Tensor) -> Tensor:
+    """`fuse_conv_batchnorm` (src/network.c), which every Darknet inference path calls
+    (`detector test`, `demo`, `valid`, `network_predict` users), pre-normalizes
+    relu-normalized shortcut weights with its `lrelu(w) = max(w, 0.001)`, not the
+    training forward's relu (`shortcut_multilayer_cpu`, src/blas.c): a negative weight
+    keeps 0.001, not 0. hank-ai's Darknet does the same."""
+    return w.clamp(min=0.001)
 
 
 def _weight_per_output_channel(w: Tensor, x: Tensor) -> Tensor:

@@ -1,10 +1,12 @@
 """[shortcut]: multi-input sums and weighted sums (per_feature, per_channel; none, relu,
-softmax normalisation) against a transcription of `shortcut_multilayer_cpu`, and OpenCV."""
+softmax normalisation) against a transcription of `shortcut_multilayer_cpu` with the
+weights pre-normalized as `fuse_conv_batchnorm` does at inference, and OpenCV."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tests.core.layers.layer_support import (
     build,
@@ -22,8 +24,8 @@ def shortcut_weight(weights, src_i, i, n, step, layer_step, normalization):
     """The weight of input i (0 = the previous layer) at element src_i."""
     w = weights[src_i // step + i * layer_step]
     every = [weights[src_i // step + k * layer_step] for k in range(n + 1)]
-    if normalization == "relu":
-        return max(w, 0) / (0.0001 + sum(max(v, 0) for v in every))
+    if normalization == "relu":  # fuse_conv_batchnorm's lrelu: max(w, 0.001)
+        return max(w, 0.001) / (0.0001 + sum(max(v, 0.001) for v in every))
     if normalization == "softmax":
         top = max(every)
         return np.exp(w - top) / (0.0001 + sum(np.exp(v - top) for v in every))
@@ -70,6 +72,22 @@ def test_weighted_shortcut_matches_shortcut_multilayer_cpu(tmp_path, kind, shape
     want = shortcut_multilayer(c[0], [a[0], b[0]], t[(3, "weights")].ravel(),
                                normalization)
     np.testing.assert_allclose(got[0].ravel(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_relu_normalized_negative_weight_keeps_fuse_conv_batchnorm_floor(tmp_path):
+    """Hand computation: weights (-0.219, 1.0) normalise to 0.001/1.0011 and 1/1.0011
+    (`lrelu` in src/network.c), not 0 and 1/1.0001 (the training forward's relu)."""
+    from darknet_inspector.core.layers.shortcut import ShortcutModule
+
+    network = build(THREE + "[shortcut]\nfrom=-2\nweights_type=per_feature\n"
+                    "weights_normalization=relu\nactivation=linear\n")
+    module = ShortcutModule(network.layers[3])
+    with torch.no_grad():
+        module.weights.copy_(torch.tensor([-0.219, 1.0]))
+        x, add = torch.full((1, 4, 8, 8), 2.0), torch.full((1, 4, 8, 8), 3.0)
+        got = module(x, add)
+    want = (2.0 * 0.001 + 3.0 * 1.0) / (0.001 + 1.0 + 0.0001)
+    torch.testing.assert_close(got, torch.full_like(got, want))
 
 
 def test_shortcut_matches_opencv(tmp_path):
