@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from darknet_inspector.core.cfg import Cfg, CfgError, Section, read_cfg, text_value_comment_warning
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.layers import is_head, layer_type
+from darknet_inspector.core.layers.activation import relu6_cpu_warning
 from darknet_inspector.core.layers.base import (
     COMMON_KEYS,
     BuildContext,
@@ -152,6 +153,7 @@ def build_network(cfg: Cfg, width: int | None = None, height: int | None = None)
     layers: list[Layer] = []
     for index, section in enumerate(cfg.sections[1:]):
         layers.append(_build_layer(index, section, net, layers, diagnostics))
+    diagnostics.extend(relu6_cpu_warning(layers))
     network = Network(cfg, net, layers, diagnostics)
     diagnostics.extend(memory_diagnostics(network))
     return network
