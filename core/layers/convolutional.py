@@ -70,6 +70,28 @@ def darknet_activation(ctx: BuildContext, default: str) -> str:
     return activation_or_default(name)
 
 
+def shared_weights_mismatch(ctx: BuildContext, share_from: int, n: int, c: int, groups: int,
+                            size: int) -> None:
+    """`make_convolutional_layer` (src/convolutional_layer.c) stops with "Layer size,
+    nweights, channels or filters don't match for the share_layer" unless the shared
+    layer has the same size, input channels, filters and weight count (so groups)."""
+    other = ctx.layers[share_from].params
+    if not isinstance(other, ConvolutionalParams):
+        return
+    mine = (n, c, groups, size)
+    theirs = (other.filters, other.in_channels, other.groups, other.size)
+    if mine != theirs:
+        def text(f: int, ch: int, g: int, k: int) -> str:
+            return f"{f} filters, {ch} input channels, groups={g}, {k}x{k}"
+
+        s = ctx.section
+        raise LayerProblem(
+            f"[{s.name}] share_index={s.raw('share_index')} reuses layer {share_from}'s "
+            f"weights ({text(*theirs)}), but this layer has {text(*mine)}; Darknet stops "
+            "with \"Layer size, nweights, channels or filters don't match for the "
+            "share_layer\"", s.line_of("share_index"))
+
+
 def conv_weight_layout(prefix: str, n: int, c_per_group: int, size: int,
                        batch_normalize: bool, load_scales: bool = True) -> list[TensorSpec]:
     """`load_convolutional_weights` order: biases, [scales, mean, variance], weights."""
@@ -151,6 +173,7 @@ class Convolutional(LayerType):
                 raise LayerProblem(
                     f"[{s.name}] share_index={share} must name an earlier [convolutional] "
                     "layer", s.line_of("share_index"))
+            shared_weights_mismatch(ctx, share_from, n, c, groups, size)
         xnor = bool(s.int("xnor", 0))
         binary = bool(s.int("binary", 0))
         if xnor:
@@ -249,9 +272,14 @@ class ConvModule(DarknetModule):
                 self.rolling_variance = empty_parameter(self.n)
 
     def share(self, other: ConvModule) -> None:
-        """`share_index`: use another conv's tensors (`make_convolutional_layer`)."""
+        """`share_index`: use another conv's tensors (`make_convolutional_layer`). At
+        inference `fuse_conv_batchnorm` (src/network.c) folds the shared layer's batch
+        norm into those tensors and clears this layer's own `batch_normalize`, so this
+        layer computes the shared conv with the shared layer's batch norm, whatever its
+        own `batch_normalize` says."""
         self.weights = other.weights
         self.biases = other.biases
+        self.batch_normalize = other.batch_normalize
         if self.batch_normalize:
             self.scales = other.scales
             self.rolling_mean = other.rolling_mean

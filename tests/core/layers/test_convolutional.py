@@ -117,3 +117,47 @@ def test_a_conv_that_is_not_run_refuses_instead_of_computing(tmp_path):
     model, _, _ = loaded(network, tmp_path)
     with pytest.raises(InspectorError, match="not runnable in this tool"):
         outputs(model, random_input(network))
+
+
+SHARE_WIDER = ("[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=leaky\n\n"
+               "[convolutional]\nfilters=8\nsize=3\npad=1\nactivation=leaky\n\n"
+               "[convolutional]\nfilters=8\nsize=3\npad=1\nshare_index=0\nactivation=leaky\n")
+
+
+def test_share_index_onto_a_layer_with_other_input_channels_is_a_cfg_error_at_its_line():
+    """Layer 0 reads 3 channels, layer 2 reads 8: Darknet's make_convolutional_layer stops."""
+    network = build(SHARE_WIDER)
+    (error,) = network.errors
+    assert (error.layer, error.line) == (2, 22)
+    assert "layer 0" in error.message and "3 input channels" in error.message
+    assert "8 input channels" in error.message and not network.complete
+
+
+@pytest.mark.parametrize("other", ["filters=4\nsize=3", "filters=8\nsize=1"])
+def test_share_index_onto_other_filters_or_size_is_a_cfg_error(other):
+    network = build("[convolutional]\nfilters=8\nsize=3\npad=1\n\n"
+                    f"[convolutional]\n{other}\npad=1\nshare_index=-1\n")
+    assert [e.layer for e in network.errors] == [1]
+
+
+def test_share_index_follows_the_shared_layers_batch_norm(tmp_path):
+    """fuse_conv_batchnorm folds layer 0's BN into the shared tensors and clears layer
+    1's own flag: layer 1 (no batch_normalize) computes layer 0's conv + BN on its input."""
+    network = build("[convolutional]\nfilters=3\nsize=1\nbatch_normalize=1\n"
+                    "activation=linear\n\n"
+                    "[convolutional]\nfilters=3\nsize=1\nshare_index=-1\nactivation=linear\n",
+                    channels=3)
+    model, t, _ = loaded(network, tmp_path)
+    x = random_input(network)
+
+    def conv_bn(v):
+        y = np.einsum("fc,chw->fhw", t[(0, "weights")][:, :, 0, 0], v)
+        view = (3, 1, 1)
+        y = (y - t[(0, "rolling_mean")].reshape(view)) / np.sqrt(
+            t[(0, "rolling_variance")].reshape(view) + 1e-5)
+        return y * t[(0, "scales")].reshape(view) + t[(0, "biases")].reshape(view)
+
+    first, second = outputs(model, x)
+    np.testing.assert_allclose(second[0], conv_bn(conv_bn(x[0])), rtol=1e-4, atol=1e-5)
+    first, fused = outputs(model.fuse(), x)
+    np.testing.assert_allclose(fused[0], conv_bn(conv_bn(x[0])), rtol=1e-4, atol=1e-5)
