@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("cfg")
     convert.add_argument("weights")
     convert.add_argument("-o", "--output", required=True)
-    convert.add_argument("--format", default="pt", choices=["pt", "pt2", "onnx", "torchscript"],
-                         help="pt (ours, back to .weights), pt2 (torch.export) or onnx")
+    convert.add_argument("--format", default=None, choices=["pt", "pt2", "onnx", "torchscript"],
+                         help="pt (ours, back to .weights), pt2 (torch.export), onnx or "
+                         "torchscript (default: what -o's extension says, else pt)")
     convert.add_argument("--fuse", action="store_true", help="fold batch norm into convs")
     convert.add_argument("--dynamic-batch", action="store_true",
                          help="pt2/onnx: let the batch size vary (default: fixed at 1)")
@@ -199,9 +200,18 @@ def _load_checked(args: argparse.Namespace):
 
 @command("convert")
 def run_convert(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.formats import DEFAULT_OPSET, check_opset
+    from darknet_inspector.core.formats import (
+        DEFAULT_OPSET,
+        check_opset,
+        format_for_path,
+        missing_for_format,
+    )
     from darknet_inspector.core.jobs.convert import ConvertOptions, convert_model
 
+    args.format = format_for_path(args.output, args.format)
+    missing = missing_for_format(args.format)
+    if missing is not None:
+        raise UsageError(missing)
     if args.opset is not None and args.format != "onnx":
         raise UsageError("--opset applies to --format onnx only")
     opset = check_opset(args.opset if args.opset is not None else DEFAULT_OPSET)
@@ -286,6 +296,9 @@ def _add_detect_parser(sub) -> None:
     detect.add_argument("--save", metavar="OUT.jpg", help="save the image with boxes drawn")
     detect.add_argument("--half", action="store_true", help="float16 on CUDA")
     detect.add_argument("--agnostic", action="store_true", help="NMS across classes")
+    detect.add_argument("--class-conf", nargs="+", action="extend", default=[],
+                        metavar="NAME=T", help="a class's own confidence threshold (class "
+                        "name from --names, or class id), e.g. person=0.6 3=0.1")
     detect.set_defaults(letterbox=None, width=None, height=None)
 
 
@@ -314,8 +327,10 @@ def run_detect(args: argparse.Namespace) -> int:
     network = _load_network(args)
     key = DetectorKey(args.cfg, _require_file(args.weights, "weights"), names, str(device),
                       args.letterbox, args.half)
+    class_conf = _class_thresholds(args.class_conf, names)
     outcome = _run_checked(detect(DetectRequest(network, key, image_path, args.conf, args.nms,
-                                                args.agnostic, draw=bool(args.save))))
+                                                args.agnostic, draw=bool(args.save),
+                                                class_conf=class_conf)))
     if outcome is None:
         return EXIT_PROBLEMS
     inference, found = outcome.inference, outcome.detections
@@ -325,9 +340,33 @@ def run_detect(args: argparse.Namespace) -> int:
         _write_detect_json(args.json, args.image, inference, found)
     if save_format is not None and outcome.drawn is not None:  # drawn when --save
         _save_drawn(args.save, save_format, outcome.drawn.rgb)
+        print(f"wrote {args.save}", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json != "-":
         print(_detect_text(args.image, inference, found))
     return EXIT_OK
+
+
+def _class_thresholds(items: list[str], names_path: str | None) -> dict[int, float]:
+    """`--class-conf dog=0.6 3=0.1` as class id -> threshold."""
+    from darknet_inspector.core.detect import read_names
+
+    names = read_names(names_path) if names_path else []
+    found: dict[int, float] = {}
+    for item in items:
+        name, _, value = item.rpartition("=")
+        try:
+            threshold = float(value)
+        except ValueError:
+            raise UsageError(f"--class-conf {item}: expected NAME=THRESHOLD") from None
+        if not name or not 0 < threshold < 1:
+            raise UsageError(f"--class-conf {item}: expected NAME=THRESHOLD, 0 < T < 1")
+        if name in names:
+            found[names.index(name)] = threshold
+        elif name.isdigit():
+            found[int(name)] = threshold
+        else:
+            raise UsageError(f"--class-conf {item}: no class {name!r} in the names file")
+    return found
 
 
 def _detect_notes(detector) -> list[str]:

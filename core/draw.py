@@ -33,17 +33,21 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 def draw_detections(image: Image.Image, detections: Iterable) -> Image.Image:
     """A new RGB image with each detection's box and label; the input is not changed.
-    Boxes are clipped to the image; the label sits above the box, inside when no room."""
+    Boxes are clipped to the image; labels are placed so they do not cover each other
+    (`place_labels`), the most confident first."""
     canvas = image.convert("RGB")
     width, height = canvas.size
     line = max(1, round(min(width, height) / 250))
     font = _font(max(10, round(min(width, height) / 40)))
     pen = ImageDraw.Draw(canvas)
-    for detection in sorted(detections, key=lambda d: d.confidence):
-        x1, y1, x2, y2 = _clip(detection.box, width, height)
-        colour = class_colour(detection.class_id)
-        pen.rectangle([x1, y1, x2, y2], outline=colour, width=line)
-        _draw_label(pen, label_text(detection), x1, y1, colour, font, width)
+    ordered = sorted(detections, key=lambda d: -d.confidence)
+    boxes = [_clip(d.box, width, height) for d in ordered]
+    for detection, box in zip(reversed(ordered), reversed(boxes)):
+        pen.rectangle(list(box), outline=class_colour(detection.class_id), width=line)
+    texts = [label_text(d) for d in ordered]
+    sizes = [_text_size(pen, text, font) for text in texts]
+    for detection, text, spot in zip(ordered, texts, place_labels(boxes, sizes, width, height)):
+        _draw_label(pen, text, spot, class_colour(detection.class_id), font)
     return canvas
 
 
@@ -54,12 +58,53 @@ def _clip(box, width: int, height: int) -> tuple[int, int, int, int]:
     return x1, y1, x2, y2
 
 
-def _draw_label(pen: ImageDraw.ImageDraw, text: str, x: int, y: int, colour, font,
-                width: int) -> None:
+Rect = tuple[int, int, int, int]  # x1, y1, x2, y2
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _candidates(box: Rect, w: int, h: int, width: int, height: int) -> list[Rect]:
+    """Where a w x h label may go, best first: above the box's top-left corner, inside
+    it, below it, then at its right edge; each kept inside the image."""
+    x1, y1, x2, y2 = box
+    spots = [(x1, y1 - h), (x1, y1), (x1, y2), (x1, y2 - h),
+             (x2 - w, y1 - h), (x2 - w, y1), (x2 - w, y2)]
+    found = []
+    for x, y in spots:
+        x = min(max(x, 0), max(0, width - w))
+        y = min(max(y, 0), max(0, height - h))
+        found.append((x, y, x + w, y + h))
+    return found
+
+
+def place_labels(boxes: list[Rect], sizes: list[tuple[int, int]], width: int,
+                 height: int) -> list[Rect]:
+    """A rectangle per label (in the order given, most important first) that covers no
+    label placed before it: the first free candidate spot around its box, else the first
+    free row below the preferred spot (the image's last row when none is free)."""
+    placed: list[Rect] = []
+    for box, (w, h) in zip(boxes, sizes):
+        spots = _candidates(box, w, h, width, height)
+        spot = next((s for s in spots if not any(_overlaps(s, p) for p in placed)), None)
+        if spot is None:
+            x, y = spots[0][0], spots[0][1]
+            while y + h < height and any(_overlaps((x, y, x + w, y + h), p) for p in placed):
+                y += 1
+            spot = (x, y, x + w, y + h)
+        placed.append(spot)
+    return placed
+
+
+def _text_size(pen: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
     left, top, right, bottom = pen.textbbox((0, 0), text, font=font)
-    text_w, text_h = right - left + 4, bottom - top + 4
-    y0 = y - text_h if y - text_h >= 0 else y
-    x0 = min(x, max(0, width - text_w))
-    pen.rectangle([x0, y0, x0 + text_w, y0 + text_h], fill=colour)
+    return right - left + 4, bottom - top + 4
+
+
+def _draw_label(pen: ImageDraw.ImageDraw, text: str, spot: Rect, colour, font) -> None:
+    left, top, _right, _bottom = pen.textbbox((0, 0), text, font=font)
+    x0, y0, x1, y1 = spot
+    pen.rectangle([x0, y0, x1, y1], fill=colour)
     ink = (0, 0, 0) if sum(colour) > 382 else (255, 255, 255)
     pen.text((x0 + 2 - left, y0 + 2 - top), text, fill=ink, font=font)

@@ -3,7 +3,7 @@
 Every export is checked the same way: reload the written file with the runtime a user
 would deploy it with, run one input, and compare the head outputs with the in-memory
 model (`ExportCheck.max_abs_diff`). ONNX files are run with onnxruntime when it is
-installed (`pip install 'darknet-inspector[onnx]'`); without it the check says so.
+installed (a dependency; a broken install says `pip install onnx onnxruntime`).
 
 TorchScript (`torch.jit.trace`, load with `torch.jit.load`) is still written because
 existing deployments read it, but PyTorch marks torch.jit as deprecated in favour of
@@ -13,6 +13,7 @@ existing deployments read it, but PyTorch marks torch.jit as deprecated in favou
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import warnings
@@ -35,7 +36,32 @@ FORMATS = ("pt", "pt2", "onnx", "torchscript")
 TORCHSCRIPT_NOTE = ("TorchScript is deprecated by PyTorch in favour of torch.export; "
                     "prefer --format pt2 for new deployments")
 INPUT_NAME = "input"
-ONNX_EXTRA = "pip install 'darknet-inspector[onnx]' (onnx + onnxruntime)"
+ONNX_EXTRA = "pip install onnx onnxruntime"
+FORMAT_BY_EXTENSION = {".pt": "pt", ".pth": "pt", ".pt2": "pt2", ".onnx": "onnx",
+                       ".ts": "torchscript", ".torchscript": "torchscript"}
+
+
+def format_for_path(path: str, requested: str | None = None) -> str:
+    """The format to write `path` in: `requested`, else what its extension says (`pt` for
+    an extension that says nothing). A requested format the extension contradicts (an
+    .onnx path with pt) is a UsageError: the file would lie about what it holds."""
+    lower = path.lower()
+    implied = ("torchscript" if lower.endswith(".torchscript.pt")
+               else FORMAT_BY_EXTENSION.get(os.path.splitext(lower)[1]))
+    if requested is None:
+        return implied or "pt"
+    if implied is not None and implied != requested:
+        raise UsageError(f"{path}: the extension says {implied} but the format is "
+                         f"{requested}; change one of them")
+    return requested
+
+
+def missing_for_format(fmt: str) -> str | None:
+    """Why `fmt` cannot be written here ("needs onnx: pip install ..."), or None. Only
+    ONNX needs packages beyond torch; they are dependencies, so this is a broken install."""
+    if fmt != "onnx" or importlib.util.find_spec("onnx") is not None:
+        return None
+    return f"ONNX export needs the onnx package: {ONNX_EXTRA}"
 
 
 @dataclass

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.formats import FORMAT_BY_EXTENSION, format_for_path, missing_for_format
 from darknet_inspector.core.jobs.convert import (
     ConvertOptions,
     ConvertProgress,
@@ -71,12 +73,13 @@ class ConvertDialog(QDialog):
         self.format = QComboBox()
         model: QStandardItemModel = self.format.model()  # type: ignore[assignment]
         for fmt in FORMATS:
-            text = fmt.label if fmt.unavailable is None else f"{fmt.label} \u2014 {fmt.unavailable}"
+            unavailable = fmt.unavailable or missing_for_format(fmt.key)
+            text = fmt.label if unavailable is None else f"{fmt.label} \u2014 {unavailable}"
             self.format.addItem(text, fmt.key)
             item = model.item(self.format.count() - 1)
-            if fmt.unavailable:
+            if unavailable:
                 item.setEnabled(False)
-                item.setToolTip(fmt.unavailable)
+                item.setToolTip(unavailable)
         self.format.currentIndexChanged.connect(self._format_changed)
         self.fuse = QCheckBox("Fold batch norm into the convolutions (as Darknet does at "
                               "inference)")
@@ -84,6 +87,7 @@ class ConvertDialog(QDialog):
         self.dynamic_batch = QCheckBox("Dynamic batch size (.pt2 and ONNX)")
         self.dynamic_batch.setEnabled(False)
         self.output = QLineEdit(self._default_output())
+        self.output.textEdited.connect(self._output_typed)
         browse = QPushButton("Browse\u2026")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
@@ -131,6 +135,18 @@ class ConvertDialog(QDialog):
         self.output.setText(stem + fmt.suffix)
         self.dynamic_batch.setEnabled(fmt.key in ("pt2", "onnx"))
 
+    def _output_typed(self, text: str) -> None:
+        """A typed extension chooses the format (.onnx -> ONNX), as on the command line."""
+        lower = text.strip().lower()
+        implied = ("torchscript" if lower.endswith(".torchscript.pt")
+                   else FORMAT_BY_EXTENSION.get(os.path.splitext(lower)[1]))
+        keys = [f.key for f in FORMATS]
+        if implied in keys and keys.index(implied) != self.format.currentIndex():
+            self.format.blockSignals(True)
+            self.format.setCurrentIndex(keys.index(implied))
+            self.format.blockSignals(False)
+            self.dynamic_batch.setEnabled(implied in ("pt2", "onnx"))
+
     def _browse(self) -> None:
         fmt = FORMATS[self.format.currentIndex()]
         path, _ = QFileDialog.getSaveFileName(self, "Save converted model", self.output.text(),
@@ -151,6 +167,15 @@ class ConvertDialog(QDialog):
         self.settings.remember_folder("convert", output)
         self.settings.set_text("convert/fuse", "1" if self.fuse.isChecked() else "0")
         fmt = FORMATS[self.format.currentIndex()]
+        try:
+            format_for_path(output, fmt.key)
+        except UsageError as exc:
+            self._say(str(exc), True)
+            return
+        unavailable = missing_for_format(fmt.key)
+        if unavailable:
+            self._say(unavailable, True)
+            return
         options = ConvertOptions(output, self.fuse.isChecked(), fmt.key,
                                  self.dynamic_batch.isEnabled()
                                  and self.dynamic_batch.isChecked())

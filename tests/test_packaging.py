@@ -109,3 +109,15 @@ def test_installed_wheel_runs_the_desktop_app_on_the_demo(installed, tmp_path):
     done = _run_installed(installed, code, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "demo" in done.stdout.lower(), done.stdout
+
+
+def test_one_install_brings_onnx_onnxruntime_and_opencv_4():
+    """The README's run command alone must give ONNX export (checked with onnxruntime)
+    and Verify (OpenCV 4: OpenCV 5 has no Darknet importer)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {d.split(">")[0].split("<")[0].split("=")[0].strip(): d
+             for d in project["dependencies"]}
+    assert {"onnx", "onnxruntime", "opencv-python-headless"} <= set(names)
+    assert "<5" in names["opencv-python-headless"]

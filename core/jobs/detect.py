@@ -39,6 +39,7 @@ class DetectRequest:
     agnostic: bool = False
     detector: Detector | None = None  # reused when its key matches
     draw: bool = True  # also draw the boxes (DetectOutcome.drawn)
+    class_conf: dict[int, float] = field(default_factory=dict)  # per-class thresholds
 
 
 @dataclass
@@ -87,14 +88,28 @@ def detect(request: DetectRequest) -> Generator[str, None, DetectOutcome]:
         detector = build_detector(request.network, request.key)
     yield "running the network"
     inference = detector.infer(image)
-    detections = detector.detections(inference, request.conf, request.nms, request.agnostic)
+    detections = filtered(detector, inference, request.conf, request.nms, request.agnostic,
+                          request.class_conf)
     drawn = draw(image, detections) if request.draw else None
     return DetectOutcome(detector, request.key, request.image, image, inference, detections,
                          drawn, list(inference.warnings))
 
 
+def filtered(detector: Detector, inference: Inference, conf: float, nms: float,
+             agnostic: bool = False, class_conf: dict[int, float] | None = None
+             ) -> list[Detection]:
+    """The detections above `conf`, or above their class's own threshold in `class_conf`
+    (class id -> threshold, lower or higher than `conf`). Candidates are decoded at the
+    lowest threshold asked for, then each is kept when its class's threshold passes."""
+    per_class = class_conf or {}
+    lowest = min([conf, *per_class.values()])
+    found = detector.detections(inference, lowest, nms, agnostic)
+    return [d for d in found if d.confidence > per_class.get(d.class_id, conf)]
+
+
 def refilter(detector: Detector, inference: Inference, image: Image.Image, conf: float,
-             nms: float, agnostic: bool = False) -> Generator[str, None, Drawn]:
+             nms: float, agnostic: bool = False, class_conf: dict[int, float] | None = None
+             ) -> Generator[str, None, Drawn]:
     """New thresholds on the cached candidates: no network run."""
     yield "filtering"
-    return draw(image, detector.detections(inference, conf, nms, agnostic))
+    return draw(image, filtered(detector, inference, conf, nms, agnostic, class_conf))

@@ -365,3 +365,72 @@ def test_openmp_threads_sleep_unless_the_user_chose(files, capsys, monkeypatch, 
     cfg, _, _ = files
     assert run(capsys, "inspect", cfg)[0] == 0
     assert os.environ["OMP_WAIT_POLICY"] == expected
+
+
+@pytest.mark.parametrize(("name", "kind"), [("m.onnx", "onnx"), ("m.pt2", "pt2"),
+                                            ("m.ts", "torchscript"), ("m.pt", "pt")])
+def test_convert_format_follows_the_output_extension(files, capsys, tmp_path, name, kind):
+    if kind == "onnx":
+        pytest.importorskip("onnx")
+    cfg, weights, _ = files
+    code, out, err = run(capsys, "convert", cfg, weights, "-o", tmp_path / name)
+    assert code == 0, err
+    assert f"({kind}," in out.splitlines()[0]
+    head = (tmp_path / name).read_bytes()[:4]
+    assert (head == b"PK\x03\x04") == (kind != "onnx")  # ONNX is protobuf, not a zip
+
+
+def test_convert_refuses_a_format_the_extension_contradicts(files, capsys, tmp_path):
+    cfg, weights, _ = files
+    code, _, err = run(capsys, "convert", cfg, weights, "-o", tmp_path / "m.onnx",
+                       "--format", "pt")
+    assert code == 2
+    assert_one_line_error(err)
+    assert "onnx" in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_detect_save_says_where_it_wrote(capsys, tmp_path):
+    from darknet_inspector.core.demo import demo_available, demo_files
+
+    if not demo_available():
+        pytest.skip("the bundled demo is missing")
+    demo = demo_files()
+    target = tmp_path / "boxes.png"
+    code, out, err = run(capsys, "detect", demo.cfg, demo.weights, demo.image, "--save",
+                         target)
+    assert code == 0, err
+    assert f"wrote {target}" in out.splitlines()
+    assert target.is_file()
+
+
+def test_convert_to_onnx_without_onnx_names_the_pip_line(files, capsys, tmp_path,
+                                                         monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else real(name, *a))
+    cfg, weights, _ = files
+    code, _, err = run(capsys, "convert", cfg, weights, "-o", tmp_path / "m.onnx")
+    assert code == 2
+    assert_one_line_error(err)
+    assert "pip install onnx" in err and "internal error" not in err
+
+
+def test_detect_class_conf_raises_one_class_threshold_only(capsys, tmp_path):
+    from darknet_inspector.core.demo import demo_available, demo_files
+
+    if not demo_available():
+        pytest.skip("the bundled demo is missing")
+    demo = demo_files()
+    args = ["detect", demo.cfg, demo.weights, demo.image, "--names", demo.names,
+            "--json", "-"]
+    code, out, _ = run(capsys, *args)
+    everything = json.loads(out)["detections"]
+    first = everything[0]["name"]
+    code, out, err = run(capsys, *args, "--class-conf", f"{first}=0.999")
+    assert code == 0, err
+    kept = json.loads(out)["detections"]
+    assert [d for d in everything if d["name"] != first] == kept
+    code, _, err = run(capsys, *args, "--class-conf", "nosuchclass=0.5")
+    assert code == 2 and "nosuchclass" in err

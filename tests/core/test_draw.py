@@ -47,3 +47,29 @@ def test_nothing_to_draw_gives_an_unchanged_copy():
     image = Image.new("L", (10, 8), 50)
     drawn = draw_detections(image, [])
     assert drawn.mode == "RGB" and np.all(np.asarray(drawn) == 50)
+
+
+def test_labels_of_boxes_sharing_a_corner_do_not_cover_each_other():
+    from darknet_inspector.core.draw import place_labels
+
+    boxes = [(40, 40, 100, 90), (42, 41, 90, 80), (40, 40, 110, 95)]
+    spots = place_labels(boxes, [(50, 14)] * 3, 200, 150)
+    for i, a in enumerate(spots):
+        for b in spots[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), spots
+    assert spots[0] == (40, 26, 90, 40)  # the most confident keeps the spot above its box
+
+
+def test_overlapping_detections_both_labels_are_visible():
+    """dog.jpg's "cat 55%" used to hide under "dog 65%": two boxes with the same corner."""
+    dog = Detection(0, "dog", 0.65, (20.0, 40.0, 100.0, 90.0))
+    cat = Detection(1, "cat", 0.55, (21.0, 41.0, 80.0, 85.0))
+    out = np.asarray(draw_detections(grey(200, 150), [dog, cat])).astype(int)
+    rows_with = {name: set() for name in ("dog", "cat")}
+    for name, d in (("dog", dog), ("cat", cat)):
+        colour = np.array(class_colour(d.class_id))
+        hit = np.all(np.abs(out - colour) < 3, axis=2)
+        rows_with[name] = {int(y) for y in np.nonzero(hit.sum(axis=1) > 20)[0]}
+    # each label is a filled band of its class colour, many rows high (a box outline
+    # gives only its top and bottom rows)
+    assert len(rows_with["dog"]) >= 8 and len(rows_with["cat"]) >= 8, rows_with

@@ -131,3 +131,34 @@ def test_the_dialog_and_the_cli_run_the_same_core_convert_job(qtbot, window, tmp
     dialog = _convert(qtbot, window, tmp_path / "gui.pt", fuse=False)
     assert calls == ["pt", "pt"] and dialog.result is not None
     assert dialog.result.summary().startswith(f"Wrote {tmp_path / 'gui.pt'}. Reloaded it with")
+
+
+def test_a_typed_onnx_path_writes_onnx(qtbot, window, tmp_path):
+    pytest.importorskip("onnxruntime")
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2, size=32))
+    open_and_stream(qtbot, window, cfg, weights)
+    dialog = window.open_convert_dialog()
+    qtbot.addWidget(dialog)
+    dialog.output.clear()
+    qtbot.keyClicks(dialog.output, str(tmp_path / "typed.onnx"))
+    assert dialog.format.currentData() == "onnx"
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=60_000)
+    assert dialog.result is not None, dialog.status.text()
+    assert (tmp_path / "typed.onnx").read_bytes()[:2] != b"PK"  # not a PyTorch zip
+
+
+def test_without_onnx_the_format_is_disabled_with_the_pip_line(qtbot, window, tmp_path,
+                                                              monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else real(name, *a))
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(1))
+    open_and_stream(qtbot, window, cfg, weights)
+    dialog = window.open_convert_dialog()
+    qtbot.addWidget(dialog)
+    item = dialog.format.model().item([f.key for f in FORMATS].index("onnx"))
+    assert not item.isEnabled()
+    assert "pip install onnx" in item.toolTip()
