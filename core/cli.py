@@ -7,7 +7,6 @@ printed); 2 unusable arguments or unreadable input (one line on stderr).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Generator, Sequence
@@ -15,6 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from darknet_inspector.core import json_safe
 from darknet_inspector.core.errors import InspectorError, UsageError
 from darknet_inspector.core.limits import OUT_OF_MEMORY, is_out_of_memory, set_max_memory_mb
 
@@ -158,7 +158,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     else:
         report = make_report(network)
     if args.json:
-        print(json.dumps(report_to_dict(report)))
+        print(json_safe.dumps(report_to_dict(report)))
     else:
         print(inspection_text(report))
     return EXIT_PROBLEMS if report.has_errors else EXIT_OK
@@ -384,10 +384,10 @@ def _write_detect_json(target: str, image: str, inference, found) -> None:
     payload = {"image": image, "width": width, "height": height, "device": inference.device,
                "detections": [d.to_dict() for d in found]}
     if target == "-":
-        print(json.dumps(payload))
+        print(json_safe.dumps(payload))
         return
     with atomic_write(target, "w") as out:
-        json.dump(payload, out, indent=1)
+        out.write(json_safe.dumps(payload, indent=1))
 
 
 def _save_drawn(target: str, fmt: str, rgb: np.ndarray) -> None:
@@ -482,7 +482,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if not report.ran:
         notes = "; ".join(c.note for c in report.comparisons)
         raise UsageError(f"nothing to compare against: {notes}")
-    print(json.dumps(report.to_dict()) if args.json else verify_text(report))
+    print(json_safe.dumps(report.to_dict()) if args.json else verify_text(report))
     return EXIT_PROBLEMS if report.diverges else EXIT_OK
 
 
@@ -563,7 +563,7 @@ def run_diff(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     diff = run_job(diff_job(network, _require_file(args.a, "weights"),
                             _require_file(args.b, "weights")))
-    print(json.dumps(diff.to_dict()) if args.json else diff_to_text(diff, args.all))
+    print(json_safe.dumps(diff.to_dict()) if args.json else diff_to_text(diff, args.all))
     return EXIT_PROBLEMS if diff.has_errors else EXIT_OK
 
 

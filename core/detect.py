@@ -378,12 +378,27 @@ class Detector:
                     return outputs
                 notes.append("half precision gave NaN/Inf in the head outputs; "
                              "ran again in float32")
-            return list(self.model(x))
+            outputs = list(self.model(x))
+        note = non_finite_note(outputs)
+        if note:
+            notes.append(note)
+        return outputs
 
     def _now(self) -> float:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
+
+
+def non_finite_note(outputs: list[Tensor]) -> str | None:
+    """A warning when the head outputs hold NaN/Inf (NaN or Inf weights propagate): NMS
+    drops NaN scores silently, so "0 detections" alone would hide it."""
+    bad = sum(int((~torch.isfinite(o)).sum()) for o in outputs)
+    if not bad:
+        return None
+    total = sum(o.numel() for o in outputs)
+    return (f"{bad:,} of {total:,} head output values are NaN or Inf (the weights hold "
+            "NaN/Inf: `inspect` flags those tensors); the detections are meaningless")
 
 
 def _most_confident(boxes: Tensor, scores: Tensor, classes: Tensor, limit: int,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from darknet_inspector.core.atomic import atomic_write
+from darknet_inspector.core.atomic import atomic_write, special_file_kind
 from darknet_inspector.core.errors import UsageError
 from darknet_inspector.core.model import DarknetModel
 
@@ -33,6 +34,8 @@ DEFAULT_OPSET = 17
 needs >= 11, and the TorchScript-based exporter used here stops at 20."""
 MIN_OPSET, MAX_OPSET = 11, 20
 FORMATS = ("pt", "pt2", "onnx", "torchscript")
+NON_FINITE = ("the outputs hold NaN or Inf, so no difference can be measured (the weights "
+              "hold NaN/Inf values: `inspect` flags those tensors)")
 TORCHSCRIPT_NOTE = ("TorchScript is deprecated by PyTorch in favour of torch.export; "
                     "prefer --format pt2 for new deployments")
 INPUT_NAME = "input"
@@ -87,6 +90,8 @@ class ExportCheck:
     def summary(self) -> str:
         if self.max_abs_diff is None:
             return f"{self.format} not run after writing: " + "; ".join(self.notes)
+        if math.isnan(self.max_abs_diff):
+            return (f"reloaded with {self.checked_with}, batch {self.batch}: {NON_FINITE}")
         return (f"reloaded with {self.checked_with}, batch {self.batch}: max difference "
                 f"{self.max_abs_diff:.3g} from the in-memory model")
 
@@ -122,6 +127,8 @@ def check_opset(opset: int) -> int:
 
 
 def _max_difference(ours: list[Tensor], theirs: list[np.ndarray]) -> float:
+    """The largest |difference| of the outputs; NaN when either side holds NaN or Inf
+    (no difference can be measured then, and `max` would silently skip a NaN)."""
     if len(ours) != len(theirs):
         return float("inf")
     worst = 0.0
@@ -130,6 +137,8 @@ def _max_difference(ours: list[Tensor], theirs: list[np.ndarray]) -> float:
         b_np = np.asarray(b, dtype=np.float32)
         if a_np.shape != b_np.shape:
             return float("inf")
+        if not (np.isfinite(a_np).all() and np.isfinite(b_np).all()):
+            return math.nan
         worst = max(worst, float(np.abs(a_np - b_np).max(initial=0.0)))
     return worst
 
@@ -310,3 +319,7 @@ def export_model(model: DarknetModel, path: str | os.PathLike, fmt: str = "pt",
     if fmt == "pt" and dynamic_batch:
         check.notes.append("a .pt holds tensors, not a traced graph: any batch works")
     return check
+    kind = special_file_kind(os.fspath(path))
+    if kind is not None:  # written into a device or pipe: nothing to reload
+        return ExportCheck(fmt, os.fspath(path), head_names(model),
+                           notes=[f"written into a {kind}, which cannot be read back"])

@@ -19,6 +19,7 @@ from darknet_inspector.core.layers.base import (
     Shape,
     UnknownInput,
 )
+from darknet_inspector.core.layers.flops import darknet_total_bflops
 from darknet_inspector.core.memory import memory_diagnostics
 
 NET_KEYS = frozenset({
@@ -80,6 +81,17 @@ class Network:
 
     def weight_bytes(self) -> int:
         return sum(layer.weight_bytes for layer in self.layers)
+
+    @property
+    def bflops(self) -> float:
+        """Darknet's "Total BFLOPS" for this network (core.layers.flops)."""
+        return darknet_total_bflops(layer_bflops(layer) for layer in self.layers)
+
+
+def layer_bflops(layer: Layer) -> float:
+    """Darknet's `l.bflops` of one layer, answered by its type; 0 for a layer not built."""
+    kind = layer_type(layer.type)
+    return kind.bflops(layer) if kind is not None and layer.known else 0.0
 
 
 def parse_net_options(section: Section, width: int | None, height: int | None) -> NetOptions:

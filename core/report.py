@@ -8,7 +8,7 @@ from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.core.diagnosis.training import training_state
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.layers.base import Layer
-from darknet_inspector.core.network import Network
+from darknet_inspector.core.network import Network, layer_bflops
 from darknet_inspector.core.weights import LayerRecord, Ledger
 
 
@@ -98,11 +98,13 @@ def report_to_dict(report: Report) -> dict:
                         "flags": report.flags.get((layer.index, t.name), [])}
                        for t in layer.weights],
             "param_count": layer.param_count,
+            "bflops": layer_bflops(layer),
             "status": layer_status(report, layer.index),
         })
     return {
         "cfg": network.path,
         "input": list(network.input_shape),
+        "bflops": network.bflops,
         "layers": layers,
         "weights": report.ledger.to_dict() if report.ledger else None,
         "diagnosis": [finding.to_dict() for finding in report.diagnosis],
@@ -148,14 +150,15 @@ def inspection_text(report: Report) -> str:
     """A readable table: one row per layer, then the weights verdict and the problems."""
     network = report.network
     rows = [f"{network.path}: {len(network.layers)} layers, input {_shape(network.input_shape)}"
-            f", {network.param_count:,} parameters"]
+            f", {network.param_count:,} parameters, {network.bflops:.3f} BFLOPS"]
     rows.extend(diagnosis_rows(report.diagnosis))
     rows.append(f"{'#':>4}  {'type':<14} {'line':>5}  {'input':>14} -> {'output':<14} "
-                f"{'params':>10}  {'weights':<8} details")
+                f"{'params':>10} {'BFLOPS':>8}  {'weights':<8} details")
     for layer in network.layers:
         rows.append(
             f"{layer.index:>4}  {layer.type:<14} {layer.line:>5}  {_shape(layer.input_shape):>14}"
-            f" -> {_shape(layer.output_shape):<14} {layer.param_count:>10,}  "
+            f" -> {_shape(layer.output_shape):<14} {layer.param_count:>10,} "
+            f"{layer_bflops(layer):>8.3f}  "
             f"{layer_status(report, layer.index):<8} {layer.summary}")
         rows.extend(_flag_rows(report, layer))
     if report.ledger:

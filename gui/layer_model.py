@@ -15,13 +15,15 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from darknet_inspector.core.model_state import UNREAD
+from darknet_inspector.core.network import layer_bflops
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 
-COLUMNS = ("#", "Type", "Options", "Input", "Output", "Params", "Offset", "Weights", "Line")
-COL_INDEX, COL_TYPE, COL_OPTIONS, COL_INPUT, COL_OUTPUT, COL_PARAMS, COL_OFFSET, \
+COLUMNS = ("#", "Type", "Options", "Input", "Output", "Params", "BFLOPS", "Offset", "Weights",
+           "Line")
+COL_INDEX, COL_TYPE, COL_OPTIONS, COL_INPUT, COL_OUTPUT, COL_PARAMS, COL_BFLOPS, COL_OFFSET, \
     COL_STATUS, COL_LINE = range(len(COLUMNS))
-NUMERIC = {COL_INDEX, COL_PARAMS, COL_OFFSET, COL_LINE}
+NUMERIC = {COL_INDEX, COL_PARAMS, COL_BFLOPS, COL_OFFSET, COL_LINE}
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1  # int: the layer index of any row
 TENSOR_ROLE = Qt.ItemDataRole.UserRole + 2  # str | None: the tensor name of a child row
 
@@ -49,6 +51,11 @@ class RowView:
     tooltip: str
     layer: int
     tensor: str | None
+
+
+def bflops_text(bflops: float) -> str:
+    """Darknet's `%5.3f BF`; blank for the layers it does not count."""
+    return f"{bflops:.3f}" if bflops > 0 else ""
 
 
 def shape_text(shape) -> str:
@@ -153,6 +160,7 @@ class LayerTreeModel(QAbstractItemModel):
         texts = (
             str(layer.index), layer.type, layer.summary, shape_text(layer.input_shape),
             shape_text(layer.output_shape), f"{layer.param_count:,}" if layer.weights else "",
+            bflops_text(layer_bflops(layer)),
             f"{record.tensors[0].offset:,}" if record and record.tensors else "",
             self._status_text(row, status), str(layer.line))
         tooltip = "\n".join([f"[{layer.section.name}] on cfg line {layer.line}"]
@@ -186,7 +194,7 @@ class LayerTreeModel(QAbstractItemModel):
         stats = self.doc.stats.get((layer_row, spec.name))
         status = tensor.status if tensor else ""
         flag = " \u26a0" if stats and stats.flags else ""
-        texts = ("", spec.name, shape_text(spec.shape), "", "", f"{spec.count:,}",
+        texts = ("", spec.name, shape_text(spec.shape), "", "", f"{spec.count:,}", "",
                  f"{tensor.offset:,}" if tensor else "", status + flag, "")
         background = None
         if tensor and tensor.status != "ok":

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.layer_model import (
+    COL_BFLOPS,
     COL_INDEX,
     COL_INPUT,
     COL_LINE,
@@ -35,7 +36,7 @@ from darknet_inspector.gui.layer_model import (
 
 OPTIONS_MIN_WIDTH = 170
 COLUMN_WIDTHS = {COL_INDEX: 62, COL_TYPE: 128, COL_INPUT: 104, COL_OUTPUT: 104,
-                 COL_PARAMS: 86, COL_OFFSET: 96, COL_STATUS: 70, COL_LINE: 48}
+                 COL_PARAMS: 86, COL_BFLOPS: 64, COL_OFFSET: 96, COL_STATUS: 70, COL_LINE: 48}
 FILTER_HINT = ("Filter layers: 12 \u00b7 10-20 \u00b7 conv \u00b7 yolo \u00b7 leaky \u00b7 "
                "status:missing")
 

@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.strip = StreamStrip()
         self.strip.cancel_requested.connect(self.cancel_stream)
+        self.model_summary = QLabel()
+        self.statusBar().addPermanentWidget(self.model_summary)
         self.statusBar().addPermanentWidget(self.strip)
 
     def _build_menus(self) -> None:
@@ -347,6 +349,10 @@ class MainWindow(QMainWindow):
     def _network_changed(self) -> None:
         self._refresh_banner()
         has_model = self.doc.network is not None
+        network = self.doc.network
+        self.model_summary.setText(
+            f"{len(network.layers)} layers \u00b7 {network.param_count:,} parameters \u00b7 "
+            f"{network.bflops:.3f} BFLOPS" if network is not None else "")
         self.open_weights_action.setEnabled(has_model)
         self._update_convert_action()
 

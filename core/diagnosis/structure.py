@@ -176,8 +176,9 @@ def describe_edit(ctx: Context, edit: CfgEdit) -> Finding:
         fix = f"delete the [{section.name}] section on {span}"
     elif edit.insert:
         first = edit.insert.strip().split("\n")
+        options = [o for o in first[1:] if not o.startswith(("stride=1", "pad=1"))]
         message = (f"{where}: the weights hold one more layer before this one, a "
-                   f"{', '.join(first[1:])} the cfg lacks")
+                   f"{first[0]} ({', '.join(options)}) that the cfg lacks")
         fix = f"insert before line {section.line}: " + " ".join(first)
     else:
         now = section.options[edit.key].value if edit.key in section.options else "(unset)"

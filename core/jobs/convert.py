@@ -3,11 +3,12 @@ model file (`convert` on the command line, Convert... in the app)."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Generator
 from dataclasses import dataclass
 
-from darknet_inspector.core.formats import DEFAULT_OPSET, ExportCheck, export_model
+from darknet_inspector.core.formats import DEFAULT_OPSET, NON_FINITE, ExportCheck, export_model
 from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.weights import LayerRecord, WeightsReader
@@ -55,6 +56,8 @@ class ConvertResult:
         notes = " ".join(f"Note: {m}." for m in self.notes)
         if self.max_diff is None:
             return f"Wrote {self.output}, but did not run it: {notes}"
+        if math.isnan(self.max_diff):
+            return f"Wrote {self.output}. Reloaded it and ran one input: {NON_FINITE}."
         return (f"Wrote {self.output}. Reloaded it with {self.check.checked_with} and ran one "
                 f"input: max |difference| to the in-memory model over "
                 f"{len(self.check.outputs)} output(s) = {self.max_diff:.3g}.{folded} "

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from darknet_inspector.core.activations import Activate, activation_or_default, is_known_activation
 from darknet_inspector.core.fastconv import PackedConv
+from darknet_inspector.core.layers.antialias import AntialiasBlur, darknet_blur_size_and_pad
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
@@ -92,6 +93,29 @@ def shared_weights_mismatch(ctx: BuildContext, share_from: int, n: int, c: int, 
             "share_layer\"", s.line_of("share_index"))
 
 
+def antialiased_size(ctx: BuildContext, host: tuple[int, int], antialiasing: int,
+                     stride_x: int, stride_y: int) -> tuple[int, int]:
+    """The output the next layer reads from an `antialiasing` layer: the blur's
+    (`make_convolutional_layer`; `parse_network_cfg_custom` passes `l.input_layer`'s size
+    on). Layers that read it by index keep Darknet's host size `l.out_h x l.out_w`, whose
+    first values are the blurred output: warned when the two differ."""
+    blur, pad = darknet_blur_size_and_pad(antialiasing)
+    out = (darknet_conv_out_size(host[0], pad, blur, stride_y),
+           darknet_conv_out_size(host[1], pad, blur, stride_x))
+    s = ctx.section
+    if min(out) < 1:
+        raise LayerProblem(f"[{s.name}] antialiasing={antialiasing}: its {blur}x{blur} blur "
+                           f"does not fit the {host[0]}x{host[1]} output",
+                           s.line_of("antialiasing"))
+    if out != host:
+        ctx.warn(f"antialiasing={antialiasing}: the next layer reads the blurred "
+                 f"{out[0]}x{out[1]} output, but in Darknet a [route]/[shortcut] naming this "
+                 f"layer sees its stride-1 size {host[0]}x{host[1]} (l.out_h x l.out_w), "
+                 "the blurred values first; here every reader gets the blurred output",
+                 s.line_of("antialiasing"))
+    return out
+
+
 def conv_weight_layout(prefix: str, n: int, c_per_group: int, size: int,
                        batch_normalize: bool, load_scales: bool = True) -> list[TensorSpec]:
     """`load_convolutional_weights` order: biases, [scales, mean, variance], weights."""
@@ -123,6 +147,7 @@ class ConvolutionalParams(LayerParams):
     binary: bool
     flipped: bool
     in_channels: int
+    antialiasing: int = 0
 
 
 @register
@@ -159,8 +184,10 @@ class Convolutional(LayerType):
         if n % groups:
             raise LayerProblem(
                 f"[{s.name}] groups={groups} does not divide filters={n}", s.line_of("groups"))
-        out_h = darknet_conv_out_size(h, padding, size, stride_y)
-        out_w = darknet_conv_out_size(w, padding, size, stride_x)
+        antialiasing = s.int("antialiasing", 0)
+        host_x, host_y = (1, 1) if antialiasing else (stride_x, stride_y)
+        out_h = darknet_conv_out_size(h, padding, size, host_y)
+        out_w = darknet_conv_out_size(w, padding, size, host_x)
         if out_h < 1 or out_w < 1:
             raise LayerProblem(
                 f"[{s.name}] a {size}x{size} kernel with padding {padding} does not fit the "
@@ -181,25 +208,24 @@ class Convolutional(LayerType):
                      "padding); Darknet's bit-packed CPU path can differ at image borders",
                      s.line_of("xnor"))
         runnable = True
-        if dilation > 1 and (dilated_im2col_size(h, padding, size, stride_y, dilation),
-                             dilated_im2col_size(w, padding, size, stride_x, dilation)) \
+        if dilation > 1 and (dilated_im2col_size(h, padding, size, host_y, dilation),
+                             dilated_im2col_size(w, padding, size, host_x, dilation)) \
                 != (out_h, out_w):
             runnable = False
             ctx.warn(f"dilation={dilation} with a {size}x{size} kernel and padding {padding}: "
                      "Darknet's im2col lays out a different output size than the layer's, "
                      "so its result is scrambled; not run by this tool (use pad=1 with an odd "
                      "size)", s.line_of("dilation"))
-        if s.int("antialiasing", 0):
-            runnable = False
-            ctx.warn("antialiasing=1 is not run by this tool (the layer is shown, not run)",
-                     s.line_of("antialiasing"))
+        if antialiasing:
+            out_h, out_w = antialiased_size(ctx, (out_h, out_w), antialiasing,
+                                            stride_x, stride_y)
         weights = [] if share_from is not None else conv_weight_layout(
             "", n, c // groups, size, batch_normalize, not s.int("dontloadscales", 0))
         params = ConvolutionalParams(
             filters=n, size=size, stride_x=stride_x, stride_y=stride_y, dilation=dilation,
             padding=padding, groups=groups, activation=activation,
             batch_normalize=batch_normalize, share_from=share_from, xnor=xnor, binary=binary,
-            flipped=bool(s.int("flipped", 0)), in_channels=c)
+            flipped=bool(s.int("flipped", 0)), in_channels=c, antialiasing=antialiasing)
         stride_text = f"{stride_x}" if stride_x == stride_y else f"{stride_x}x{stride_y}"
         summary = f"{n} {size}x{size}/{stride_text}"
         if dilation > 1:
@@ -207,6 +233,8 @@ class Convolutional(LayerType):
         if groups > 1:
             summary += f" g{groups}"
         summary += f" {activation}" + (" bn" if batch_normalize else "")
+        if antialiasing:
+            summary += f" aa{antialiasing}"
         return Built((n, out_h, out_w), params, weights, runnable=runnable, summary=summary)
 
     def module(self, layer: Layer) -> nn.Module:
@@ -247,7 +275,9 @@ class ConvModule(DarknetModule):
         super().__init__()
         p = layer.params_as(ConvolutionalParams)
         self.n = p.filters
-        self.stride = (p.stride_y, p.stride_x)
+        self.stride = (1, 1) if p.antialiasing else (p.stride_y, p.stride_x)
+        self.blur = AntialiasBlur(p.filters, p.antialiasing, p.stride_x, p.stride_y) \
+            if p.antialiasing else None
         self.dilation = p.dilation
         self.padding = p.padding
         self.groups = p.groups
@@ -258,6 +288,9 @@ class ConvModule(DarknetModule):
         self.fused = False
         self.in_shape = layer.input_shape
         self.out_hw = layer.output_shape[1:]
+        if p.antialiasing and layer.input_shape is not None:  # the host conv's, at stride 1
+            self.out_hw = tuple(darknet_conv_out_size(d, p.padding, p.size, 1)
+                                for d in as_chw(layer.input_shape)[1:])
         self.act = Activate(p.activation)
         self.packed = PackedConv(self.stride, self.padding, self.groups, self.act.name)
         self.refusal = None if layer.runnable else not_runnable_message(layer)
@@ -304,6 +337,11 @@ class ConvModule(DarknetModule):
         return torch.where(self.weights > 0, mean, -mean)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The conv, then the antialiasing blur when the layer has one."""
+        y = self._convolve(x)
+        return y if self.blur is None else self.blur(y)
+
+    def _convolve(self, x: Tensor) -> Tensor:
         refuse_if_not_runnable(self.refusal)
         if x.dim() == 2:
             x = x.view(x.shape[0], -1, 1, 1)

@@ -20,6 +20,7 @@ from darknet_inspector.core.layers.base import (
     LayerType,
     positive,
 )
+from darknet_inspector.core.layers.flops import darknet_pool_bflops
 from darknet_inspector.core.layers.registry import register
 
 
@@ -91,6 +92,18 @@ def window_pool_workspace(layer: Layer) -> int:
     return 4 * (g.c + 1) * plane
 
 
+def window_pool_bflops(layer: Layer, antialiasing: bool = False) -> float:
+    """`l.bflops` of `make_maxpool_layer`: over the input size for `maxpool_depth`, and
+    at stride 1 with `antialiasing` (the host layer's own size)."""
+    g = layer.params_as(PoolParams)
+    if g.depth:
+        return darknet_pool_bflops(g.size, g.c, g.h, g.w)
+    if antialiasing:
+        return darknet_pool_bflops(g.size, g.c, darknet_pool_out_size(g.h, g.padding, g.size, 1),
+                                   darknet_pool_out_size(g.w, g.padding, g.size, 1))
+    return darknet_pool_bflops(g.size, g.c, g.out_h, g.out_w)
+
+
 def _summary(g: PoolParams) -> str:
     stride = g.stride_x if g.stride_x == g.stride_y else f"{g.stride_x}x{g.stride_y}"
     return f"{g.size}x{g.size}/{stride}"
@@ -122,6 +135,9 @@ class Maxpool(LayerType):
             return MaxpoolDepth(g.out_channels)
         return WindowPool(g, average=False)
 
+    def bflops(self, layer: Layer) -> float:
+        return window_pool_bflops(layer, bool(layer.section.int("antialiasing", 0)))
+
     def workspace_bytes(self, layer: Layer) -> int:
         return window_pool_workspace(layer)
 
@@ -136,6 +152,9 @@ class LocalAvgpool(LayerType):
 
     def module(self, layer: Layer) -> nn.Module:
         return WindowPool(layer.params_as(PoolParams), average=True)
+
+    def bflops(self, layer: Layer) -> float:
+        return window_pool_bflops(layer)
 
     def workspace_bytes(self, layer: Layer) -> int:
         return window_pool_workspace(layer)

@@ -36,6 +36,11 @@ from darknet_inspector.core.layers.convolutional import (
     darknet_conv_out_size,
     darknet_conv_padding,
 )
+from darknet_inspector.core.layers.flops import (
+    darknet_conv_bflops,
+    darknet_conv_lstm_bflops,
+    darknet_float_sum,
+)
 from darknet_inspector.core.layers.held import HeldTensors
 from darknet_inspector.core.layers.registry import register
 
@@ -210,6 +215,12 @@ def recurrent_conv_geometry(ctx: BuildContext) -> RecurrentConvGeometry:
                                  xnor=bool(s.int("xnor", 0)))
 
 
+def inner_conv_bflops(g: RecurrentConvGeometry, channels: int, filters: int) -> float:
+    """One inner [convolutional] of [crnn]/[conv_lstm]: Darknet makes each over the
+    layer's input height and width (`make_crnn_layer`, `make_conv_lstm_layer`)."""
+    return darknet_conv_bflops(channels, filters, g.groups, g.size, g.out_h, g.out_w, g.xnor)
+
+
 @register
 class Crnn(RecurrentType):
     name = "crnn"
@@ -234,6 +245,14 @@ class Crnn(RecurrentType):
         params = CrnnParams(g, hidden=hidden, output=output, activation=activation)
         return Built((output, g.out_h, g.out_w), params, weights, runnable=False,
                      summary=f"{hidden} -> {output} {size}x{size}")
+
+    def bflops(self, layer: Layer) -> float:
+        """`make_crnn_layer`: input + self + output layers' bflops, a float sum."""
+        p = layer.params_as(CrnnParams)
+        g = p.geometry
+        return darknet_float_sum([inner_conv_bflops(g, g.c, p.hidden),
+                                  inner_conv_bflops(g, p.hidden, p.hidden),
+                                  inner_conv_bflops(g, p.hidden, p.output)])
 
 
 def conv_lstm_load_order(peephole: bool, bottleneck: bool) -> list[str]:
@@ -271,6 +290,17 @@ class ConvLstm(RecurrentType):
                                 bottleneck=bottleneck)
         return Built((output, g.out_h, g.out_w), params, weights, runnable=False,
                      summary=f"{output} {size}x{size}" + (" peephole" if peephole else ""))
+
+    def bflops(self, layer: Layer) -> float:
+        """uf ui ug uo (input -> output), wf (2*output with bottleneck), wi wg wo (none
+        with bottleneck), vf vi vo (peephole only), in `make_conv_lstm_layer`'s order."""
+        p = layer.params_as(ConvLstmParams)
+        g, out = p.geometry, p.output
+        inner = [inner_conv_bflops(g, g.c, out)] * 4
+        inner.append(inner_conv_bflops(g, 2 * out if p.bottleneck else out, out))
+        inner += [0.0 if p.bottleneck else inner_conv_bflops(g, out, out)] * 3
+        inner += [inner_conv_bflops(g, out, out) if p.peephole else 0.0] * 3
+        return darknet_conv_lstm_bflops(inner, out * g.out_h * g.out_w, p.peephole)
 
 
 @register

@@ -18,9 +18,11 @@ from darknet_inspector.core.layers.base import (
     LayerProblem,
     LayerType,
     TensorSpec,
+    as_chw,
     empty_parameter,
 )
 from darknet_inspector.core.layers.convolutional import darknet_activation
+from darknet_inspector.core.layers.flops import darknet_shortcut_bflops
 from darknet_inspector.core.layers.registry import register
 from darknet_inspector.core.layers.route import route_layer_indices
 
@@ -95,6 +97,11 @@ class Shortcut(LayerType):
 
     def module(self, layer: Layer) -> nn.Module:
         return ShortcutModule(layer)
+
+    def bflops(self, layer: Layer) -> float:
+        p = layer.params_as(ShortcutParams)
+        c, h, w = as_chw(layer.output_shape or (0,))
+        return darknet_shortcut_bflops(c, h, w, len(p.sources), p.weights_type is not None)
 
 
 def _count(shape) -> int:

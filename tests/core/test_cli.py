@@ -97,7 +97,7 @@ def line_of(text: str, prefix: str, occurrence: int = 1) -> int:
 
 
 LAYER_KEYS = {"index", "type", "line", "input_shape", "output_shape", "params", "param_count",
-              "status"}
+              "bflops", "status"}
 WEIGHTS_KEYS = {"path", "major", "minor", "revision", "seen", "header_bytes",
                 "expected_bytes", "file_bytes", "status"}
 
@@ -128,14 +128,18 @@ def test_inspect_json_has_exactly_the_contract_keys_and_types(files, capsys):
     code, out, err = run(capsys, "inspect", cfg, weights, "--json")
     assert code == 0 and err == ""
     report = json.loads(out)
-    assert set(report) == {"cfg", "input", "layers", "weights", "diagnosis", "problems"}
+    assert set(report) == {"cfg", "input", "bflops", "layers", "weights", "diagnosis",
+                           "problems"}
     assert report["cfg"] == str(cfg) and report["input"] == [3, 64, 64]
+    assert report["bflops"] == pytest.approx(sum(layer["bflops"] for layer in report["layers"]),
+                                             rel=1e-6) and report["bflops"] > 0
     assert report["problems"] == []
     assert [layer["output_shape"] for layer in report["layers"]] == [list(s) for s in SHAPES]
     for index, layer in enumerate(report["layers"]):
         assert set(layer) == LAYER_KEYS
         assert layer["index"] == index and isinstance(layer["type"], str)
         assert isinstance(layer["line"], int) and isinstance(layer["param_count"], int)
+        assert isinstance(layer["bflops"], float)
         assert layer["input_shape"] == ([3, 64, 64] if index == 0 else
                                         report["layers"][index - 1]["output_shape"])
         assert layer["param_count"] == sum(int(np.prod(p["shape"])) for p in layer["params"])
@@ -204,7 +208,9 @@ def test_inspect_table_has_a_row_per_layer_the_ledger_and_the_problems(files, ca
                                            "shortcut"]
     assert rows[0][2] == str(line_of(CFG, "[convolutional]"))
     assert rows[0][3:6] == ["3x64x64", "->", "8x64x64"]
-    assert rows[0][7] == "ok" and rows[1][7] == "none"
+    assert rows[0][7] == f"{2 * 8 * 3 * 9 * 64 * 64 / 1e9:.3f}"  # filters=8 3x3, 64x64
+    assert rows[0][8] == "ok" and rows[1][8] == "none"
+    assert lines[0].endswith(" BFLOPS")
     assert lines[14].startswith(f"weights: {weights} version 0.2.5, seen 4,242")
     assert lines[14].endswith(": ok") and lines[15] == "problems: 0 error(s), 0 warning(s)"
 

@@ -6,7 +6,13 @@ import re
 
 from PySide6.QtCore import Qt
 
-from darknet_inspector.gui.layer_model import COL_INPUT, COL_OUTPUT, COL_TYPE, layer_matches
+from darknet_inspector.gui.layer_model import (
+    COL_BFLOPS,
+    COL_INPUT,
+    COL_OUTPUT,
+    COL_TYPE,
+    layer_matches,
+)
 from tests.conftest import zoo_path
 
 # yolov3-tiny at 416x416, shapes as Darknet prints them when it loads the cfg
@@ -108,3 +114,11 @@ def test_cfg_with_a_sibling_weights_file_offers_it(window, tmp_path):
     window.open_cfg(str(cfg))
     assert weights.name in window.banner.text()
     assert window.doc.weights_path is None  # offered, not opened
+
+
+def test_tree_and_status_line_show_darknets_bflops(window):
+    window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
+    model = window.layers.model
+    assert _cell(model, 0, COL_BFLOPS) == "0.150"  # Darknet: conv 16 3x3/1 ... 0.150 BF
+    assert _cell(model, 16, COL_BFLOPS) == ""  # [yolo]: Darknet counts none
+    assert window.model_summary.text().endswith("5.571 BFLOPS")  # Darknet's Total BFLOPS
