@@ -266,6 +266,13 @@ def _stride_xy(network: Network, layer: Layer) -> str | None:
     return None
 
 
+def _antialiasing(network: Network, layer: Layer) -> str | None:
+    """OpenCV's importer never reads `antialiasing=` (no stride-1 host layer, no blur)."""
+    if layer.section.int("antialiasing", 0) and layer.type in ("convolutional", "maxpool"):
+        return "antialiasing: OpenCV ignores it (no blur after the layer)"
+    return None
+
+
 def _share_index(network: Network, layer: Layer) -> str | None:
     """OpenCV reads weights for a `share_index` conv instead of sharing an earlier one's."""
     if isinstance(layer.params, ConvolutionalParams) and layer.params.share_from is not None:
@@ -306,7 +313,8 @@ OPENCV_CANNOT_LOAD: tuple[Check, ...] = (
     _mismatched_shortcut, _region_without_softmax, _flipped_conv,
 )
 OPENCV_COMPUTES_DIFFERENTLY: tuple[Check, ...] = (
-    _dilation, _stride_xy, _share_index, _xnor, _weighted_shortcut, _softmax_unlike_darknet,
+    _dilation, _stride_xy, _antialiasing, _share_index, _xnor, _weighted_shortcut,
+    _softmax_unlike_darknet,
 )
 
 

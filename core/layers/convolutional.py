@@ -25,6 +25,7 @@ from darknet_inspector.core.layers.base import (
     empty_parameter,
     positive,
 )
+from darknet_inspector.core.layers.flops import darknet_conv_bflops
 from darknet_inspector.core.layers.held import not_runnable_message, refuse_if_not_runnable
 from darknet_inspector.core.layers.registry import register
 
@@ -239,6 +240,17 @@ class Convolutional(LayerType):
 
     def module(self, layer: Layer) -> nn.Module:
         return ConvModule(layer)
+
+    def bflops(self, layer: Layer) -> float:
+        """`l.bflops`; with `antialiasing` the host conv runs at stride 1."""
+        p = layer.params_as(ConvolutionalParams)
+        _, h, w = as_chw(layer.input_shape or (0,))
+        stride_x, stride_y = (1, 1) if layer.section.int("antialiasing", 0) else (
+            p.stride_x, p.stride_y)
+        return darknet_conv_bflops(
+            p.in_channels, p.filters, p.groups, p.size,
+            darknet_conv_out_size(h, p.padding, p.size, stride_y),
+            darknet_conv_out_size(w, p.padding, p.size, stride_x), p.xnor)
 
     def workspace_bytes(self, layer: Layer) -> int:
         """A dilated conv runs on a zero-padded copy of its input (`ConvModule._dilated`):

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from darknet_inspector.core.layers.antialias import AntialiasBlur
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
@@ -20,6 +21,7 @@ from darknet_inspector.core.layers.base import (
     LayerType,
     positive,
 )
+from darknet_inspector.core.layers.convolutional import antialiased_size
 from darknet_inspector.core.layers.flops import darknet_pool_bflops
 from darknet_inspector.core.layers.registry import register
 
@@ -54,6 +56,9 @@ class PoolParams(LayerParams):
     out_w: int
     depth: bool = False
     out_channels: int = 1
+    antialiasing: int = 0
+    blur_stride_x: int = 1
+    blur_stride_y: int = 1
 
 
 def _pool_geometry(ctx: BuildContext) -> PoolParams:
@@ -120,19 +125,25 @@ class Maxpool(LayerType):
         depth = bool(s.int("maxpool_depth", 0))
         out_channels = positive(s, "out_channels", s.int("out_channels", 1))
         runnable = True
-        if s.int("antialiasing", 0):
+        antialiasing = s.int("antialiasing", 0)
+        if antialiasing and depth:
             runnable = False
-            ctx.warn("antialiasing=1 is not run by this tool", s.line_of("antialiasing"))
+            ctx.warn("antialiasing with maxpool_depth=1 is not run by this tool",
+                     s.line_of("antialiasing"))
         g = replace(g, depth=depth, out_channels=out_channels)
         if depth:
             return Built((out_channels, g.h, g.w), g, runnable=runnable,
                          summary=f"depth -> {out_channels}")
+        if antialiasing:
+            return _antialiased_maxpool(ctx, g, antialiasing)
         return Built((g.c, g.out_h, g.out_w), g, runnable=runnable, summary=_summary(g))
 
     def module(self, layer: Layer) -> nn.Module:
         g = layer.params_as(PoolParams)
         if g.depth:
             return MaxpoolDepth(g.out_channels)
+        if g.antialiasing:
+            return AntialiasedPool(g)
         return WindowPool(g, average=False)
 
     def bflops(self, layer: Layer) -> float:
@@ -140,6 +151,19 @@ class Maxpool(LayerType):
 
     def workspace_bytes(self, layer: Layer) -> int:
         return window_pool_workspace(layer)
+
+
+def _antialiased_maxpool(ctx: BuildContext, g: PoolParams, antialiasing: int) -> Built:
+    """`make_maxpool_layer` with `antialiasing`: the maxpool at stride 1 (the geometry
+    kept in the params), then the blur at the layer's stride (core.layers.antialias)."""
+    host = replace(g, stride_x=1, stride_y=1,
+                   out_h=darknet_pool_out_size(g.h, g.padding, g.size, 1),
+                   out_w=darknet_pool_out_size(g.w, g.padding, g.size, 1),
+                   antialiasing=antialiasing, blur_stride_x=g.stride_x,
+                   blur_stride_y=g.stride_y)
+    out_h, out_w = antialiased_size(ctx, (host.out_h, host.out_w), antialiasing,
+                                    g.stride_x, g.stride_y)
+    return Built((g.c, out_h, out_w), host, summary=f"{_summary(g)} aa{antialiasing}")
 
 
 @register
@@ -199,6 +223,20 @@ class WindowPool(DarknetModule):
         total = F.avg_pool2d(x, self.size, self.stride)
         count = F.avg_pool2d(ones, self.size, self.stride)
         return total / count
+
+
+class AntialiasedPool(DarknetModule):
+    """The stride-1 maxpool, then Darknet's antialiasing blur at the layer's stride."""
+
+    keeps_layout = True
+
+    def __init__(self, g: PoolParams):
+        super().__init__()
+        self.pool = WindowPool(g, average=False)
+        self.blur = AntialiasBlur(g.c, g.antialiasing, g.blur_stride_x, g.blur_stride_y)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blur(self.pool(x))
 
 
 class MaxpoolDepth(DarknetModule):

@@ -161,3 +161,45 @@ def test_share_index_follows_the_shared_layers_batch_norm(tmp_path):
     np.testing.assert_allclose(second[0], conv_bn(conv_bn(x[0])), rtol=1e-4, atol=1e-5)
     first, fused = outputs(model.fuse(), x)
     np.testing.assert_allclose(fused[0], conv_bn(conv_bn(x[0])), rtol=1e-4, atol=1e-5)
+
+
+def darknet_blur(y, kernel, pad, stride):
+    """The antialiasing blur by hand: every channel, zero padding, the layer's stride."""
+    c, h, w = y.shape
+    k = kernel.shape[0]
+    padded = np.zeros((c, h + 2 * pad, w + 2 * pad), y.dtype)
+    padded[:, pad:pad + h, pad:pad + w] = y
+    out_h, out_w = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    out = np.zeros((c, out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = padded[:, i * stride:i * stride + k, j * stride:j * stride + k]
+            out[:, i, j] = (window * kernel).sum(axis=(1, 2))
+    return out
+
+
+@pytest.mark.parametrize("level, kernel, pad, shape", [
+    (1, np.outer([1, 2, 1], [1, 2, 1]) / 16.0, 1, (2, 4, 4)),
+    (2, np.full((2, 2), 0.25), 0, (2, 3, 3)),
+])
+def test_antialiasing_runs_a_stride_1_conv_then_darknets_blur(tmp_path, level, kernel, pad,
+                                                              shape):
+    """make_convolutional_layer: the host conv at stride 1 (leaky applied there), then a
+    linear depthwise blur at stride 2 (1 2 1 / 16 kernel padded by 1, or 2x2 of 1/4)."""
+    network = build("[convolutional]\nfilters=2\nsize=1\nstride=2\nactivation=leaky\n"
+                    f"antialiasing={level}\n", width=7, height=7)
+    assert network.layers[0].runnable and network.layers[0].output_shape == shape
+    model, t, _ = loaded(network, tmp_path)
+    x = random_input(network)
+    host = np.einsum("fc,chw->fhw", t[(0, "weights")][:, :, 0, 0], x[0]) + \
+        t[(0, "biases")][:, None, None]
+    host = np.where(host > 0, host, 0.1 * host)
+    (got,) = outputs(model, x)
+    np.testing.assert_allclose(got[0], darknet_blur(host, kernel, pad, 2), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_antialiasing_blur_size_reaching_a_route_is_warned():
+    network = build("[convolutional]\nfilters=2\nsize=1\nstride=2\nantialiasing=2\n",
+                    width=7, height=7)
+    assert any("7x7" in m and "3x3" in m for m in messages(network, "warning"))

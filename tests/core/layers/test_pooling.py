@@ -90,3 +90,21 @@ def test_maxpool_matches_opencv(tmp_path, options):
     ours = outputs(model, x)[1]
     theirs = opencv_output(network, tmp_path, path, x)
     np.testing.assert_allclose(ours, theirs.reshape(ours.shape), rtol=1e-6, atol=1e-6)
+
+
+def test_maxpool_antialiasing_pools_at_stride_1_then_blurs(tmp_path):
+    """make_maxpool_layer: 2x2 maxpool at stride 1 (padding 1: 6x6 -> 6x6), then the
+    3x3 (1 2 1)/16 blur padded by 1 at stride 2 -> 3x3."""
+    import torch
+    import torch.nn.functional as F
+
+    network = build("[maxpool]\nsize=2\nstride=2\nantialiasing=1\n", width=6, height=6)
+    assert network.layers[0].output_shape == (3, 3, 3) and network.layers[0].runnable
+    model, _, _ = loaded(network, tmp_path)
+    x = random_input(network)
+    padded = np.pad(x[0], ((0, 0), (0, 1), (0, 1)), constant_values=-np.inf)
+    host = np.max([padded[:, i:i + 6, j:j + 6] for i in (0, 1) for j in (0, 1)], axis=0)
+    kernel = torch.tensor(np.outer([1, 2, 1], [1, 2, 1]) / 16.0, dtype=torch.float32)
+    want = F.conv2d(torch.from_numpy(host)[None], kernel.expand(3, 1, 3, 3), None, 2, 1,
+                    1, 3)[0].numpy()
+    np.testing.assert_allclose(outputs(model, x)[0][0], want, rtol=1e-5, atol=1e-6)
