@@ -42,6 +42,7 @@ from darknet_inspector.core.diff import (
 from darknet_inspector.core.jobs.diff import diff
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.hints import model_hint
 from darknet_inspector.gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_text
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner, start_task
@@ -62,6 +63,10 @@ def relative_text(row: TensorDiff) -> str:
     return f"{row.rel_change:.3g}"
 
 
+IDLE_TEXT = ("Ready: compare these weights with a second .weights file for the same cfg "
+             "(e.g. after fine-tuning).")
+
+
 class DiffTab(QWidget):
     """Given the document: A is its weights file, B is chosen here."""
 
@@ -79,6 +84,7 @@ class DiffTab(QWidget):
         self.changed_layers: set[int] = set()
         self.changed_tensors: set[tuple[int, str]] = set()
         self.rows: list[TensorDiff] = []
+        self._generation = 0  # bumped when the model changes: older results are not shown
 
         self.open_button = QPushButton("Compare with weights\u2026")
         self.open_button.clicked.connect(self.ask_other)
@@ -125,12 +131,17 @@ class DiffTab(QWidget):
     # -- state ----------------------------------------------------------------------------
     def model_ready(self, ready: bool) -> None:
         self.open_button.setEnabled(ready and not self.running)
+        if self.result is None and not self.running:
+            self.summary.setText(IDLE_TEXT if ready else model_hint(self.doc, "comparing"))
 
     @property
     def running(self) -> bool:
         return self.runner is not None and self.runner.running
 
     def clear(self) -> None:
+        """The model changed: no difference computed for the old one stays on screen."""
+        self._generation += 1
+        self.summary.setText(model_hint(self.doc, "comparing"))
         had = bool(self.changed_layers)
         self.result = None
         self.rows = []
@@ -155,9 +166,14 @@ class DiffTab(QWidget):
             return
         path = os.fspath(path)
         self.log(f"comparing {os.path.basename(a)} with {path}")
-        self.runner = start_task(self, lambda: diff(network, a, path), "diff",
-                                 step=self.summary.setText, done=self.show_diff,
-                                 failed=self._failed, button=self.open_button)
+        self.clear()
+        generation = self._generation
+        self.runner = start_task(
+            self, lambda: diff(network, a, path), "diff", step=self.summary.setText,
+            done=lambda result: self.show_diff(result)
+            if generation == self._generation else None,
+            failed=lambda m, d: self._failed(m, d) if generation == self._generation else None,
+            button=self.open_button)
 
     def _failed(self, message: str, details: str) -> None:
         self.summary.setText(f"Comparison failed: {message}")

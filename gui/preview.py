@@ -10,8 +10,8 @@ import glob
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPainter, QPixmap, QStandardItemModel
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QTableWidget,
     QTableWidgetItem,
@@ -30,17 +30,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from darknet_inspector.core.detect import available_devices
+from darknet_inspector.core.detect import available_devices, read_names
+from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.jobs.detect import (
     DetectorKey,
     DetectOutcome,
     DetectRequest,
     Drawn,
     detect,
+    model_classes,
     refilter,
+    save_drawn,
 )
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.preview_canvas import ImageCanvas
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner
 
@@ -48,16 +52,6 @@ INPUT_MODES = (("As the cfg says", None), ("Stretch (Darknet resize_image)", Fal
                ("Letterbox", True))
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff);;All files (*)"
 FILTER_DELAY_MS = 40
-
-
-def default_image() -> str | None:
-    """The bundled sample image, when this install has it."""
-    try:
-        from darknet_inspector.core.demo import demo_files
-    except ImportError:
-        return None
-    image = demo_files().image
-    return str(image) if image.is_file() else None
 
 
 def guess_names(cfg_path: str | None) -> str | None:
@@ -71,38 +65,51 @@ def guess_names(cfg_path: str | None) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def names_key(cfg_path: str) -> str:
+    """The settings key remembering a model's names file."""
+    return "names/" + os.path.abspath(cfg_path).replace("\\", "/").lstrip("/").replace("/", "|")
+
+
+def names_mismatch(names_path: str | None, network) -> str | None:
+    """A warning when the names file does not hold one name per class of the model."""
+    if not names_path or network is None:
+        return None
+    classes = model_classes(network)
+    try:
+        count = len(read_names(names_path))
+    except InspectorError as exc:
+        return str(exc)
+    if classes is None or count == classes:
+        return None
+    return (f"{os.path.basename(names_path)} has {count} names but the model has {classes} "
+            "classes: the labels are probably wrong")
+
+
+def parse_class_thresholds(text: str, names: list[str] | None) -> dict[int, float]:
+    """`dog=0.6, 3=0.1` (class name or id = threshold) as class id -> threshold; a
+    ValueError names the entry that cannot be read."""
+    found: dict[int, float] = {}
+    for item in filter(None, (part.strip() for part in text.replace(";", ",").split(","))):
+        name, _, value = item.rpartition("=")
+        name = name.strip()
+        try:
+            threshold = float(value)
+        except ValueError:
+            raise ValueError(f"{item!r}: write NAME=THRESHOLD, e.g. dog=0.6") from None
+        if not name or not 0 < threshold < 1:
+            raise ValueError(f"{item!r}: write NAME=THRESHOLD with 0 < THRESHOLD < 1")
+        if names and name in names:
+            found[names.index(name)] = threshold
+        elif name.isdigit():
+            found[int(name)] = threshold
+        else:
+            raise ValueError(f"{item!r}: no class called {name!r}")
+    return found
+
+
 def rgb_to_qimage(rgb) -> QImage:
     height, width, _ = rgb.shape
     return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-
-
-class ImageView(QWidget):
-    """Paints one picture scaled to fit, aspect ratio kept."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.pixmap: QPixmap | None = None
-        self.placeholder = "Open or drop an image."
-        self.setMinimumSize(320, 240)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-    def set_image(self, image: QImage | None) -> None:
-        self.pixmap = QPixmap.fromImage(image) if image is not None else None
-        self.update()
-
-    def paintEvent(self, event) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), Qt.GlobalColor.white)
-        if self.pixmap is None or self.pixmap.isNull():
-            painter.setPen(palette.MUTED_TEXT)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
-            return
-        size = self.pixmap.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        x = (self.width() - size.width()) / 2
-        y = (self.height() - size.height()) / 2
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(QRectF(x, y, size.width(), size.height()), self.pixmap,
-                           QRectF(self.pixmap.rect()))
 
 
 def _slider(value: float) -> QSlider:
@@ -132,6 +139,10 @@ class PreviewTab(QWidget):
         self.runner: TaskRunner | None = None
         self._pending: str | None = None
         self._stale = True
+        self._generation = 0  # bumped by every change a shown result depends on
+        self._last_started = -1  # the generation the last network run was started for
+        self._detector: tuple | None = None  # (key, network id, Detector) to reuse
+        self.class_conf: dict[int, float] = {}
         self.run_when_ready = False  # run as soon as a model is ready, even while hidden
         self._build()
         document.network_changed.connect(self._model_changed)
@@ -140,13 +151,26 @@ class PreviewTab(QWidget):
         self._filter_timer.setSingleShot(True)
         self._filter_timer.setInterval(FILTER_DELAY_MS)
         self._filter_timer.timeout.connect(lambda: self._request("filter"))
-        image = default_image()
-        if image:
-            self.open_image(image, run=False)
 
     # -- construction ---------------------------------------------------------------------
     def _build(self) -> None:
-        self.view = ImageView()
+        self.view = ImageCanvas()
+        self.view.box_clicked.connect(self._box_clicked)
+        fit = QPushButton("Fit")
+        fit.setToolTip("Fit the image to the view (double-click does the same); the wheel "
+                       "zooms, dragging pans")
+        fit.clicked.connect(self.view.fit)
+        zoom_in, zoom_out = QPushButton("+"), QPushButton("\u2212")
+        zoom_in.clicked.connect(lambda: self.view.zoom_by(1.25))
+        zoom_out.clicked.connect(lambda: self.view.zoom_by(0.8))
+        self.save_button = QPushButton("Save annotated image\u2026")
+        self.save_button.clicked.connect(self.ask_save)
+        self.save_button.setEnabled(False)
+        self.view_tools = QHBoxLayout()
+        for button in (fit, zoom_in, zoom_out):
+            self.view_tools.addWidget(button)
+        self.view_tools.addStretch(1)
+        self.view_tools.addWidget(self.save_button)
         self.image_label = QLabel("no image")
         self.image_label.setWordWrap(True)
         open_image = QPushButton("Open image\u2026")
@@ -182,6 +206,15 @@ class PreviewTab(QWidget):
             slider.valueChanged.connect(self._thresholds_changed)
         self.agnostic = QCheckBox("NMS across classes")
         self.agnostic.toggled.connect(self._thresholds_changed)
+        self.class_thresholds = QLineEdit()
+        self.class_thresholds.setPlaceholderText("per class, e.g. dog=0.6, person=0.4")
+        self.class_thresholds.setToolTip("A class's own confidence threshold (its name or "
+                                         "id), used instead of the slider for that class")
+        self.class_thresholds.editingFinished.connect(self._class_thresholds_changed)
+        self.names_warning = QLabel()
+        self.names_warning.setWordWrap(True)
+        self.names_warning.setStyleSheet(f"color: {palette.ERROR_TEXT.name()};")
+        self.names_warning.hide()
         self.run_button = QPushButton("Run detection")
         self.run_button.clicked.connect(self.run)
         self.status = QLabel()
@@ -192,18 +225,23 @@ class PreviewTab(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(
             self.table.fontMetrics().height() + 8)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._row_selected)
         self.table.horizontalHeader().setSectionResizeMode(
             2, QHeaderView.ResizeMode.Stretch)
 
         form = QFormLayout()
         form.addRow(self._row(self.image_label, open_image))
         form.addRow(self._row(self.names_label, choose_names))
+        form.addRow(self.names_warning)
         form.addRow("Device", self.device)
         form.addRow("", self.device_note)
         form.addRow("Input", self.input_mode)
         form.addRow(self._caption("Confidence", self.conf_label), self.conf)
         form.addRow(self._caption("NMS IoU", self.nms_label), self.nms)
         form.addRow("", self.agnostic)
+        form.addRow("Per class", self.class_thresholds)
         panel = QWidget()
         panel.setFixedWidth(400)
         column = QVBoxLayout(panel)
@@ -212,8 +250,11 @@ class PreviewTab(QWidget):
         column.addWidget(self.run_button)
         column.addWidget(self.status)
         column.addWidget(self.table, 1)
+        picture = QVBoxLayout()
+        picture.addLayout(self.view_tools)
+        picture.addWidget(self.view, 1)
         layout = QHBoxLayout(self)
-        layout.addWidget(self.view, 1)
+        layout.addLayout(picture, 1)
         layout.addWidget(panel)
         self._show_thresholds()
         self.model_ready(False)
@@ -262,18 +303,46 @@ class PreviewTab(QWidget):
         self.image_label.setToolTip(self.image_path)
         self.outcome = None
         self._stale = True
-        image = QImage(self.image_path)
-        self.view.set_image(None if image.isNull() else image)
+        self.error = None
+        self._clear_results()
         if run and self.ready:
             self.run()
 
-    def set_names(self, path: str | None) -> None:
+    def set_names(self, path: str | None, remember: bool = True) -> None:
         self.names_path = os.fspath(path) if path else None
         if path:
             self.settings.remember_folder("names", self.names_path)
+            if remember and self.doc.cfg_path:
+                self.settings.set_text(names_key(self.doc.cfg_path), self.names_path)
         self.names_label.setText(os.path.basename(self.names_path) if self.names_path
                                  else "class ids (no names file)")
+        self.names_label.setToolTip(self.names_path or "")
+        self._check_names()
         self._invalidate()
+
+    def _check_names(self) -> None:
+        """Warn here, beside the names file, when its count is not the model's classes."""
+        note = names_mismatch(self.names_path, self.doc.network)
+        self.names_warning.setText(note or "")
+        self.names_warning.setVisible(note is not None)
+        if note:
+            self.log(note, "warning")
+
+    def _class_thresholds_changed(self) -> None:
+        names = None
+        if self.names_path:
+            try:
+                names = read_names(self.names_path)
+            except InspectorError:
+                names = None
+        try:
+            found = parse_class_thresholds(self.class_thresholds.text(), names)
+        except ValueError as exc:
+            self._say(f"Per-class thresholds not used: {exc}", True)
+            return
+        if found != self.class_conf:
+            self.class_conf = found
+            self._thresholds_changed()
 
     def select_device(self, name: str) -> bool:
         """Choose a device by name (cpu, cuda, cuda:N); False (and the reason shown) when
@@ -311,6 +380,8 @@ class PreviewTab(QWidget):
         self.settings.set_number("preview/conf", self.conf_value)
         self.settings.set_number("preview/nms", self.nms_value)
         if self.outcome is not None:
+            self._generation += 1
+            self._mark_out_of_date("Updating for the new thresholds\u2026")
             self._filter_timer.start()
 
     def _show_thresholds(self) -> None:
@@ -321,30 +392,62 @@ class PreviewTab(QWidget):
     def model_ready(self, ready: bool) -> None:
         """Called by the window: a cfg with its weights is loaded without errors."""
         self.ready = ready
-        self.run_button.setEnabled(ready)
+        self.run_button.setEnabled(ready and not self.running)
         if not ready:
+            if self.outcome is not None or self.detections:
+                self.outcome = None
+                self._stale = True
+                self._clear_results()
             self._say("Open a cfg and its weights (without errors) to preview detections.")
             return
         if self.names_path is None:
-            self.set_names(guess_names(self.doc.cfg_path))
+            remembered = self.settings.text(names_key(self.doc.cfg_path or ""))
+            self.set_names(remembered if os.path.isfile(remembered)
+                           else guess_names(self.doc.cfg_path), remember=False)
         self._say("Ready: press Run detection." if self.image_path else "Open an image.")
         if (self.isVisible() or self.run_when_ready) and self.image_path and self._stale:
             self.run_when_ready = False
             self.run()
 
     def _model_changed(self) -> None:
+        """Another model (or a reload): nothing shown was computed by it."""
         self.outcome = None
+        self.error = None
         self.names_path = None
         self.names_label.setText("class ids (no names file)")
+        self.names_warning.hide()
         self._stale = True
+        self._clear_results()
 
     def _invalidate(self) -> None:
         """Something the detector depends on changed: rebuild it on the next run."""
-        if self.outcome is not None:
-            self.outcome = None
-            self._stale = True
-            if self.ready and self.image_path:
-                self._request("infer")
+        had = self.outcome is not None
+        self.outcome = None
+        self._stale = True
+        self._clear_results()
+        if had and self.ready and self.image_path:
+            self._request("infer")
+
+    def _clear_results(self) -> None:
+        """No boxes, no rows: what was shown came from inputs that changed. The plain
+        image stays, so the user sees what the next run will look at."""
+        self._generation += 1
+        self.detections = []
+        self.table.setRowCount(0)
+        self.table.setEnabled(True)
+        self.save_button.setEnabled(False)
+        image = QImage(self.image_path) if self.image_path else QImage()
+        self.view.set_boxes([])
+        self.view.set_image(None if image.isNull() else image, keep_view=True)
+
+    def _mark_out_of_date(self, text: str) -> None:
+        """Rows and boxes stay while a quick re-filter runs, greyed and said to be old."""
+        self.table.setEnabled(False)
+        self._say(text)
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.running
 
     def _key(self) -> DetectorKey:
         mode = INPUT_MODES[self.input_mode.currentIndex()][1]
@@ -372,24 +475,32 @@ class PreviewTab(QWidget):
 
     def _start(self, kind: str) -> None:
         conf, nms, agnostic = self.conf_value, self.nms_value, self.agnostic.isChecked()
+        class_conf = dict(self.class_conf)
         if kind == "infer":
+            self._clear_results()  # nothing old stays on screen while this one runs
             key = self._key()
-            previous = self.outcome
-            detector = previous.detector if previous is not None and previous.key == key \
-                else None
+            cached = self._detector
+            detector = cached[2] if cached is not None and cached[:2] == (
+                key, id(self.doc.network)) else None
             request = DetectRequest(self.doc.network, key, self.image_path, conf, nms,
-                                    agnostic, detector)
+                                    agnostic, detector, class_conf=class_conf)
             runner = TaskRunner(lambda: detect(request), "detect", self)
-            runner.returned.connect(self._detected)
+            generation = self._last_started = self._generation
+            network_id = id(self.doc.network)
+            runner.returned.connect(
+                lambda outcome: self._detected(outcome, generation, network_id))
             self.run_button.setEnabled(False)
         else:
             outcome = self.outcome
             runner = TaskRunner(lambda: refilter(outcome.detector, outcome.inference,
-                                                 outcome.image, conf, nms, agnostic),
+                                                 outcome.image, conf, nms, agnostic,
+                                                 class_conf),
                                 "refilter", self)
-            runner.returned.connect(self._filtered)
+            generation = self._generation
+            runner.returned.connect(lambda drawn: self._filtered(drawn, generation))
         runner.yielded.connect(lambda step: self._say(f"{step}\u2026"))
-        runner.errored.connect(self._failed)
+        runner.errored.connect(lambda message, details: self._failed(message, details,
+                                                                     generation))
         runner.finished.connect(self._runner_finished)
         if self.runner is not None:
             self.runner.deleteLater()  # finished: only the newest runner is kept
@@ -401,32 +512,44 @@ class PreviewTab(QWidget):
         pending, self._pending = self._pending, None
         if pending:
             self._request(pending)
-        elif self._stale and self.outcome is None and self.ready and self.image_path:
-            self._request("infer")  # a result came back for an image no longer shown
+        elif (self._stale and self.outcome is None and self.ready and self.image_path
+              and self._last_started != self._generation):
+            self._request("infer")  # a result came back for inputs no longer shown
 
-    def _detected(self, outcome: DetectOutcome) -> None:
-        if outcome.image_path != self.image_path or outcome.key != self._key():
-            return  # the image or a setting changed meanwhile; the newer run is pending
+    def _detected(self, outcome: DetectOutcome, generation: int, network_id: int) -> None:
+        self._detector = (outcome.key, network_id, outcome.detector)
+        if (generation != self._generation or outcome.image_path != self.image_path
+                or outcome.key != self._key()):
+            return  # the model, image or a setting changed meanwhile: not shown
         self.outcome = outcome
         self._stale = False
         self.error = None
         self._show(outcome.drawn)
 
-    def _filtered(self, drawn: Drawn) -> None:
-        if self.outcome is not None:
+    def _filtered(self, drawn: Drawn, generation: int) -> None:
+        if self.outcome is not None and generation == self._generation:
             self.outcome.drawn = drawn
-            self._show(drawn)
+            if self._pending is None:
+                self._show(drawn)
 
-    def _failed(self, message: str, details: str) -> None:
-        self.error = message
-        self._say(f"Detection failed: {message}", True)
+    def _failed(self, message: str, details: str, generation: int) -> None:
         self.log(f"detection failed: {message}", "error", details)
+        if generation != self._generation:
+            return
+        self.error = message
+        self._stale = False  # not retried until an input changes or Run is pressed
+        self._clear_results()
+        self._last_started = self._generation
+        self._say(f"Detection failed: {message}", True)
         self.shown.emit()
 
     def _show(self, drawn: Drawn) -> None:
         self.detections = drawn.detections
-        self.view.set_image(rgb_to_qimage(drawn.rgb))
+        self.view.set_image(rgb_to_qimage(drawn.rgb), keep_view=True)
+        self.view.set_boxes([d.box for d in drawn.detections])
         self._fill_table(drawn.detections)
+        self.table.setEnabled(True)
+        self.save_button.setEnabled(True)
         outcome = self.outcome
         assert outcome is not None
         t = outcome.inference.timings
@@ -449,13 +572,47 @@ class PreviewTab(QWidget):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnToContents(0)
 
+    # -- the workspace --------------------------------------------------------------------
+    def _box_clicked(self, index: int) -> None:
+        if index < self.table.rowCount():
+            self.table.selectRow(index)
+            self.table.scrollToItem(self.table.item(index, 0))
+
+    def _row_selected(self) -> None:
+        rows = {index.row() for index in self.table.selectionModel().selectedRows()}
+        self.view.highlight(min(rows) if rows else None)
+
+    def ask_save(self) -> None:
+        if self.outcome is None or self.outcome.drawn is None:
+            return
+        stem = os.path.splitext(os.path.basename(self.image_path or "image"))[0]
+        start = os.path.join(self.settings.folder("annotated"), f"{stem}-detections.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save annotated image", start,
+                                              "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        if path:
+            self.save_annotated(path)
+
+    def save_annotated(self, path: str) -> bool:
+        """Write the image with its boxes as shown; False (and the reason shown) if not."""
+        if self.outcome is None or self.outcome.drawn is None:
+            return False
+        try:
+            save_drawn(path, self.outcome.drawn.rgb)
+        except (InspectorError, OSError) as exc:
+            self._say(f"Not saved: {exc}", True)
+            self.log(f"cannot save {path}: {exc}", "error")
+            return False
+        self.settings.remember_folder("annotated", path)
+        self.log(f"wrote {path}")
+        return True
+
     def _say(self, text: str, error: bool = False) -> None:
         palette.show_status(self.status, text, error)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self.ready and self.image_path and self._stale and not (
-                self.runner is not None and self.runner.running):
+        if (self.ready and self.image_path and self._stale and not self.running
+                and self._last_started != self._generation):
             self.run()
 
     def shutdown(self) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -41,6 +42,7 @@ from darknet_inspector.core.verify import (
 )
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.hints import model_hint
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner, start_task
 
@@ -108,6 +110,14 @@ class VerifyTab(QWidget):
                                   "divergent")
         self.run_button = QPushButton("Run verification")
         self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: the job reports steps, not fractions
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self._generation = 0  # bumped when the model changes: older reports are not shown
         self.reference = QComboBox()
         self.reference.currentIndexChanged.connect(self._show_current)
         self.status = QLabel("Open a cfg and its weights, then run the verification.")
@@ -135,6 +145,8 @@ class VerifyTab(QWidget):
         controls.addWidget(QLabel("Tolerance"))
         controls.addWidget(self.tolerance)
         controls.addWidget(self.run_button)
+        controls.addWidget(self.progress)
+        controls.addWidget(self.cancel_button)
         pick = QHBoxLayout()
         pick.addWidget(QLabel("Reference"))
         pick.addWidget(self.reference, 1)
@@ -149,21 +161,36 @@ class VerifyTab(QWidget):
         self.doc.weights_cleared.connect(self.clear)
         self.model_ready(False)
 
+    def _idle_text(self, ready: bool) -> str:
+        if ready:
+            return ("Ready: run the verification to compare every layer with OpenCV DNN "
+                    "(and CPU with CUDA when there is a GPU).")
+        return model_hint(self.doc, "verifying")
+
     # -- state ----------------------------------------------------------------------------
     def model_ready(self, ready: bool) -> None:
         """The main window says whether a loaded model without errors is open."""
         self.run_button.setEnabled(ready and not self.running)
         self.run_button.setToolTip("" if ready else "open a cfg and weights without errors")
+        if self.report is None and not self.running:
+            self._say(self._idle_text(ready))
 
     @property
     def running(self) -> bool:
         return self.runner is not None and self.runner.running
 
     def clear(self) -> None:
+        """The model changed: no row computed from the old one stays on screen."""
+        self._generation += 1
         self.report = None
         self.reference.clear()
         self.table.setRowCount(0)
         self.note.setText("")
+        self._say(self._idle_text(False))
+
+    def cancel(self) -> None:
+        if self.running:
+            self.runner.cancel()
 
     def _browse(self) -> None:
         start = self.image.text() or self.settings.folder("image")
@@ -183,10 +210,23 @@ class VerifyTab(QWidget):
         request = VerifyRequest(network, weights, image, self.tolerance.value(),
                                 self.device.currentData() or "cpu")
         self.log(f"verifying {os.path.basename(weights)} layer by layer")
-        self.runner = start_task(self, lambda: verify(request), "verify",
-                                 step=lambda step: self._say(f"Verifying: {step}\u2026"),
-                                 done=self.show_report, failed=self._failed,
-                                 button=self.run_button)
+        self.clear()
+        generation = self._generation
+        self.runner = start_task(
+            self, lambda: verify(request), "verify",
+            step=lambda step: self._say(f"Verifying: {step}\u2026"),
+            done=lambda report: self.show_report(report)
+            if generation == self._generation else None,
+            failed=lambda m, d: self._failed(m, d) if generation == self._generation else None,
+            button=self.run_button)
+        self.runner.cancelled.connect(lambda: self._say("Verification cancelled."))
+        self.runner.finished.connect(self._ended)
+        self.progress.show()
+        self.cancel_button.setEnabled(True)
+
+    def _ended(self) -> None:
+        self.progress.hide()
+        self.cancel_button.setEnabled(False)
 
     def _failed(self, message: str, details: str) -> None:
         self._say(f"Verification failed: {message}", error=True)

@@ -13,6 +13,7 @@ from PIL import Image
 from darknet_inspector.core.detect import Detection, Detector, Inference, read_names
 from darknet_inspector.core.draw import draw_detections
 from darknet_inspector.core.image import load_image
+from darknet_inspector.core.layers.head import HeadParams
 from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
 
@@ -62,6 +63,13 @@ class DetectOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def model_classes(network: Network) -> int | None:
+    """How many classes the model's heads detect (the largest count); None without heads."""
+    counts = [layer.params.classes for layer in network.layers
+              if isinstance(layer.params, HeadParams)]
+    return max(counts) if counts else None
+
+
 def build_detector(network: Network, key: DetectorKey) -> Detector:
     """Load the weights into a model and wrap it in a Detector on the chosen device.
     Batch norm is folded into the convolutions, as Darknet's `detector test` does
@@ -105,6 +113,19 @@ def filtered(detector: Detector, inference: Inference, conf: float, nms: float,
     lowest = min([conf, *per_class.values()])
     found = detector.detections(inference, lowest, nms, agnostic)
     return [d for d in found if d.confidence > per_class.get(d.class_id, conf)]
+
+
+def save_drawn(path: str, rgb: np.ndarray) -> None:
+    """Write an annotated image (format from the extension: .png, .jpg, ...) atomically."""
+    from darknet_inspector.core.atomic import atomic_write
+    from darknet_inspector.core.errors import UsageError
+
+    extension = os.path.splitext(path)[1].lower()
+    fmt = Image.registered_extensions().get(extension)
+    if fmt is None:
+        raise UsageError(f"{path}: unknown image extension {extension!r}; use .png or .jpg")
+    with atomic_write(path) as out:
+        Image.fromarray(rgb).save(out, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
 
 
 def refilter(detector: Detector, inference: Inference, image: Image.Image, conf: float,
