@@ -483,7 +483,7 @@ def run_verify(args: argparse.Namespace) -> int:
         notes = "; ".join(c.note for c in report.comparisons)
         raise UsageError(f"nothing to compare against: {notes}")
     print(json_safe.dumps(report.to_dict()) if args.json else verify_text(report))
-    return EXIT_PROBLEMS if report.diverges else EXIT_OK
+    return EXIT_PROBLEMS if report.diverges or not report.complete else EXIT_OK
 
 
 def _version(value: str) -> tuple[int, int, int]:

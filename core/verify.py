@@ -32,6 +32,11 @@ OK, DIVERGES = "ok", "diverges"
 REFERENCE_DIFFERS = "reference differs"
 AFTER_REFERENCE_DIFFERS = "after reference difference"
 NOT_COMPARED = "not compared"
+REFERENCE_FAILED = "reference failed"
+UNVERIFIED = (NOT_COMPARED, REFERENCE_FAILED)
+"""Statuses of layers nothing was checked for: never a pass."""
+REFERENCE_BLOWUP = 1e12
+"""A reference output this many times larger than ours (plus one) is a reference failure."""
 REFERENCE_DIFFERS_NOTE = "reference differs from Darknet here"
 
 
@@ -74,6 +79,11 @@ class Comparison:
     def reference_differs(self) -> list[LayerComparison]:
         return [row for row in self.layers if row.status == REFERENCE_DIFFERS]
 
+    @property
+    def unverified(self) -> list[LayerComparison]:
+        """Layers not compared (no output, another size, a failed reference): not a pass."""
+        return [row for row in self.layers if row.status in UNVERIFIED]
+
     def to_dict(self) -> dict:
         first = self.first_divergent
         return {"reference": self.reference, "name": self.name, "device": self.device,
@@ -97,9 +107,14 @@ class VerifyReport:
     def diverges(self) -> bool:
         return any(c.first_divergent is not None for c in self.ran)
 
+    @property
+    def complete(self) -> bool:
+        """Every layer of every reference that ran was compared (or explained)."""
+        return not any(c.unverified for c in self.ran)
+
     def to_dict(self) -> dict:
         return {"cfg": self.cfg, "weights": self.weights, "input": self.input,
-                "diverges": self.diverges,
+                "diverges": self.diverges, "complete": self.complete,
                 "comparisons": [c.to_dict() for c in self.comparisons]}
 
 
@@ -147,6 +162,21 @@ def difference(ours: np.ndarray, theirs: np.ndarray, mask: np.ndarray | None = N
     return largest, largest / max(scale, SCALE_FLOOR)
 
 
+def reference_failure(ours: np.ndarray, theirs: np.ndarray) -> str | None:
+    """Why the reference's output is no reference at all (not finite, or astronomically
+    larger than ours, where ours is finite), or None. Such a layer is not compared."""
+    if not np.isfinite(ours).all():
+        return None
+    if not np.isfinite(theirs).all():
+        return "the reference's output is not finite here (ours is): a reference failure"
+    ours_top = float(np.abs(ours).max(initial=0.0))
+    theirs_top = float(np.abs(theirs).max(initial=0.0))
+    if theirs_top > REFERENCE_BLOWUP * (1.0 + ours_top):
+        return (f"the reference's output reaches {theirs_top:.3g} where ours stays within "
+                f"{ours_top:.3g}: a reference failure")
+    return None
+
+
 def taint(network: Network, differs: dict[int, str]) -> dict[int, int]:
     """Layers fed (directly or not) by a layer where the reference differs -> that layer."""
     source: dict[int, int] = {}
@@ -192,6 +222,10 @@ def compare_layers(network: Network, ours: list[np.ndarray], theirs: dict[int, n
                             f"{got.size}")
             continue
         mask = None if entries is None else entries(layer, expected)
+        failure = reference_failure(got, expected)
+        if failure is not None and row.status == NOT_COMPARED:
+            row.status, row.note = REFERENCE_FAILED, failure
+            continue
         row.max_abs, row.max_rel = difference(got, expected, mask)
         if row.status == NOT_COMPARED:
             row.status = OK if row.max_rel <= tolerance else DIVERGES
@@ -329,7 +363,13 @@ def comparison_to_text(comparison: Comparison) -> str:
         lines.append(f"  {row.index:>5} {row.type:<14} {row.line:>5} "
                      f"{_number(row.max_abs):>10} {_number(row.max_rel):>10}  {status}")
     first = comparison.first_divergent
-    if first is None:
+    unverified = comparison.unverified
+    if first is None and unverified:
+        lines.append(f"  no compared layer diverges, but {len(unverified)} of "
+                     f"{len(comparison.layers)} layers were not compared: "
+                     + "; ".join(f"{r.index} ({r.note})" for r in unverified[:5])
+                     + ("; ..." if len(unverified) > 5 else ""))
+    elif first is None:
         lines.append("  no layer diverges beyond the tolerance")
     else:
         lines.append(f"  first divergent layer: {first.index} ([{first.type}], cfg line "

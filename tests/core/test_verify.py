@@ -258,3 +258,62 @@ def test_seen_header_does_not_matter_to_verify(tmp_path):
     (tmp_path / "tiny.cfg").write_text(PLAIN)
     model, _ = load_model(tmp_path / "tiny.cfg", weights)
     assert opencv_rows(model, weights).first_divergent is None
+
+
+def test_silu_runs_in_opencv_and_is_marked_reference_differs_not_cannot_load(tmp_path):
+    """OpenCV 4.14 computes silu; Darknet does not know it and runs relu."""
+    text = NET + CONV.format(n=8).replace("leaky", "silu") + CONV.format(n=4)
+    model, weights = tiny_model(tmp_path, text)
+    rows = opencv_rows(model, weights).layers
+    assert [row.status for row in rows] == [REFERENCE_DIFFERS, AFTER_REFERENCE_DIFFERS]
+    assert "going with ReLU" in rows[0].note
+
+
+def test_upsample_without_stride_is_compared_with_darknets_default(tmp_path):
+    """OpenCV reads a missing stride= as 1, Darknet as 2: OpenCV is told stride=2."""
+    text = NET + CONV.format(n=8) + "[upsample]\n" + CONV.format(n=4) + \
+        "[route]\nlayers=-1,-2\n"
+    model, weights = tiny_model(tmp_path, text)
+    comparison = opencv_rows(model, weights)
+    assert [row.status for row in comparison.layers] == [OK] * 4, comparison.layers
+    assert model.network.layers[1].output_shape == (8, 64, 64)
+
+
+def test_a_layer_not_compared_is_never_a_pass(tmp_path, capsys):
+    from darknet_inspector.core.verify import compare_layers, verify_text
+
+    network = net_from_text(PLAIN)
+    ours = [np.ones((8, 32, 32), np.float32)] * 2 + [np.ones((8, 16, 16), np.float32)] * 3
+    theirs = {0: ours[0], 1: ours[1][:4]}
+    rows = compare_layers(network, ours, theirs, 1e-3)
+    assert [row.status for row in rows] == [OK] + [NOT_COMPARED] * 4
+    from darknet_inspector.core.verify import Comparison, VerifyReport
+
+    report = VerifyReport("c", "w", "x", [Comparison("r", "r", "cpu", 1e-3, layers=rows)])
+    assert not report.diverges and not report.complete
+    text = verify_text(report)
+    assert "no layer diverges" not in text and "4 of 5 layers were not compared" in text
+    assert "the reference's output has 4096 values, ours 8192" in text
+
+
+def test_reference_garbage_is_a_reference_failure_not_a_divergence(tmp_path):
+    from darknet_inspector.core.verify import REFERENCE_FAILED, compare_layers
+
+    network = net_from_text(NET + CONV.format(n=8))
+    ours = [np.ones((8, 32, 32), np.float32)]
+    garbage = ours[0].copy()
+    garbage[0, 0, 0] = 2e21
+    (row,) = compare_layers(network, ours, {0: garbage}, 1e-3)
+    assert row.status == REFERENCE_FAILED and "reference failure" in row.note
+    garbage[0, 0, 0] = np.inf
+    (row,) = compare_layers(network, ours, {0: garbage}, 1e-3)
+    assert row.status == REFERENCE_FAILED and "not finite" in row.note
+
+
+def test_opencv_depthwise_3x3_on_a_1x1_map_is_marked_reference_differs(tmp_path):
+    text = NET.replace("32", "4") + CONV.format(n=8) + "[avgpool]\n" + \
+        "[convolutional]\nfilters=8\ngroups=8\nsize=3\npad=1\nactivation=linear\n"
+    model, weights = tiny_model(tmp_path, text)
+    rows = opencv_rows(model, weights).layers
+    assert [row.status for row in rows] == [OK, OK, REFERENCE_DIFFERS]
+    assert "depthwise 3x3 convolution on a 1x1 map" in rows[2].note
