@@ -9,9 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from darknet_inspector.core.errors import InspectorError
-from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers import built_layer_type
 from darknet_inspector.core.layers.base import DarknetModule, Layer
-from darknet_inspector.core.layers.convolutional import ConvolutionalParams
+from darknet_inspector.core.layers.convolutional import ConvModule, ConvolutionalParams
 from darknet_inspector.core.memory import check_model_memory
 from darknet_inspector.core.network import Network, load_network
 from darknet_inspector.core.report import Report, make_report
@@ -30,11 +30,26 @@ class NotRunnable(DarknetModule):
         raise InspectorError(self.message)
 
 
-def _module_for(layer: Layer) -> nn.Module:
-    if not layer.runnable:
-        module = layer_type(layer.type).module(layer) if layer.weights else None
-        return module if module is not None else NotRunnable(layer)
-    return layer_type(layer.type).module(layer)
+def _module_for(layer: Layer) -> DarknetModule:
+    if not layer.runnable and not layer.weights:
+        return NotRunnable(layer)
+    return darknet_module(built_layer_type(layer.type).module(layer))
+
+
+def darknet_module(module: nn.Module) -> DarknetModule:
+    """A module of the model as what every layer type builds, a DarknetModule (its
+    Darknet-named tensors, loading hooks and layout declaration); TypeError otherwise."""
+    if not isinstance(module, DarknetModule):
+        raise TypeError(f"{type(module).__name__} is not a DarknetModule")
+    return module
+
+
+def _kept(outputs: list[Tensor | None], index: int) -> Tensor:
+    """Layer `index`'s output, held until its last reader ran (`_last_uses`)."""
+    output = outputs[index]
+    if output is None:
+        raise RuntimeError(f"the output of layer {index} was freed before its last use")
+    return output
 
 
 def _last_uses(network: Network) -> list[int]:
@@ -68,18 +83,24 @@ class DarknetModel(nn.Module):
                 f"{bad.line}) has errors; fix the cfg first")
         check_model_memory(network)
         self.network = network
-        self.layers = nn.ModuleList(_module_for(layer) for layer in network.layers)
+        modules = [_module_for(layer) for layer in network.layers]
+        self.layers = nn.ModuleList(modules)
         self.sources = [tuple(layer.inputs) for layer in network.layers]
         self.heads = list(network.heads)
         self.last_use = _last_uses(network)
-        for layer, module in zip(network.layers, self.layers):
+        for layer, module in zip(network.layers, modules):
             p = layer.params
             if isinstance(p, ConvolutionalParams) and p.share_from is not None:
-                module.share(self.layers[p.share_from])
+                source = modules[p.share_from]
+                if not (isinstance(module, ConvModule) and isinstance(source, ConvModule)):
+                    raise TypeError(f"layer {layer.index}: share_index needs two convolution "
+                                    f"modules, not {type(module).__name__} and "
+                                    f"{type(source).__name__}")
+                module.share(source)
         self.header: WeightsHeader | None = None
         self.channels_last = True
-        self.keeps_layout = [getattr(module, "keeps_layout", False) for module in self.layers]
-        self.flat_as_chw = [len(layer.output_shape) == 3 for layer in network.layers]
+        self.keeps_layout = [module.keeps_layout for module in modules]
+        self.flat_as_chw = [len(layer.built_shape) == 3 for layer in network.layers]
 
     def forward(self, x: Tensor, all_outputs: bool = False) -> list[Tensor]:
         outputs: list[Tensor | None] = [None] * len(self.layers)
@@ -88,7 +109,7 @@ class DarknetModel(nn.Module):
         if nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
         for index, module in enumerate(self.layers):
-            args = [x if j < 0 else outputs[j] for j in self.sources[index]]
+            args = [x if j < 0 else _kept(outputs, j) for j in self.sources[index]]
             if self.flat_as_chw[index]:
                 args = [a.view(a.shape[0], -1, 1, 1) if a.dim() == 2 else a for a in args]
             if nhwc and not self.keeps_layout[index]:
@@ -99,24 +120,24 @@ class DarknetModel(nn.Module):
                     if j >= 0 and self.last_use[j] == index and j not in keep:
                         outputs[j] = None
         if all_outputs:
-            return [out.contiguous() for out in outputs]  # type: ignore[union-attr]
-        return [outputs[i].contiguous() for i in self.heads]  # type: ignore[union-attr]
+            return [_kept(outputs, i).contiguous() for i in range(len(outputs))]
+        return [_kept(outputs, i).contiguous() for i in self.heads]
 
     def load_records(self, records: Iterable[LayerRecord], transposed: bool = False) -> int:
         """Copy every fully-read tensor into the model; returns how many were loaded."""
         loaded = 0
         for record in records:
             layer = self.network.layers[record.index]
-            kind = layer_type(layer.type)
-            module = self.layers[record.index]
+            kind = built_layer_type(layer.type)
+            module = darknet_module(self.layers[record.index])
             for tensor in record.tensors:
                 if tensor.values is None:
                     continue
                 values = kind.stored_to_natural(layer, tensor.name, tensor.values, transposed)
                 module.load_darknet(tensor.name, values)
                 loaded += 1
-        for module in self.layers:
-            module.finish_loading()
+        for each in self.layers:
+            darknet_module(each).finish_loading()
         return loaded
 
     def fuse(self) -> DarknetModel:
@@ -129,7 +150,8 @@ class DarknetModel(nn.Module):
 
     def darknet_tensors(self) -> dict[tuple[int, str], Tensor]:
         """Every tensor the weights file stores, keyed (layer index, tensor name)."""
-        return {(layer.index, spec.name): self.layers[layer.index].darknet_tensor(spec.name)
+        return {(layer.index, spec.name):
+                darknet_module(self.layers[layer.index]).darknet_tensor(spec.name)
                 for layer in self.network.layers for spec in layer.weights}
 
 

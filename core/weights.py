@@ -18,7 +18,7 @@ import numpy as np
 
 from darknet_inspector.core.atomic import atomic_write
 from darknet_inspector.core.errors import Diagnostic, WeightsError
-from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers import built_layer_type
 from darknet_inspector.core.layers.base import Layer, TensorSpec
 from darknet_inspector.core.memory import check_weights_memory
 from darknet_inspector.core.network import Network
@@ -230,7 +230,7 @@ class WeightsReader:
         if self.buffer is not None:
             return np.frombuffer(self.buffer, FLOAT, spec.count, offset).reshape(spec.shape)
         values = np.empty(spec.shape, FLOAT)
-        view = memoryview(values).cast("B")
+        view = values.data.cast("B")  # the array's own buffer, as bytes
         self._file.seek(offset)
         done = 0
         while done < spec.nbytes:
@@ -357,7 +357,6 @@ def serialize_weights(network: Network, tensors: Mapping[TensorKey, np.ndarray],
     """Header, then every layer's tensors in file order (`save_weights_upto`)."""
     yield header.pack()
     for layer in network.layers:
-        kind = layer_type(layer.type)
         for spec in layer.weights:
             if (layer.index, spec.name) not in tensors:
                 raise WeightsError(f"layer {layer.index} ({layer.type}, cfg line {layer.line}): "
@@ -367,8 +366,8 @@ def serialize_weights(network: Network, tensors: Mapping[TensorKey, np.ndarray],
                 raise WeightsError(
                     f"layer {layer.index} ({layer.type}, cfg line {layer.line}) tensor "
                     f"{spec.name}: expected {spec.count} values {spec.shape}, got {values.size}")
-            values = kind.natural_to_stored(layer, spec.name, values.reshape(spec.shape),
-                                            header.transposed)
+            values = built_layer_type(layer.type).natural_to_stored(
+                layer, spec.name, values.reshape(spec.shape), header.transposed)
             yield np.ascontiguousarray(values, dtype=FLOAT).tobytes()
 
 

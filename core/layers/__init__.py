@@ -27,10 +27,11 @@ from darknet_inspector.core.layers import (  # noqa: F401  (imported to register
     yolo,
 )
 from darknet_inspector.core.layers.registry import (
+    built_layer_type,
     head_type,
     is_head,
     layer_type,
     registered_types,
 )
 
-__all__ = ["head_type", "is_head", "layer_type", "registered_types"]
+__all__ = ["built_layer_type", "head_type", "is_head", "layer_type", "registered_types"]

@@ -120,6 +120,15 @@ class Layer:
         return self.output_shape is not None
 
     @property
+    def built_shape(self) -> Shape:
+        """The output shape of a layer that was built (every layer of a model, a module,
+        a dump); a ValueError naming the layer for one that failed to build."""
+        if self.output_shape is None:
+            raise ValueError(f"layer {self.index} [{self.type}] (cfg line {self.line}) "
+                             "has no output shape: it failed to build")
+        return self.output_shape
+
+    @property
     def param_count(self) -> int:
         return sum(t.count for t in self.weights)
 

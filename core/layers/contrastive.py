@@ -65,7 +65,7 @@ def yolo_embedding_size(ctx: BuildContext, yolo: Layer) -> int:
     index = yolo.index + value if value < 0 else value
     if not 0 <= index < len(ctx.layers) or not ctx.layers[index].known:
         return 0
-    return ctx.layers[index].output_shape[0] // max(1, yolo_anchor_count(yolo))
+    return ctx.layers[index].built_shape[0] // max(1, yolo_anchor_count(yolo))
 
 
 @register

@@ -299,7 +299,7 @@ class ConvModule(DarknetModule):
         self.binary = p.binary or p.xnor
         self.fused = False
         self.in_shape = layer.input_shape
-        self.out_hw = layer.output_shape[1:]
+        self.out_hw = layer.built_shape[1:]
         if p.antialiasing and layer.input_shape is not None:  # the host conv's, at stride 1
             self.out_hw = tuple(darknet_conv_out_size(d, p.padding, p.size, 1)
                                 for d in as_chw(layer.input_shape)[1:])

@@ -25,7 +25,7 @@ COST_TYPES = ("sse", "masked", "smooth")
 def output_never_written(layer: Layer) -> np.ndarray:
     """A layer whose inference forward never writes `l.output`: Darknet's buffer keeps
     the zeros `calloc` gave it."""
-    return np.zeros(layer.output_shape, dtype=np.float32)
+    return np.zeros(layer.built_shape, dtype=np.float32)
 
 
 @dataclass(frozen=True)

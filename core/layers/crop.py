@@ -65,7 +65,7 @@ class Crop(LayerType):
 
     def module(self, layer: Layer) -> nn.Module:
         p = layer.params_as(CropParams)
-        _, h, w = layer.output_shape
+        _, h, w = layer.built_shape
         return CropModule(p.top, p.left, h, w, p.scale, p.shift)
 
 

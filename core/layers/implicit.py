@@ -43,7 +43,7 @@ class Implicit(LayerType):
                      [TensorSpec("weights", shape)], summary=f"{filters}x{atoms}")
 
     def module(self, layer: Layer) -> nn.Module:
-        return ImplicitModule(layer.output_shape)
+        return ImplicitModule(layer.built_shape)
 
 
 class ImplicitModule(DarknetModule):

@@ -95,7 +95,7 @@ class LocalModule(DarknetModule):
         self.size = p.size
         self.stride = p.stride
         self.pad = int(p.pad)
-        self.out_shape = layer.output_shape
+        self.out_shape = layer.built_shape
         self.biases = filled_parameter(*layer.weights[0].shape, value=0.0)
         self.weights = filled_parameter(*layer.weights[1].shape, value=0.0)
         self.act = PlainActivate(p.activation, p.zeroes)

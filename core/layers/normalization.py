@@ -83,6 +83,8 @@ class Normalization(LayerType):
 
 
 class NormalizationModule(DarknetModule):
+    window: Tensor  # a buffer (register_buffer)
+
     def __init__(self, window: np.ndarray, alpha: float, beta: float, kappa: float):
         super().__init__()
         self.register_buffer("window", torch.from_numpy(window).float(), persistent=False)

@@ -314,7 +314,7 @@ class History(LayerType):
         return Built((c * size, h, w), HistoryParams(size), summary=f"x{size}")
 
     def module(self, layer: Layer) -> nn.Module:
-        return HistoryModule(math.prod(layer.output_shape), layer.output_shape)
+        return HistoryModule(math.prod(layer.built_shape), layer.built_shape)
 
 
 class HistoryModule(DarknetModule):

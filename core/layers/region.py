@@ -107,7 +107,7 @@ class Region(HeadType):
         return RegionModule(p.num, p.entries, p.classes, p.softmax)
 
     def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
-        return region_location_major(output, layer.output_shape)
+        return region_location_major(output, layer.built_shape)
 
     def required_inputs(self, layer: Layer) -> int:
         return layer.params_as(RegionParams).required_channels

@@ -22,6 +22,15 @@ def layer_type(name: str) -> LayerType | None:
     return _REGISTRY.get(name)
 
 
+def built_layer_type(name: str) -> LayerType:
+    """The type of a layer that was built (it has shapes, weights or a module): building
+    found it registered, so a missing one is a bug, a KeyError naming it."""
+    kind = _REGISTRY.get(name)
+    if kind is None:
+        raise KeyError(f"layer type [{name}] is not registered")
+    return kind
+
+
 def head_type(name: str) -> HeadType | None:
     """The registered type of a detection head, or None for any other layer type."""
     kind = _REGISTRY.get(name)

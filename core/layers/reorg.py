@@ -111,10 +111,10 @@ class ReorgBase(LayerType):
     def module(self, layer: Layer) -> nn.Module:
         p = layer.params_as(ReorgParams)
         c, h, w = p.in_shape
-        rw, rh, rc, forward = reorg_cpu_arguments(self.name, c, h, w, layer.output_shape,
+        rw, rh, rc, forward = reorg_cpu_arguments(self.name, c, h, w, layer.built_shape,
                                                   p.reverse)
         gather = reorg_cpu_gather(rw, rh, rc, p.stride, forward)
-        return ReorgModule(gather, layer.output_shape)
+        return ReorgModule(gather, layer.built_shape)
 
     def workspace_bytes(self, layer: Layer) -> int:
         """The gather table (int64 per element, kept) and the index grids that build it
@@ -134,6 +134,8 @@ class Reorg3d(ReorgBase):
 
 class ReorgModule(DarknetModule):
     """Moves every element to where `reorg_cpu` puts it (one precomputed gather)."""
+
+    gather: Tensor  # a buffer (register_buffer)
 
     def __init__(self, gather: np.ndarray, out_shape: Shape):
         super().__init__()

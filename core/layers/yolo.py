@@ -48,7 +48,7 @@ def feeder_size_fix(ctx: BuildContext, expected: int, unit: str) -> str:
     line to change when it is a [convolutional] (filters=) or [connected] (output=)."""
     feeder = ctx.layers[ctx.index - 1] if ctx.index > 0 else None
     option = FEEDER_SIZE_OPTION.get(feeder.type) if feeder is not None else None
-    if option is not None:
+    if feeder is not None and option is not None:
         line = feeder.section.line_of(option)
         return f"set {option}={expected} on line {line} (layer {feeder.index}, [{feeder.type}])"
     where = f"layer {feeder.index} [{feeder.section.name}]" if feeder else "the input"
