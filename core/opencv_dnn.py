@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from darknet_inspector.core.activations import is_known_activation
 from darknet_inspector.core.cfg import split_lines
 from darknet_inspector.core.layers import head_type, is_head
 from darknet_inspector.core.layers.base import Layer
@@ -32,7 +33,7 @@ from darknet_inspector.core.weights import parse_header, tensor_offsets
 
 ACTIVATION_KINDS = frozenset({
     "leaky", "relu", "mish", "swish", "logistic", "tanh", "elu", "selu", "gelu", "hardswish",
-    "relu6", "sigmoid",
+    "relu6", "sigmoid", "silu",
 })
 OPENCV_SECTIONS = frozenset({
     "convolutional", "connected", "maxpool", "avgpool", "softmax", "route", "dropout", "cost",
@@ -40,7 +41,10 @@ OPENCV_SECTIONS = frozenset({
 })
 """Section types OpenCV's `ReadDarknetFromCfgStream` builds (darknet_io.cpp)."""
 OPENCV_ACTIVATIONS = frozenset({"linear", "leaky", "relu", "mish", "swish", "logistic",
-                                "tanh"})
+                                "tanh", "silu"})
+"""Activations OpenCV's `setActivation` (darknet_io.cpp, 4.14) builds; silu = swish."""
+UPSAMPLE_STRIDE_DEFAULTS = {"darknet": 2, "opencv": 1}
+"""`parse_upsample` (src/parser.c) defaults stride to 2; OpenCV's importer to 1."""
 HEAD_SECTIONS = tuple(sorted(name for name in OPENCV_SECTIONS if is_head(name)))
 """The heads OpenCV builds (as its Region layer): [region] and [yolo]."""
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]")
@@ -68,11 +72,13 @@ def opencv_unavailable_reason() -> str | None:
 
 def opencv_cfg_text(text: str, width: int | None = None, height: int | None = None) -> str:
     """The cfg as OpenCV should read it: inline comments dropped (OpenCV keeps them in the
-    value), `[net]` width/height replaced, and every [yolo]/[region] head told `thresh=0`,
-    `nms_threshold=0` so its output keeps every box instead of zeroing and suppressing."""
+    value), `[net]` width/height replaced, every [yolo]/[region] head told `thresh=0`,
+    `nms_threshold=0` so its output keeps every box instead of zeroing and suppressing,
+    and every [upsample] without `stride=` given Darknet's default (`opencv_upsample_stride`)."""
     lines: list[str] = []
     section = ""
-    for raw in split_lines(text):
+    physical = split_lines(text)
+    for number, raw in enumerate(physical):
         line = re.split(r"[#;]", raw, maxsplit=1)[0].rstrip()
         match = _SECTION.match(line)
         if match:
@@ -80,6 +86,8 @@ def opencv_cfg_text(text: str, width: int | None = None, height: int | None = No
             lines.append(line)
             if section in HEAD_SECTIONS:
                 lines += ["thresh=0", "nms_threshold=0"]
+            if section == "upsample":
+                lines += opencv_upsample_stride(physical[number + 1:])
             continue
         key = line.split("=", 1)[0].strip()
         if section in ("net", "network") and key in ("width", "height"):
@@ -90,6 +98,19 @@ def opencv_cfg_text(text: str, width: int | None = None, height: int | None = No
             continue
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def opencv_upsample_stride(rest: list[str]) -> list[str]:
+    """`stride=2` for an [upsample] section without one (`rest`: the cfg lines after its
+    header): Darknet's default, which OpenCV's importer would take as 1 and so build
+    every later layer at the wrong size."""
+    for raw in rest:
+        line = re.split(r"[#;]", raw, maxsplit=1)[0].strip()
+        if _SECTION.match(line):
+            break
+        if line.split("=", 1)[0].strip() == "stride":
+            return []
+    return [f"stride={UPSAMPLE_STRIDE_DEFAULTS['darknet']}"]
 
 
 def read_opencv_net(cfg_text: str, weights: str | os.PathLike | bytes) -> Any:
@@ -196,6 +217,31 @@ def _unknown_activation(network: Network, layer: Layer) -> str | None:
     activation = layer.section.options.get("activation")
     if activation is not None and activation.value not in OPENCV_ACTIVATIONS:
         return f"OpenCV has no activation={activation.value}"
+    return None
+
+
+def _activation_darknet_replaces(network: Network, layer: Layer) -> str | None:
+    """An activation OpenCV computes but Darknet does not know: `get_activation`
+    (src/activations.c) prints "Couldn't find activation function silu, going with ReLU"
+    and runs relu."""
+    activation = layer.section.options.get("activation")
+    if activation is not None and activation.value in OPENCV_ACTIVATIONS and \
+            not is_known_activation(activation.value):
+        return (f"activation={activation.value}: OpenCV computes it, Darknet does not know it "
+                f"and runs relu (\"Couldn't find activation function {activation.value}, "
+                "going with ReLU\")")
+    return None
+
+
+def _depthwise_kernel_on_1x1(network: Network, layer: Layer) -> str | None:
+    """OpenCV's depthwise convolution with a kernel larger than 1x1 on a 1x1 map returns
+    wrong values (up to 1e21 seen); Darknet (and a hand computation) use the centre tap."""
+    p = layer.params
+    if isinstance(p, ConvolutionalParams) and p.groups > 1 and p.groups == p.in_channels \
+            and p.size > 1 and layer.input_shape is not None \
+            and tuple(layer.input_shape[1:]) == (1, 1):
+        return (f"OpenCV's depthwise {p.size}x{p.size} convolution on a 1x1 map returns "
+                "wrong values")
     return None
 
 
@@ -314,7 +360,7 @@ OPENCV_CANNOT_LOAD: tuple[Check, ...] = (
 )
 OPENCV_COMPUTES_DIFFERENTLY: tuple[Check, ...] = (
     _dilation, _stride_xy, _antialiasing, _share_index, _xnor, _weighted_shortcut,
-    _softmax_unlike_darknet,
+    _softmax_unlike_darknet, _activation_darknet_replaces, _depthwise_kernel_on_1x1,
 )
 
 
