@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_verify_parsers(sub)
     _add_rewrite_parsers(sub)
+    _add_featuremaps_parser(sub)
     for subcommand in sub.choices.values():
         subcommand.add_argument("--max-memory-mb", type=_megabytes, default=None,
                                 help="refuse models needing more memory than this (default "
@@ -310,6 +311,53 @@ def _image_format(path: str) -> str:
     if fmt is None:
         raise UsageError(f"{path}: unknown image extension {extension!r}; use .jpg or .png")
     return fmt
+
+
+def _add_featuremaps_parser(sub) -> None:
+    maps = sub.add_parser("featuremaps", help="one layer's channels as a grid (or a heatmap "
+                          "over the image) for one image")
+    maps.add_argument("cfg")
+    maps.add_argument("weights")
+    maps.add_argument("image")
+    maps.add_argument("--layer", type=int, required=True, help="the layer index")
+    maps.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    maps.add_argument("--heatmap", action="store_true", help="the activation energy (a "
+                      "head: objectness per anchor) over the image instead of the grid")
+    maps.add_argument("--sort", choices=("index", "mean", "max"), default="index")
+    maps.add_argument("--channels", type=_number_between(int, 1, 4096, "--channels"),
+                      default=256, help="at most this many channels in the grid")
+    maps.add_argument("--device", default="cpu")
+    maps.set_defaults(letterbox=None, width=None, height=None)
+
+
+@command("featuremaps")
+def run_featuremaps(args: argparse.Namespace) -> int:
+    from darknet_inspector.core.detect import resolve_device
+    from darknet_inspector.core.featuremaps import grid_picture, heatmap_picture
+    from darknet_inspector.core.jobs.detect import DetectorKey
+    from darknet_inspector.core.jobs.featuremaps import FeatureMapsRequest, feature_maps
+
+    image_path = _require_file(args.image, "image")
+    _writable_target(args.output, args.cfg, args.weights, args.image)
+    fmt = _image_format(args.output)
+    network = _load_network(args)
+    if not 0 <= args.layer < len(network.layers):
+        raise UsageError(f"--layer {args.layer}: {args.cfg} has layers 0.."
+                         f"{len(network.layers) - 1}")
+    key = DetectorKey(args.cfg, _require_file(args.weights, "weights"), None,
+                      str(resolve_device(args.device)), None)
+    outcome = _run_checked(feature_maps(FeatureMapsRequest(
+        image_path, network=network, key=key, full_layers={args.layer})))
+    if outcome is None:
+        return EXIT_PROBLEMS
+    maps = outcome.maps.layers[args.layer]
+    picture = (heatmap_picture(maps, outcome.image) if args.heatmap
+               else grid_picture(maps, args.sort, args.channels))
+    _save_drawn(args.output, fmt, picture)
+    dead = int(maps.stats.dead.sum())
+    print(f"wrote {args.output} (layer {args.layer} [{network.layers[args.layer].type}], "
+          f"{'x'.join(map(str, maps.shape))}, {dead} dead channel(s) on this image)")
+    return EXIT_OK
 
 
 @command("detect")

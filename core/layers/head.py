@@ -71,6 +71,13 @@ class HeadType(LayerType):
         Darknet's `detector test` gets them."""
         raise NotImplementedError(f"[{self.name}] heads are not decoded")
 
+    def objectness(self, layer: Layer, output: Tensor) -> Tensor:
+        """Objectness per anchor and cell, (A, H, W), of one sample's output: the gate
+        `decode` gives each candidate (cells row-major, anchor fastest)."""
+        _, h, w = output.shape
+        gate = self.decode(layer, output, (w, h)).gate
+        return gate.reshape(h, w, -1).permute(2, 0, 1)
+
     def opencv_layout(self, layer: Layer, output: np.ndarray, input_size: Size
                       ) -> np.ndarray | None:
         """One sample's output as OpenCV's Region layer lays it out (thresh=0, no NMS),

@@ -112,6 +112,12 @@ class Region(HeadType):
     def required_inputs(self, layer: Layer) -> int:
         return layer.params_as(RegionParams).required_channels
 
+    def objectness(self, layer: Layer, output: Tensor) -> Tensor:
+        """Entry `coords` of each anchor (logistic already applied by the layer)."""
+        p = layer.params_as(RegionParams)
+        _, h, w = output.shape
+        return output.reshape(p.num, -1, h, w)[:, p.coords]
+
     def anchor_boxes(self, layer: Layer) -> list[tuple[float, float]]:
         return layer.params_as(RegionParams).anchor_boxes
 
