@@ -7,12 +7,12 @@ Follows `load_weights_upto` / `save_weights_upto` in Darknet's src/parser.c.
 from __future__ import annotations
 
 import io
-import mmap
 import os
 import stat
 import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
 
@@ -129,7 +129,7 @@ class TensorRecord:
     offset: int
     nbytes: int
     status: str  # ok | partial | missing
-    values: np.ndarray | None = None  # natural shape, a view on the file; only when ok
+    values: np.ndarray | None = None  # natural shape, read from the file; only when ok
 
 
 @dataclass
@@ -180,6 +180,37 @@ class Ledger:
                 "file_bytes": self.file_bytes, "status": self.status}
 
 
+def changed_while_read(path: str, offset: int) -> str:
+    """The one line for a file that shrank while it was read (a training run rewriting it)."""
+    return (f"{path} changed while it was read: it ended at byte {offset:,}, before the size "
+            "it had when it was opened; read it again when nothing is writing it")
+
+
+class FileSlices:
+    """Read-only `data[a:b]` over an open file with plain reads (os.pread): what a memory
+    map offers a reader of scattered pieces, without dying of SIGBUS when the file
+    shrinks; a piece the file no longer holds is a WeightsError (`changed_while_read`)."""
+
+    def __init__(self, handle: IO[bytes], path: str, size: int):
+        self._fd, self.path, self.size = handle.fileno(), path, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, span: slice) -> bytes:
+        start, stop, step = span.indices(self.size)
+        if step != 1:
+            raise ValueError("FileSlices reads contiguous slices only")
+        want = max(0, stop - start)
+        data = os.pread(self._fd, want, start)
+        while len(data) < want:
+            more = os.pread(self._fd, want - len(data), start + len(data))
+            if not more:
+                raise WeightsError(changed_while_read(self.path, start + len(data)))
+            data += more
+        return data
+
+
 def _open_file(path: str) -> tuple[io.FileIO, int]:
     try:
         if os.path.isdir(path):
@@ -201,10 +232,12 @@ class WeightsReader:
     """Stream a weights file layer by layer against a network's layout.
 
     `records()` yields one LayerRecord per layer as it is read; when it is exhausted,
-    `ledger` holds the verdict. By default each tensor's values are read-only numpy views
-    on a memory map (nothing is read until looked at: cheap for inspecting); with
-    `copy=True` each tensor is read straight into its own new writable array, the one
-    copy a model then adopts without copying again (the fast way to load a model).
+    `ledger` holds the verdict. Each tensor is read with plain I/O straight into its own
+    new writable array (a model adopts it without copying again). Never a memory map: a
+    mapped file that shrinks under it (Darknet rewrites `*_last.weights` while training)
+    kills the process with SIGBUS; a read that comes up short is a WeightsError saying
+    the file changed. Only what the cfg needs is read, however large the file.
+    `copy=True` (loading a whole model) first checks the model fits the memory limit.
     """
 
     def __init__(self, network: Network, path: str | os.PathLike, copy: bool = False):
@@ -219,16 +252,10 @@ class WeightsReader:
         except WeightsError:
             self._file.close()
             raise
-        self.buffer: mmap.mmap | None = None
-        if not copy:
-            self.buffer = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-            self._file.close()
         self.ledger: Ledger | None = None
 
     def _values(self, spec: TensorSpec, offset: int) -> np.ndarray:
         """One fully present tensor, in its natural shape (stored order)."""
-        if self.buffer is not None:
-            return np.frombuffer(self.buffer, FLOAT, spec.count, offset).reshape(spec.shape)
         values = np.empty(spec.shape, FLOAT)
         view = values.data.cast("B")  # the array's own buffer, as bytes
         self._file.seek(offset)
@@ -236,11 +263,17 @@ class WeightsReader:
         while done < spec.nbytes:
             got = self._file.readinto(view[done:])
             if not got:
-                raise WeightsError(f"{self.path}: the file shrank while it was being read")
+                raise WeightsError(changed_while_read(self.path, offset + done))
             done += got
         return values
 
     def records(self) -> Iterator[LayerRecord]:
+        try:
+            yield from self._records()
+        finally:  # also when the caller stops early
+            self._file.close()
+
+    def _records(self) -> Iterator[LayerRecord]:
         offsets = tensor_offsets(self.network, self.header.size)
         offset = self.header.size
         diagnostics: list[Diagnostic] = []
@@ -288,8 +321,6 @@ class WeightsReader:
         mismatch = next((d for d in diagnostics if d in self._size_diagnostics), None)
         self.ledger = Ledger(self.path, self.header, offset, self.file_bytes, diagnostics,
                              complete=unknown_from is None, mismatch=mismatch)
-        if self.buffer is None:
-            self._file.close()
 
     def read_all(self) -> list[LayerRecord]:
         return list(self.records())

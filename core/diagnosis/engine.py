@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 
 from darknet_inspector.core.diagnosis import classes, file_end, structure, zoo
@@ -11,7 +10,7 @@ from darknet_inspector.core.diagnosis.edits import edited_network
 from darknet_inspector.core.diagnosis.findings import Finding, ranked
 from darknet_inspector.core.errors import WeightsError
 from darknet_inspector.core.network import Network
-from darknet_inspector.core.weights import parse_header
+from darknet_inspector.core.weights import FileSlices, parse_header
 
 
 def diagnose(network: Network, weights_path: str | os.PathLike) -> list[Finding]:
@@ -22,14 +21,12 @@ def diagnose(network: Network, weights_path: str | os.PathLike) -> list[Finding]
         size = os.fstat(handle.fileno()).st_size
         if size == 0:
             return []
-        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        header = parse_header(data[:20], path)
-        return diagnose_buffer(network, data, header.size, size)
-    except WeightsError:
-        return []
-    finally:
-        data.close()
+        data = FileSlices(handle, path, size)  # no memory map: a shrinking file is no SIGBUS
+        try:
+            header = parse_header(data[:20], path)
+            return diagnose_buffer(network, data, header.size, size)
+        except WeightsError:
+            return []
 
 
 def diagnose_buffer(network: Network, data, header_bytes: int, file_bytes: int

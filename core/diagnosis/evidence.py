@@ -52,7 +52,8 @@ class BnReading:
 
 def read_bn(data, offset: int, channels: int, layer: int) -> BnReading:
     """The triple of `channels` floats each starting at byte `offset` of `data`."""
-    triple = np.frombuffer(data, FLOAT, 3 * channels, offset).reshape(3, channels)
+    piece = data[offset: offset + 3 * channels * FLOAT.itemsize]  # a map or FileSlices
+    triple = np.frombuffer(piece, FLOAT).reshape(3, channels)
     scales, mean, variance = triple
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(triple)

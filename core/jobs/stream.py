@@ -5,7 +5,7 @@ stream to its end (`read_streamed`)."""
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.network import Network
@@ -41,7 +41,8 @@ class StreamResult:
 def stream_weights(network: Network, path: str, copy: bool = True
                    ) -> Generator[StreamStart | StreamUpdate, None, StreamResult]:
     """Read a weights file layer by layer (core's reader) with stats for each tensor.
-    `copy=True` (the app): no memory map, so a file rewritten meanwhile cannot crash it."""
+    Plain reads, never a memory map: a file rewritten meanwhile cannot crash it.
+    `copy=True` (the app) also checks the whole model fits the memory limit."""
     reader = WeightsReader(network, path, copy=copy)
     expected = network.weight_bytes() + reader.header.size if network.complete else None
     total = min(reader.file_bytes, expected) if expected else reader.file_bytes
@@ -67,13 +68,16 @@ class Streamed:
 
 
 def read_streamed(network: Network, path: str) -> Streamed:
-    """Run `stream_weights` to its end over a memory map (nothing copied)."""
+    """Run `stream_weights` to its end; records keep no values (each tensor is read,
+    measured for its flags and let go, so memory stays one tensor deep)."""
     records: list[LayerRecord] = []
     flags: dict[tuple[int, str], list[str]] = {}
 
     def keep(update: StreamStart | StreamUpdate) -> None:
         if isinstance(update, StreamUpdate):
-            records.append(update.record)
+            record = update.record
+            records.append(replace(record, tensors=[replace(t, values=None)
+                                                    for t in record.tensors]))
             flags.update({(update.record.index, name): stats.flags
                           for name, stats in update.stats.items()})
 
