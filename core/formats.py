@@ -183,7 +183,11 @@ def export_onnx(model: DarknetModel, path: str | os.PathLike, opset: int = DEFAU
     buffer = io.BytesIO()
     model.eval()
     with _quiet_tracing(), _plain_layout(model), torch.no_grad():
-        torch.onnx.export(HeadsOnly(model), (example_input(model),), buffer, dynamo=False,
+        # `f` is annotated str | PathLike, but the TorchScript exporter (dynamo=False)
+        # writes to any binary file object; a buffer keeps a failed export off the disk
+        torch.onnx.export(HeadsOnly(model), (example_input(model),),
+                          buffer,  # type: ignore[arg-type]
+                          dynamo=False,
                           opset_version=opset, input_names=[INPUT_NAME], output_names=names,
                           dynamic_axes=axes, do_constant_folding=True)
     with atomic_write(path) as out:

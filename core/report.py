@@ -45,10 +45,10 @@ def agreeing_problems(problems: list[Diagnostic], ledger: Ledger | None,
     finding, and the 'file ends early / bytes left over' error to the top cause when
     the file is neither truncated nor merely longer."""
     replaced: dict[int, Finding] = {}
-    for finding in diagnosis:
-        if finding.verified or finding.cause == "classes":
-            for layer in finding.supersedes:
-                replaced.setdefault(layer, finding)
+    for cause in diagnosis:
+        if cause.verified or cause.cause == "classes":
+            for layer in cause.supersedes:
+                replaced.setdefault(layer, cause)
     size_cause = any(f.cause in ("truncated", "trailing_bytes") for f in diagnosis[:1]) or (
         not any(f.verified for f in diagnosis)
         and any(f.cause in ("truncated", "trailing_bytes") for f in diagnosis))
