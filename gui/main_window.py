@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.main_split, "Layers")
         self.preview = self._make_preview()
         self._add_check_tabs()
+        self._add_insight_tabs()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -137,6 +138,21 @@ class MainWindow(QMainWindow):
         self.diff_tab.changed.connect(self.layers.tree.viewport().update)
         self.tabs.addTab(self.diff_tab, "Weights diff")
         self.layers.tree.setItemDelegate(ChangedLayersDelegate(self.diff_tab, self.layers.tree))
+
+    def _add_insight_tabs(self) -> None:
+        """Graph and Feature maps tabs; a layer selected there is selected in the tree
+        (without leaving the tab) and the other way round."""
+        from darknet_inspector.gui.featuremap_view import FeatureMapTab
+        from darknet_inspector.gui.graph_view import GraphView
+
+        self.graph = GraphView(self.doc)
+        self.feature_maps = FeatureMapTab(self.doc, self.preview, self.log)
+        self.tabs.addTab(self.graph, "Graph")
+        self.tabs.addTab(self.feature_maps, "Feature maps")
+        for view in (self.graph, self.feature_maps):
+            view.layer_activated.connect(lambda index: self.layers.select(index))
+            self.layers.current_changed.connect(
+                lambda layer, tensor, view=view: view.select_layer(layer))
 
     def _make_preview(self):
         try:
