@@ -130,7 +130,8 @@ class Banner(QFrame):
     def text(self) -> str:
         return self._plain
 
-    def show_verdict(self, v: Verdict) -> None:
+    def show_verdict(self, v: Verdict, where: str = "") -> None:
+        """The verdict, and under it `where` (the open files' paths) in small type."""
         if v.level != self.level or not self.styleSheet():
             background, foreground, border = palette.BANNER_STYLES[v.level]
             self.setStyleSheet(
@@ -139,7 +140,9 @@ class Banner(QFrame):
         self.level = v.level
         self._plain = v.text
         weight = "600" if v.level in ("error", "warning") else "normal"
-        self._label.setText(f"<span style='font-weight:{weight}'>{html.escape(v.text)}</span>")
+        self._label.setText(f"<span style='font-weight:{weight}'>{html.escape(v.text)}</span>"
+                            + (f"<br><small>{html.escape(where)}</small>" if where else ""))
+        self._label.setToolTip(where)
         if v.action:
             self._button.setText(v.action[0])
             self._action_key = v.action[1]

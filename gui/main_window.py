@@ -29,9 +29,11 @@ from darknet_inspector.gui.cfg_view import CfgSectionView
 from darknet_inspector.gui.convert_dialog import ConvertDialog
 from darknet_inspector.gui.diff_view import ChangedLayersDelegate, DiffTab
 from darknet_inspector.gui.document import ModelDocument
+from darknet_inspector.gui.file_watch import FileWatch
 from darknet_inspector.gui.layer_panel import LayerPanel
 from darknet_inspector.gui.log_panel import LogPanel
 from darknet_inspector.gui.problems import ProblemsPanel
+from darknet_inspector.gui.screen_fit import first_start_size, fit_window
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.stream_strip import StreamStrip
 from darknet_inspector.gui.tensor_view import TensorView
@@ -59,6 +61,13 @@ def sibling_weights(cfg_path: str) -> str | None:
     return candidate if os.path.isfile(candidate) else None
 
 
+def short_folder(path: str) -> str:
+    """The folder of `path`, with the home folder as ~."""
+    folder = os.path.dirname(os.path.abspath(path))
+    home = os.path.expanduser("~")
+    return "~" + folder[len(home):] if home != "/" and folder.startswith(home) else folder
+
+
 def largest_tensor(layer) -> str | None:
     return max(layer.weights, key=lambda s: s.count).name if layer.weights else None
 
@@ -76,7 +85,12 @@ class MainWindow(QMainWindow):
         self._stream_started_at = 0.0
         self.setWindowTitle("Darknet Inspector")
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
+        if self.screen() is not None:
+            self.resize(first_start_size(self.screen().availableGeometry()))
+        self._current: tuple[int, str] | None = None  # the layer (and tensor) selected
+        self._last_weights: str | None = None  # kept for a reload while the cfg is broken
+        self.watch = FileWatch(self)  # the open cfg and weights: changed on disk -> reload
+        self.watch.changed.connect(self.reload)
         self._build_views()
         self._build_docks()
         self._build_status_bar()
@@ -198,6 +212,9 @@ class MainWindow(QMainWindow):
                                                 self.ask_open_weights, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.recent_menu.setToolTipsVisible(True)
+        self.reload_action = self._action(file_menu, "&Reload from disk", self.reload,
+                                          QKeySequence.StandardKey.Refresh)
         file_menu.addSeparator()
         self.convert_action = self._action(file_menu, "Con&vert to PyTorch\u2026",
                                            self.open_convert_dialog, "Ctrl+E")
@@ -264,6 +281,9 @@ class MainWindow(QMainWindow):
         """Open a cfg (and optionally its weights). Problems end up in the banner."""
         path = os.fspath(path)
         self._detach_stream()
+        if os.path.abspath(path) != os.path.abspath(self.doc.cfg_path or ""):
+            self._last_weights = None
+        self.watch.watch([path] + [p for p in (weights or self._last_weights,) if p])
         try:
             network = load_network(path)
         except InspectorError as exc:
@@ -281,7 +301,8 @@ class MainWindow(QMainWindow):
         self.doc.set_network(path, network)
         self.settings.remember_folder("cfg", path)
         self.settings.add_recent(path, weights)
-        self.setWindowTitle(f"{os.path.basename(path)} \u2014 Darknet Inspector")
+        self.setWindowTitle(f"{os.path.basename(path)} ({os.path.dirname(os.path.abspath(path))})"
+                            " \u2014 Darknet Inspector")
         self.log(f"opened {path}: {len(network.layers)} layers, "
                  f"{len(network.diagnostics)} problem(s)")
         failing = sorted(self.doc.error_layers())
@@ -304,6 +325,9 @@ class MainWindow(QMainWindow):
         if self.doc.cfg_path:
             self.settings.add_recent(self.doc.cfg_path, path)
         self.doc.begin_stream(path)
+        self._last_weights = path
+        if self.doc.cfg_path:
+            self.watch.watch([self.doc.cfg_path, path])
         runner = TaskRunner(lambda: stream_weights(network, path), "stream-weights", self)
 
         def while_current(slot):
@@ -421,7 +445,8 @@ class MainWindow(QMainWindow):
             else "Problems (none)")
 
     def _refresh_banner(self) -> None:
-        self.banner.show_verdict(verdict(self.doc, self._sibling))
+        where = " + ".join(p for p in (self.doc.cfg_path, self.doc.weights_path) if p)
+        self.banner.show_verdict(verdict(self.doc, self._sibling), where)
 
     def _banner_action(self, key: str) -> None:
         if key == "open-cfg":
@@ -452,6 +477,7 @@ class MainWindow(QMainWindow):
             self.layers.select(index, tensor)
 
     def _current_changed(self, layer: int, tensor: str) -> None:
+        self._current = (layer, tensor)
         self.cfg_view.show_layer(layer)
         name = tensor or largest_tensor(self.doc.layers[layer])
         if name is not None:
@@ -513,9 +539,23 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none)").setEnabled(False)
         for cfg, weights in entries:
             text = os.path.basename(cfg) + (f" + {os.path.basename(weights)}" if weights else "")
-            action = self.recent_menu.addAction(text)
-            action.setToolTip(cfg)
+            action = self.recent_menu.addAction(f"{text}   \u2014 {short_folder(cfg)}")
+            action.setToolTip(cfg + (f"\n{weights}" if weights else ""))
             action.triggered.connect(lambda checked=False, c=cfg, w=weights: self.open_cfg(c, w))
+
+    def reload(self) -> bool:
+        """Open the cfg and weights again from disk (F5, or a file watch), keeping the
+        selected layer and the tab."""
+        cfg, weights = self.doc.cfg_path, self.doc.weights_path or self._last_weights
+        if not cfg:
+            return False
+        tab, current = self.tabs.currentIndex(), self._current
+        self.log(f"reloading {cfg}" + (f" and {os.path.basename(weights)}" if weights else ""))
+        opened = self.open_cfg(cfg, weights)
+        if opened and current is not None and current[0] < len(self.doc.layers):
+            self.layers.select(current[0], current[1] or None)
+        self.tabs.setCurrentIndex(tab)
+        return opened
 
     def open_demo(self) -> bool:
         """The bundled demo detector (with its sample image in the preview)."""
@@ -589,6 +629,7 @@ class MainWindow(QMainWindow):
         geometry = self.settings.layout("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            fit_window(self)  # saved on a larger screen: keep it on this one
         state = self.settings.layout("state")
         if state is not None:
             self.restoreState(state)

@@ -17,7 +17,7 @@ def test_recent_models_and_folders_survive_a_restart(qtbot, window, settings, tm
     assert again.settings.folder("cfg") == str(tmp_path)
     again._fill_recent()
     actions = again.recent_menu.actions()
-    assert actions[0].text() == "model.cfg + model.weights"
+    assert actions[0].text().startswith("model.cfg + model.weights   \u2014 ")
     with qtbot.waitSignal(again.stream_finished, timeout=20_000):
         actions[0].trigger()
     assert again.doc.ledger.status == "ok"
