@@ -217,7 +217,9 @@ def split_lines(text: str) -> list[str]:
 def decode_cfg_bytes(data: bytes, path: str) -> str:
     """Bytes -> text: UTF-8 (BOM dropped), Latin-1 as a fallback; binary files refused."""
     if b"\x00" in data:
-        raise CfgError("this is not a text cfg file (it contains NUL bytes)", path)
+        swapped = (" and looks like a .weights file: are the cfg and the weights swapped? "
+                   "(the cfg comes first)") if str(path).lower().endswith(".weights") else ""
+        raise CfgError(f"this is not a text cfg file (it contains NUL bytes){swapped}", path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

@@ -47,7 +47,7 @@ from darknet_inspector.gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_tex
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner, start_task
 
-CHANGED = QColor("#d7e7fb")  # changed layers / tensors in the tree and the table
+CHANGED = QColor("#9cc4f5")  # changed layers / tensors in the tree and the table
 COLUMNS = ("Layer", "Type", "Tensor", "Shape", "Changed values", "Relative change",
            "Max abs change")
 COL_LAYER, COL_TYPE, COL_TENSOR, COL_SHAPE, COL_CHANGED, COL_REL, COL_MAX = range(len(COLUMNS))

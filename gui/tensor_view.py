@@ -107,10 +107,17 @@ class TensorView(QWidget):
         layout.addLayout(grid)
         layout.addWidget(self.flags)
         layout.addLayout(tools)
+        self.hint = QLabel("No tensor selected.\nPick a layer in the tree (or one of its "
+                           "tensors) to see its histogram and statistics.")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet(f"color: {palette.MUTED_TEXT.name()};")
+        layout.addWidget(self.hint, 3)
         layout.addWidget(self.histogram, 3)
         layout.addWidget(self.filters, 2)
         self.filters.hide()
         self._empty_histogram()
+        self._show_hint(True)
         document.network_changed.connect(self.clear)
         document.weights_cleared.connect(self.clear)
 
@@ -123,12 +130,19 @@ class TensorView(QWidget):
         for value in self.values.values():
             value.setText("\u2014")
         self._empty_histogram()
+        self._show_hint(True)
         self.filters.hide()
         self.export_button.setEnabled(False)
+
+    def _show_hint(self, shown: bool) -> None:
+        """With nothing selected a hint, not an empty 0..1 chart that looks broken."""
+        self.hint.setVisible(shown)
+        self.histogram.setVisible(not shown)
 
     def show_tensor(self, layer: int, name: str) -> None:
         """Show the document's stats for one tensor."""
         self.current = (layer, name)
+        self._show_hint(False)
         spec = next((s for s in self.doc.layers[layer].weights if s.name == name), None)
         shape = shape_text(spec.shape) if spec else "?"
         kind = self.doc.layers[layer].type

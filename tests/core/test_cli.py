@@ -129,7 +129,7 @@ def test_inspect_json_has_exactly_the_contract_keys_and_types(files, capsys):
     assert code == 0 and err == ""
     report = json.loads(out)
     assert set(report) == {"cfg", "input", "bflops", "layers", "weights", "diagnosis",
-                           "problems"}
+                           "transfer", "problems"}
     assert report["cfg"] == str(cfg) and report["input"] == [3, 64, 64]
     assert report["bflops"] == pytest.approx(sum(layer["bflops"] for layer in report["layers"]),
                                              rel=1e-6) and report["bflops"] > 0
@@ -440,3 +440,11 @@ def test_detect_class_conf_raises_one_class_threshold_only(capsys, tmp_path):
     assert [d for d in everything if d["name"] != first] == kept
     code, _, err = run(capsys, *args, "--class-conf", "nosuchclass=0.5")
     assert code == 2 and "nosuchclass" in err
+
+
+def test_swapped_cfg_and_weights_say_they_look_swapped(files, capsys):
+    cfg, weights, _ = files
+    code, _, err = run(capsys, "inspect", weights, cfg)
+    assert code == 2
+    assert_one_line_error(err)
+    assert "swapped" in err

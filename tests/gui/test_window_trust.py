@@ -107,3 +107,13 @@ def test_first_start_window_fits_a_1366x768_screen(qtbot, settings, monkeypatch)
     window = MainWindow(settings)
     qtbot.addWidget(window)
     assert window.width() <= 1366 and window.height() <= 728
+
+
+def test_with_nothing_selected_the_histogram_is_a_hint(qtbot, window, tmp_path):
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(1))
+    open_and_stream(qtbot, window, cfg, weights)
+    view = window.tensor_view
+    view.clear()
+    assert view.hint.isVisible() and not view.histogram.isVisible()
+    window.layers.select(0, "weights")
+    assert view.histogram.isVisible() and not view.hint.isVisible()
