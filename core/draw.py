@@ -99,7 +99,8 @@ def place_labels(boxes: list[Rect], sizes: list[tuple[int, int]], width: int,
 
 def _text_size(pen: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
     left, top, right, bottom = pen.textbbox((0, 0), text, font=font)
-    return right - left + 4, bottom - top + 4
+    # Pillow types the box as floats; bitmap and FreeType fonts measure whole pixels
+    return int(right - left) + 4, int(bottom - top) + 4
 
 
 def _draw_label(pen: ImageDraw.ImageDraw, text: str, spot: Rect, colour, font) -> None:

@@ -4,7 +4,7 @@ the built layers (a quick rebuild from the edited layer on, for the search)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from darknet_inspector.core.cfg import Option, Section, parse_cfg, split_lines
@@ -36,7 +36,8 @@ def _section_end(network: Network, index: int, line_count: int) -> int:
 def apply_to_text(network: Network, edits: Sequence[CfgEdit]) -> str:
     """The cfg text with `edits` made; every other line kept as it is."""
     lines = split_lines(network.cfg.text)
-    operations = []
+    # lambdas whose defaults bind this edit's values (typed ..., as they have defaults)
+    operations: list[tuple[int, int, Callable[..., None]]] = []
     for edit in edits:
         section = network.layers[edit.layer].section
         if edit.delete:

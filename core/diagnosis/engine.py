@@ -56,5 +56,7 @@ def diagnose_buffer(network: Network, data, header_bytes: int, file_bytes: int
     elif ctx.alignment.healthy and ctx.missing_bytes < 0:
         findings.append(file_end.trailing_bytes(ctx))
     else:
-        findings.append(file_end.unexplained(ctx))
-    return ranked([f for f in findings if f is not None])
+        unexplained = file_end.unexplained(ctx)
+        if unexplained is not None:
+            findings.append(unexplained)
+    return ranked(findings)

@@ -66,8 +66,9 @@ def layer_outputs(model: DarknetModel, x: torch.Tensor) -> Iterator[tuple[int, t
             args.append(value)
         if model.flat_as_chw[index]:
             args = [a.view(a.shape[0], -1, 1, 1) if a.dim() == 2 else a for a in args]
-        outputs[index] = module(*args)
-        yield index, outputs[index]
+        output = module(*args)
+        outputs[index] = output
+        yield index, output
         for j in model.sources[index]:
             if j >= 0 and model.last_use[j] == index:
                 outputs[j] = None

@@ -30,6 +30,8 @@ class AntialiasBlur(nn.Module):
     """The fixed depthwise blur at the host layer's stride (no tensors in the weights
     file, none in the state_dict)."""
 
+    kernel: Tensor  # a buffer (register_buffer)
+
     def __init__(self, channels: int, antialiasing: int, stride_x: int, stride_y: int):
         super().__init__()
         size, self.padding = darknet_blur_size_and_pad(antialiasing)
