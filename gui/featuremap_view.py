@@ -95,6 +95,8 @@ class FeatureMapTab(QWidget):
         split.addWidget(scroll)
         split.addWidget(self.strip)
         split.setStretchFactor(0, 4)
+        scroll.setMinimumHeight(320)
+        split.setSizes([640, 150])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.status)

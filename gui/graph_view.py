@@ -24,7 +24,7 @@ from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.layer_model import shape_text
 
-NODE_W, NODE_H = 190.0, 46.0
+NODE_W, NODE_H = 214.0, 46.0
 GAP_X, GAP_Y = 40.0, 26.0
 STATUS_FILL = {"ok": QColor("#d7f0dc"), "partial": palette.ERROR_STRONG,
                "missing": palette.ERROR_LIGHT, "none": QColor("#eef1f4"),

@@ -1,7 +1,7 @@
 """Start the desktop app under Xvfb on a model and save a screenshot (PNG).
 
     .venv/bin/python scripts/screenshot.py CFG [WEIGHTS] -o shot.png
-        [--tab layers|preview] [--select 12 | --select 12.weights] [--filter TEXT]
+        [--tab layers|preview|graph|featuremaps] [--select 12 | --select 12.weights] [--filter TEXT]
         [--image photo.jpg] [--names coco.names] [--truncate 0.6] [--size 1400x900]
 
 Without a DISPLAY it starts its own Xvfb (apt-get install xvfb); --offscreen renders
@@ -126,11 +126,33 @@ def take(args: argparse.Namespace, settings_file: str, temp: str) -> None:
         window.select_layer(int(layer), tensor or None)
     if args.tab == "preview":
         show_preview(window, args)
+    if args.tab == "graph":
+        window.tabs.setCurrentWidget(window.graph)
+    if args.tab == "featuremaps":
+        show_feature_maps(window, args)
     settle(600)
     app.processEvents()
     grab(window, args.output)
     print(f"saved {args.output} ({window.width()}x{window.height()})")
     window.close()
+
+
+def show_feature_maps(window, args: argparse.Namespace) -> None:
+    """Run the feature-maps tab on --image for the selected layer (grid, sorted by max)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    tab = window.feature_maps
+    window.preview.open_image(args.image or str(window.preview.image_path), run=False)
+    window.tabs.setCurrentWidget(tab)
+    tab.sort.setCurrentText("max")
+    tab.compute()
+    deadline = time.monotonic() + 120
+    while tab.maps is None and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.02)
+    print(f"feature maps: {tab.status.text()}")
 
 
 def show_preview(window, args: argparse.Namespace) -> None:
@@ -154,7 +176,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("cfg")
     parser.add_argument("weights", nargs="?")
     parser.add_argument("-o", "--output", required=True)
-    parser.add_argument("--tab", choices=["layers", "preview"], default="layers")
+    parser.add_argument("--tab", choices=["layers", "preview", "graph", "featuremaps"],
+                        default="layers")
     parser.add_argument("--select", help="layer index, or index.tensor (e.g. 12.weights)")
     parser.add_argument("--filter", help="text for the layer filter box")
     parser.add_argument("--image", help="image for the preview tab")
