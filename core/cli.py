@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from darknet_inspector.core import json_safe
-from darknet_inspector.core.errors import InspectorError, UsageError
+from darknet_inspector.core.errors import Diagnostic, InspectorError, UsageError
 from darknet_inspector.core.limits import OUT_OF_MEMORY, is_out_of_memory, set_max_memory_mb
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
@@ -179,6 +179,30 @@ def _run_checked(job: Generator[object, None, JobResult]) -> JobResult | None:
         return None
 
 
+MAX_WARNINGS = 10
+
+
+def _print_warnings(warnings: Sequence[object], limit: int = MAX_WARNINGS) -> None:
+    """Warnings about what a command runs anyway (a Diagnostic or text each): one line
+    each on stderr, at most `limit`, then how many more."""
+    for warning in warnings[:limit]:
+        text = " ".join((warning.message if isinstance(warning, Diagnostic)
+                         else str(warning)).split())
+        print(f"darknet-inspector: warning: {text}", file=sys.stderr)
+    if len(warnings) > limit:
+        print(f"darknet-inspector: warning: ... and {len(warnings) - limit} more (see "
+              "`inspect`)", file=sys.stderr)
+
+
+def _weights_warnings(network, weights: str) -> list:
+    """The weights file's warnings (bytes left over after the last layer, which Darknet
+    ignores; an implausible header), from its ledger."""
+    from darknet_inspector.core.weights import read_weights
+
+    _, ledger = read_weights(network, weights)
+    return [d for d in ledger.diagnostics if d.severity == "warning"]
+
+
 def _load_network(args: argparse.Namespace):
     from darknet_inspector.core.network import load_network
 
@@ -223,6 +247,7 @@ def run_convert(args: argparse.Namespace) -> int:
                                         options))
     if result is None:
         return EXIT_PROBLEMS
+    _print_warnings(_weights_warnings(network, args.weights))
     check = result.check
     print(f"wrote {args.output} ({args.format}, {result.layers} layers, "
           f"{result.parameters:,} parameters{', BN folded' if result.fused else ''}; "
@@ -262,6 +287,7 @@ def run_dump(args: argparse.Namespace) -> int:
     model = _load_checked(args)
     if model is None:
         return EXIT_PROBLEMS
+    _print_warnings(_weights_warnings(model.network, args.weights))
     x = _read_input(args.input, model.network.input_shape)
     with torch.no_grad():
         outputs = model(torch.from_numpy(x)[None], all_outputs=True)
@@ -384,8 +410,8 @@ def run_detect(args: argparse.Namespace) -> int:
     if outcome is None:
         return EXIT_PROBLEMS
     inference, found = outcome.inference, outcome.detections
-    for note in _detect_notes(outcome.detector) + outcome.notes:
-        print(f"darknet-inspector: warning: {note}", file=sys.stderr)
+    _print_warnings(_weights_warnings(network, args.weights)
+                    + _detect_notes(outcome.detector) + outcome.notes)
     if args.json:
         _write_detect_json(args.json, args.image, inference, found)
     if save_format is not None and outcome.drawn is not None:  # drawn when --save

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.jobs.stream import StreamResult, StreamStart, StreamUpdate
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network
+from darknet_inspector.core.report import agreeing_problems
 from darknet_inspector.core.tensor_stats import TensorStats
 from darknet_inspector.core.weights import LayerRecord, Ledger, TensorRecord
 
@@ -44,6 +46,7 @@ class ModelState:
     stream_state: str = "none"  # one of STREAM_STATES
     stream_error: str | None = None
     progress: StreamProgress = field(default_factory=StreamProgress)
+    findings: list[Finding] | None = None  # the diagnosis, once it has run (core.diagnosis)
     _first_bad: int | None = None
     _error_layers: set[int] | None = None
 
@@ -53,6 +56,7 @@ class ModelState:
         self.records, self.stats, self.flagged = {}, {}, set()
         self._first_bad = self._error_layers = None
         self.ledger = self.header_bytes = None
+        self.findings = None
         self.stream_state, self.stream_error = "none", None
         self.progress = StreamProgress()
 
@@ -95,6 +99,11 @@ class ModelState:
         self.header_bytes = result.header_bytes
         self.stream_state = "done"
 
+    def set_findings(self, findings: list[Finding]) -> None:
+        """The diagnosis of the weights just read: the problems are worded as it found."""
+        self.findings = list(findings)
+        self._error_layers = None
+
     def cancel_stream(self) -> None:
         self.stream_state = "cancelled"
 
@@ -108,9 +117,14 @@ class ModelState:
         return self.network.layers if self.network else []
 
     def diagnostics(self) -> list[Diagnostic]:
+        """The cfg's and the ledger's problems; once diagnosed, worded as the diagnosis
+        found (a cfg error the weights contradict gives way to the finding, as in
+        `inspect`)."""
         found = list(self.network.diagnostics) if self.network else []
         if self.ledger is not None:
             found += self.ledger.diagnostics
+        if self.findings:
+            return agreeing_problems(found, self.ledger, self.findings)
         return found
 
     def errors(self) -> list[Diagnostic]:
@@ -129,6 +143,27 @@ class ModelState:
         if record is None:
             return None
         return next((t for t in record.tensors if t.name == name), None)
+
+    def needs_diagnosis(self) -> bool:
+        """Read to the end, and cfg and weights disagree (or a tensor looks unhealthy):
+        worth asking the diagnosis why."""
+        if self.stream_state != "done" or self.ledger is None or self.network is None:
+            return False
+        return bool(self.ledger.mismatch is not None or self.errors() or self.flagged)
+
+    def top_finding(self) -> Finding | None:
+        """The most likely cause, once diagnosed."""
+        return self.findings[0] if self.findings else None
+
+    def divergent_layer(self) -> int | None:
+        """The first layer where cfg and weights disagree, by the most likely cause."""
+        top = self.top_finding()
+        return top.layer if top is not None else None
+
+    def fix_to_save(self) -> Finding | None:
+        """The most likely finding whose fix is a cfg edit (`fixed_cfg`), verified first."""
+        edits = [f for f in self.findings or [] if f.fixed_cfg is not None]
+        return next((f for f in edits if f.verified), edits[0] if edits else None)
 
     def first_bad_layer(self) -> int | None:
         """The first layer whose tensors the weights file could not fully supply."""

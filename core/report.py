@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.core.diagnosis.training import training_state
+from darknet_inspector.core.diagnosis.transfer import TransferPreview, transfer_preview
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network, layer_bflops
@@ -22,6 +23,8 @@ class Report:
     """(layer, tensor) -> its health flags (core.tensor_stats.HEALTH_FLAGS), when read."""
     diagnosis: list[Finding] = field(default_factory=list)
     """Why cfg and weights disagree, most likely first (core.diagnosis)."""
+    transfer: TransferPreview | None = None
+    """The layers that load exactly and the cut for `partial`, when the diagnosis places it."""
 
     @property
     def has_errors(self) -> bool:
@@ -35,7 +38,8 @@ def make_report(network: Network, records: list[LayerRecord] | None = None,
     problems = list(network.diagnostics) + (list(ledger.diagnostics) if ledger else [])
     diagnosis = list(diagnosis or [])
     return Report(network, records, ledger, agreeing_problems(problems, ledger, diagnosis),
-                  dict(flags or {}), diagnosis)
+                  dict(flags or {}), diagnosis,
+                  transfer_preview(network, diagnosis) if diagnosis else None)
 
 
 def agreeing_problems(problems: list[Diagnostic], ledger: Ledger | None,
@@ -108,6 +112,7 @@ def report_to_dict(report: Report) -> dict:
         "layers": layers,
         "weights": report.ledger.to_dict() if report.ledger else None,
         "diagnosis": [finding.to_dict() for finding in report.diagnosis],
+        "transfer": _transfer(report, lambda t, cfg, weights: t.to_dict(cfg, weights)),
         "problems": [p.to_dict() for p in report.problems],
     }
 
@@ -134,6 +139,13 @@ def diagnosis_rows(diagnosis: list[Finding]) -> list[str]:
     return rows
 
 
+def _transfer(report: Report, show):
+    """`show(transfer, cfg, weights)`, or None without a transfer preview."""
+    if report.transfer is None or report.ledger is None:
+        return None
+    return show(report.transfer, report.network.path or "CFG", report.ledger.path)
+
+
 def _seen(report: Report) -> str:
     """`seen` as images and as iterations of batch*subdivisions images."""
     assert report.ledger is not None
@@ -152,6 +164,9 @@ def inspection_text(report: Report) -> str:
     rows = [f"{network.path}: {len(network.layers)} layers, input {_shape(network.input_shape)}"
             f", {network.param_count:,} parameters, {network.bflops:.3f} BFLOPS"]
     rows.extend(diagnosis_rows(report.diagnosis))
+    transfer = _transfer(report, lambda t, cfg, weights: t.text(cfg, weights))
+    if transfer:
+        rows.append(transfer)
     rows.append(f"{'#':>4}  {'type':<14} {'line':>5}  {'input':>14} -> {'output':<14} "
                 f"{'params':>10} {'BFLOPS':>8}  {'weights':<8} details")
     for layer in network.layers:

@@ -42,6 +42,9 @@ def verdict(doc: ModelDocument, sibling_weights: str | None = None) -> Verdict:
         return Verdict("busy", f"Reading {os.path.basename(doc.weights_path or '')}{size}: "
                        "each layer fills in as it is read; progress and Cancel are in the "
                        "status bar.")
+    top = doc.top_finding() if doc.stream_state == "done" else None
+    if top is not None and top.cause != "trailing_bytes":  # that one: the ledger's warning
+        return _finding_verdict(doc, top)
     if errors:
         more = f" ({len(errors) - 1} more in Problems)" if len(errors) > 1 else ""
         where = f"Layer {errors[0].layer}: " if errors[0].layer is not None else ""
@@ -58,6 +61,32 @@ def verdict(doc: ModelDocument, sibling_weights: str | None = None) -> Verdict:
     if doc.stream_state == "done" and doc.ledger is not None:
         return _ledger_verdict(doc)
     return _cfg_only_verdict(doc, sibling_weights)
+
+
+SAVE_FIXED = ("Save fixed cfg as\u2026", "save-fixed-cfg")
+
+
+def _finding_verdict(doc: ModelDocument, top) -> Verdict:
+    """The diagnosis' most likely cause and its fix (a truncation in the ledger's own
+    words, which name the tensor and byte); the other causes are counted."""
+    where = f"Layer {top.layer}, line {top.line}: " if top.layer is not None else ""
+    message = top.message
+    if top.cause == "truncated" and doc.ledger is not None:
+        ledger_error = next((d for d in doc.ledger.diagnostics if d.severity == "error"), None)
+        if ledger_error is not None:
+            where, message = "", ledger_error.message
+    mark = "verified" if top.verified else "not verified"
+    text = f"{where}{_sentence(message)}."
+    if top.fix:
+        text += f" Fix ({mark}): {top.fix}."
+    others = (doc.findings or [])[1:]
+    if others:
+        named = ", ".join(f"{f.cause}" + (f" at layer {f.layer}" if f.layer is not None else "")
+                          for f in others[:2])
+        text += f" Also in Problems: {named}."
+    # a file that matches the cfg byte for byte and only reads oddly: a warning
+    level = "error" if doc.errors() else "warning"
+    return Verdict(level, text, SAVE_FIXED if doc.fix_to_save() is not None else None)
 
 
 def _cfg_only_verdict(doc: ModelDocument, sibling: str | None) -> Verdict:

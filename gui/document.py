@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.core.jobs.stream import StreamResult, StreamStart, StreamUpdate
 from darknet_inspector.core.model_state import ModelState
 from darknet_inspector.core.network import Network
@@ -22,6 +23,7 @@ class ModelDocument(QObject):
     layer_updated = Signal(int)
     stream_ended = Signal()
     problems_changed = Signal()
+    diagnosed = Signal()
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -61,6 +63,11 @@ class ModelDocument(QObject):
     def finish_stream(self, result: StreamResult) -> None:
         self.state.finish_stream(result)
         self.stream_ended.emit()
+        self.problems_changed.emit()
+
+    def set_findings(self, findings: list[Finding]) -> None:
+        self.state.set_findings(findings)
+        self.diagnosed.emit()
         self.problems_changed.emit()
 
     def cancel_stream(self) -> None:

@@ -23,6 +23,7 @@ COLUMNS = ("#", "Type", "Options", "Input", "Output", "Params", "BFLOPS", "Offse
            "Line")
 COL_INDEX, COL_TYPE, COL_OPTIONS, COL_INPUT, COL_OUTPUT, COL_PARAMS, COL_BFLOPS, COL_OFFSET, \
     COL_STATUS, COL_LINE = range(len(COLUMNS))
+DIVERGENT_MARK = "\u2691"  # the first layer where cfg and weights disagree
 NUMERIC = {COL_INDEX, COL_PARAMS, COL_BFLOPS, COL_OFFSET, COL_LINE}
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1  # int: the layer index of any row
 TENSOR_ROLE = Qt.ItemDataRole.UserRole + 2  # str | None: the tensor name of a child row
@@ -157,13 +158,18 @@ class LayerTreeModel(QAbstractItemModel):
         layer = self.doc.layers[row]
         record = self.doc.records.get(row)
         status = self.doc.layer_status(row)
+        divergent = row == self.doc.divergent_layer()
         texts = (
-            str(layer.index), layer.type, layer.summary, shape_text(layer.input_shape),
+            f"{DIVERGENT_MARK} {layer.index}" if divergent else str(layer.index), layer.type,
+            layer.summary, shape_text(layer.input_shape),
             shape_text(layer.output_shape), f"{layer.param_count:,}" if layer.weights else "",
             bflops_text(layer_bflops(layer)),
             f"{record.tensors[0].offset:,}" if record and record.tensors else "",
             self._status_text(row, status), str(layer.line))
+        top = self.doc.top_finding()
         tooltip = "\n".join([f"[{layer.section.name}] on cfg line {layer.line}"]
+                            + ([f"{DIVERGENT_MARK} first divergent layer ({top.cause}): "
+                                f"{top.message}"] if divergent and top else [])
                             + [str(d) for d in self.doc.layer_diagnostics(row)])
         return RowView(texts, self._layer_background(row, status), _status_colour(status),
                        tooltip, row, None)
@@ -180,6 +186,8 @@ class LayerTreeModel(QAbstractItemModel):
     def _layer_background(self, row: int, status: str):
         if status == "partial":
             return palette.ERROR_STRONG
+        if row == self.doc.divergent_layer():
+            return palette.DIVERGENT
         bad = self.doc.first_bad_layer()
         if status == "missing" or (bad is not None and row > bad) \
                 or row in self.doc.error_layers():

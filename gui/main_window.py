@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from darknet_inspector.core.errors import InspectorError
-from darknet_inspector.core.jobs.save import save_array
+from darknet_inspector.core.jobs import run_job
+from darknet_inspector.core.jobs.diagnose import diagnose_weights
+from darknet_inspector.core.jobs.save import save_array, save_fixed_cfg
 from darknet_inspector.core.jobs.stream import StreamStart, StreamUpdate, stream_weights
 from darknet_inspector.core.network import load_network
 from darknet_inspector.gui.banner import Banner, verdict
@@ -73,13 +75,14 @@ def largest_tensor(layer) -> str | None:
 
 
 class MainWindow(QMainWindow):
-    stream_finished = Signal(str)  # the document's final stream state
+    stream_finished = Signal(str)  # the document's final stream state, once diagnosed
 
     def __init__(self, settings: AppSettings | None = None, parent=None):
         super().__init__(parent)
         self.settings = settings or AppSettings()
         self.doc = ModelDocument(self)
         self.stream_runner: TaskRunner | None = None
+        self.diagnosis_runner: TaskRunner | None = None
         self._runners: set[TaskRunner] = set()
         self._sibling: str | None = None
         self._stream_started_at = 0.0
@@ -224,6 +227,9 @@ class MainWindow(QMainWindow):
                                           self.run_verify)
         self.diff_action = self._action(file_menu, "Compare with other weights\u2026",
                                         self.ask_diff)
+        self.save_fixed_action = self._action(file_menu, "Save &fixed cfg as\u2026",
+                                              self.save_fixed_cfg)
+        self.save_fixed_action.setEnabled(False)
         for action in (self.verify_action, self.diff_action):
             action.setEnabled(False)
         file_menu.addSeparator()
@@ -366,6 +372,9 @@ class MainWindow(QMainWindow):
     def _detach_stream(self) -> None:
         """Stop the current stream for good before another model or file replaces it:
         cancel it, wait for its thread, and stop listening to what it still has queued."""
+        if self.diagnosis_runner is not None:  # its result belongs to the old pair
+            self.diagnosis_runner.cancel()
+            self.diagnosis_runner = None
         runner = self.stream_runner
         if runner is None:
             return
@@ -434,7 +443,47 @@ class MainWindow(QMainWindow):
             self.log(f"reading cancelled after {len(self.doc.records)} layers", "warning")
         self._update_convert_action()
         self._refresh_banner()
-        self.stream_finished.emit(state)
+        if not self._start_diagnosis():
+            self.stream_finished.emit(state)
+
+    def _start_diagnosis(self) -> bool:
+        """Ask the diagnosis (a worker) why cfg and weights disagree, when they do;
+        `stream_finished` follows its result."""
+        if not self.doc.needs_diagnosis():
+            return False
+        network, path = self.doc.network, self.doc.weights_path
+        runner = TaskRunner(lambda: diagnose_weights(network, path), "diagnose", self)
+
+        def while_current(slot):
+            return lambda *args: slot(*args) if runner is self.diagnosis_runner else None
+
+        runner.returned.connect(while_current(self._diagnosed))
+        runner.errored.connect(while_current(
+            lambda message, details: self.log(f"the diagnosis failed: {message}", "error",
+                                              details)))
+        runner.finished.connect(lambda: self._diagnosis_done(runner))
+        self.diagnosis_runner = runner
+        self._runners.add(runner)
+        runner.start()
+        return True
+
+    def _diagnosed(self, findings) -> None:
+        self.doc.set_findings(findings)
+        top = self.doc.top_finding()
+        if top is None:
+            return
+        self.log(f"diagnosis: {top.cause}" + (f" at layer {top.layer}" if top.layer is not None
+                                              else "") + f" ({len(findings)} cause(s))")
+        if top.layer is not None:
+            self.select_layer(top.layer)
+        self._update_convert_action()
+
+    def _diagnosis_done(self, runner: TaskRunner) -> None:
+        current = runner is self.diagnosis_runner
+        self._runner_done(runner)
+        if current:
+            self.diagnosis_runner = None
+            self.stream_finished.emit(self.doc.stream_state)
 
     def _refresh_problem_count(self) -> None:
         problems = self.doc.diagnostics()
@@ -457,11 +506,14 @@ class MainWindow(QMainWindow):
             self.open_weights(self._sibling)
         elif key == "reload-weights" and self.doc.weights_path:
             self.open_weights(self.doc.weights_path)
+        elif key == "save-fixed-cfg":
+            self.save_fixed_cfg()
 
     def _update_convert_action(self) -> None:
         ready = (self.doc.network is not None and self.doc.stream_state == "done"
                  and not self.doc.errors())
         self.convert_action.setEnabled(ready)
+        self.save_fixed_action.setEnabled(self.doc.fix_to_save() is not None)
         for action in (self.verify_action, self.diff_action):
             action.setEnabled(ready)
         self.verify_tab.model_ready(ready)
@@ -531,6 +583,29 @@ class MainWindow(QMainWindow):
         runner.finished.connect(lambda: self._runner_done(runner))
         self._runners.add(runner)
         runner.start()
+
+    def save_fixed_cfg(self, path: str | None = None) -> bool:
+        """Write the diagnosis' cfg fix to a NEW cfg (never over the open one) and reopen
+        it with the same weights."""
+        finding, original = self.doc.fix_to_save(), self.doc.cfg_path
+        weights = self.doc.weights_path
+        if finding is None or finding.fixed_cfg is None or not original:
+            self.log("no cfg fix to save: the diagnosis has not found one", "warning")
+            return False
+        if path is None:
+            stem, ext = os.path.splitext(original)
+            path, _ = QFileDialog.getSaveFileName(self, "Save fixed cfg as", f"{stem}-fixed"
+                                                  f"{ext or '.cfg'}",
+                                                  "Darknet cfg (*.cfg);;All files (*)")
+            if not path:
+                return False
+        try:
+            run_job(save_fixed_cfg(finding.fixed_cfg, path, original))
+        except (InspectorError, OSError) as exc:
+            self.log(f"cannot save the fixed cfg: {describe_error(exc)}", "error")
+            return False
+        self.log(f"wrote {path} ({finding.cause} fix: {finding.fix}); reopening it")
+        return self.open_cfg(path, weights)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

@@ -7,6 +7,8 @@ from PySide6.QtGui import QColor
 ERROR_STRONG = QColor("#f1a7ad")  # the layer where reading failed
 ERROR_LIGHT = QColor("#fadadd")  # layers after it, layers with cfg errors
 WARNING_LIGHT = QColor("#fff1c6")
+DIVERGENT = QColor("#ffc98a")  # the first layer where cfg and weights disagree (top cause)
+DIVERGENT_TEXT = QColor("#9a4a00")
 OK_TEXT = QColor("#1b7a34")
 ERROR_TEXT = QColor("#a3111f")
 MUTED_TEXT = QColor("#80868b")

@@ -129,7 +129,7 @@ def test_inspect_json_has_exactly_the_contract_keys_and_types(files, capsys):
     assert code == 0 and err == ""
     report = json.loads(out)
     assert set(report) == {"cfg", "input", "bflops", "layers", "weights", "diagnosis",
-                           "problems"}
+                           "transfer", "problems"}
     assert report["cfg"] == str(cfg) and report["input"] == [3, 64, 64]
     assert report["bflops"] == pytest.approx(sum(layer["bflops"] for layer in report["layers"]),
                                              rel=1e-6) and report["bflops"] > 0
