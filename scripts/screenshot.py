@@ -155,14 +155,26 @@ def show_feature_maps(window, args: argparse.Namespace) -> None:
     print(f"feature maps: {tab.status.text()}")
 
 
+def demo_image_for(cfg: str) -> str | None:
+    """The demo's sample image when CFG is the bundled demo (the app opens it only then)."""
+    from darknet_inspector.core.demo import demo_available, demo_files
+
+    if not demo_available():
+        return None
+    files = demo_files()
+    same = os.path.abspath(cfg) == os.path.abspath(files.cfg)
+    return str(files.image) if same else None
+
+
 def show_preview(window, args: argparse.Namespace) -> None:
     preview = window.preview
     if preview is None:
         raise SystemExit("the detection preview is not available (core.detect missing)")
     if args.names:
         preview.set_names(args.names)
-    if args.image:
-        preview.open_image(args.image, run=False)
+    image = args.image or demo_image_for(args.cfg)
+    if image:
+        preview.open_image(image, run=False)
     window.tabs.setCurrentWidget(preview)  # showing the tab runs the detector
     if preview.image_path:
         if preview.outcome is None and not (preview.runner and preview.runner.running):
