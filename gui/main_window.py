@@ -198,7 +198,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.tabifyDockWidget(self.problems_dock, self.log_dock)
         self.problems_dock.raise_()
-        self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
+        self.resizeDocks([self.problems_dock], [200], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         self.strip = StreamStrip()

@@ -24,11 +24,10 @@ PROBLEM_COLUMNS = ("Severity", "Layer", "Line", "Message")
 NO_PARENT = QModelIndex()
 FLAG_MARK = "\u26a0"
 DIVERGENT_MARK = "\u2691"
-LEGEND = (f"{FLAG_MARK} in the layer tree: a tensor raises a health flag (NaN/Inf, negative "
-          "or near-zero batch-norm variance, dead filters, all zeros), listed here as "
-          f"\u201cflag\u201d rows. {DIVERGENT_MARK} (orange row): the first layer where cfg "
-          "and weights disagree, by the most likely cause. Red rows: where the weights file "
-          "ran out, the layers it no longer reaches, and layers with cfg errors.")
+LEGEND = (f"{FLAG_MARK} a tensor raises a health flag (NaN/Inf, negative or near-zero "
+          "batch-norm variance, dead filters, all zeros): its \u201cflag\u201d rows here "
+          f"\u00b7 {DIVERGENT_MARK} orange: the first layer where cfg and weights disagree "
+          "(top cause) \u00b7 red: where the weights ran out, and after")
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def test_problems_list_flagged_tensors_under_a_legend_for_the_mark(qtbot, window
     assert [(p.layer, p.message) for p in flags] == [
         (0, "\u26a0 0.rolling_variance: 1 negative batch-norm variance(s)")]
     legend = window.problems.legend.text()
-    assert legend.startswith("\u26a0 in the layer tree: a tensor raises a health flag")
+    assert legend.startswith("\u26a0 a tensor raises a health flag")
     assert "negative or near-zero batch-norm variance" in legend and "\u2691" in legend
     assert not window.problems.legend.isHidden()
 
