@@ -3,9 +3,9 @@
 (src/parser.c), `make_*_layer` (src/rnn_layer.c, src/gru_layer.c, src/lstm_layer.c,
 src/crnn_layer.c, src/conv_lstm_layer.c) and the nested loads in `load_weights_upto`.
 
-Their state carries over from one call to the next, so a single forward pass is not
-Darknet's answer in general: these layers are shown (shapes, weights) but not run, except
-[history], which at inference (one time step) is a plain copy.
+All run as Darknet's inference does (core.layers.recurrent_run): one time step from the
+zero state a freshly loaded network holds. [conv_lstm] with `bottleneck=1` is shown but
+not run: Darknet's CPU forward has no bottleneck path.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from darknet_inspector.core.activations import activation_or_default, is_known_activation
+from darknet_inspector.core.layers.activation import plain_activation
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
@@ -31,6 +33,8 @@ from darknet_inspector.core.layers.connected import (
     connected_weight_layout,
 )
 from darknet_inspector.core.layers.convolutional import (
+    ConvModule,
+    ConvolutionalParams,
     conv_weight_layout,
     darknet_activation,
     darknet_conv_out_size,
@@ -42,6 +46,14 @@ from darknet_inspector.core.layers.flops import (
     darknet_float_sum,
 )
 from darknet_inspector.core.layers.held import HeldTensors
+from darknet_inspector.core.layers.recurrent_run import (
+    ConvLstmModule,
+    CrnnModule,
+    GruModule,
+    LstmModule,
+    RnnModule,
+    rnn_self_activation,
+)
 from darknet_inspector.core.layers.registry import register
 
 RNN_LAYERS = ("input_layer", "self_layer", "output_layer")
@@ -50,9 +62,13 @@ GRU_LAYERS = ("input_z_layer", "input_r_layer", "input_h_layer",
 LSTM_LAYERS = ("wf", "wi", "wg", "wo", "uf", "ui", "ug", "uo")
 
 
-def not_runnable(ctx: BuildContext) -> None:
-    ctx.warn(f"[{ctx.section.name}] is not runnable in this tool (shapes and weights are "
-             "shown): its state carries over between calls in Darknet")
+def conv_lstm_bottleneck_not_runnable(ctx: BuildContext) -> None:
+    """`forward_conv_lstm_layer` (src/conv_lstm_layer.c, CPU) has no bottleneck path (it
+    runs wf, a 2*output-channel conv, on the output-channel h and wi/wg/wo that were never
+    made); only the GPU forward implements `bottleneck=1`."""
+    ctx.warn("[conv_lstm] bottleneck=1 is not runnable in this tool (shapes and weights are "
+             "shown): Darknet's CPU forward has no bottleneck path, only its GPU build runs "
+             "it", ctx.section.line_of("bottleneck"))
 
 
 def nested_connected(names: tuple[str, ...], sizes: dict[str, tuple[int, int]],
@@ -81,6 +97,8 @@ class RnnParams(LayerParams):
     activation: str
     batch_normalize: bool
     logistic: int
+    zeroes: bool = False
+    shortcut: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,7 @@ class RecurrentConvGeometry:
     out_w: int
     batch_normalize: bool
     xnor: bool
+    dilation: int = 1
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,7 @@ class CrnnParams(LayerParams):
     hidden: int
     output: int
     activation: str
+    shortcut: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,7 @@ class ConvLstmParams(LayerParams):
     activation: str
     peephole: bool
     bottleneck: bool
+    lstm_activation: str = "tanh"
 
 
 @dataclass(frozen=True)
@@ -132,15 +153,8 @@ class HistoryParams(LayerParams):
     history_size: int
 
 
-class RecurrentType(LayerType):
-    """Layer types shown but not run: the module only holds the tensors."""
-
-    def module(self, layer: Layer) -> nn.Module:
-        return HeldTensors(layer)
-
-
 @register
-class Rnn(TransposedConnectedWeights, RecurrentType):
+class Rnn(TransposedConnectedWeights, LayerType):
     name = "rnn"
     known_keys = frozenset({"shortcut"})
 
@@ -149,20 +163,27 @@ class Rnn(TransposedConnectedWeights, RecurrentType):
         inputs = math.prod(ctx.require_input())
         output = positive(s, "output", s.int("output", 1))
         hidden = positive(s, "hidden", s.int("hidden", 1))
-        activation = darknet_activation(ctx, "logistic")
+        activation, zeroes = plain_activation(ctx, "logistic")
         bn = bool(s.int("batch_normalize", 0))
         log = s.int("logistic", 0)
         sizes = dict(input_layer=(inputs, hidden), self_layer=(hidden, hidden),
                      output_layer=(hidden, output))
-        not_runnable(ctx)
         params = RnnParams(inputs=inputs, hidden=hidden, output=output, activation=activation,
-                           batch_normalize=bn, logistic=log)
+                           batch_normalize=bn, logistic=log, zeroes=zeroes,
+                           shortcut=bool(s.int("shortcut", 0)))
         return Built((output,), params, nested_connected(RNN_LAYERS, sizes, bn),
-                     runnable=False, summary=f"{inputs} -> {hidden} -> {output}")
+                     summary=f"{inputs} -> {hidden} -> {output}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        """Its nested [connected] layers run `activate_array` (`forward_connected_layer`)."""
+        p = layer.params_as(RnnParams)
+        own = rnn_self_activation(p.activation, p.logistic)
+        return RnnModule(p.inputs, p.hidden, p.output, p.activation, p.zeroes, own,
+                         p.zeroes and own == p.activation, p.batch_normalize, p.shortcut)
 
 
 @register
-class Gru(TransposedConnectedWeights, RecurrentType):
+class Gru(TransposedConnectedWeights, LayerType):
     name = "gru"
 
     def build(self, ctx: BuildContext) -> Built:
@@ -172,14 +193,16 @@ class Gru(TransposedConnectedWeights, RecurrentType):
         bn = bool(s.int("batch_normalize", 0))
         sizes = {name: ((inputs if name.startswith("input") else output), output)
                  for name in GRU_LAYERS}
-        not_runnable(ctx)
         return Built((output,), RecurrentParams(inputs, output, bn),
-                     nested_connected(GRU_LAYERS, sizes, bn), runnable=False,
-                     summary=f"{inputs} -> {output}")
+                     nested_connected(GRU_LAYERS, sizes, bn), summary=f"{inputs} -> {output}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        p = layer.params_as(RecurrentParams)
+        return GruModule(p.inputs, p.output, p.batch_normalize)
 
 
 @register
-class Lstm(TransposedConnectedWeights, RecurrentType):
+class Lstm(TransposedConnectedWeights, LayerType):
     name = "lstm"
 
     def build(self, ctx: BuildContext) -> Built:
@@ -189,10 +212,12 @@ class Lstm(TransposedConnectedWeights, RecurrentType):
         bn = bool(s.int("batch_normalize", 0))
         sizes = {name: ((output if name.startswith("w") else inputs), output)
                  for name in LSTM_LAYERS}
-        not_runnable(ctx)
         return Built((output,), RecurrentParams(inputs, output, bn),
-                     nested_connected(LSTM_LAYERS, sizes, bn), runnable=False,
-                     summary=f"{inputs} -> {output}")
+                     nested_connected(LSTM_LAYERS, sizes, bn), summary=f"{inputs} -> {output}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        p = layer.params_as(RecurrentParams)
+        return LstmModule(p.inputs, p.output, p.batch_normalize)
 
 
 def recurrent_conv_geometry(ctx: BuildContext) -> RecurrentConvGeometry:
@@ -212,7 +237,24 @@ def recurrent_conv_geometry(ctx: BuildContext) -> RecurrentConvGeometry:
     return RecurrentConvGeometry(c=c, h=h, w=w, size=size, stride=stride, groups=groups,
                                  padding=padding, out_h=out_h, out_w=out_w,
                                  batch_normalize=bool(s.int("batch_normalize", 0)),
-                                 xnor=bool(s.int("xnor", 0)))
+                                 xnor=bool(s.int("xnor", 0)),
+                                 dilation=positive(s, "dilation", s.int("dilation", 1)))
+
+
+def nested_conv_module(layer: Layer, g: RecurrentConvGeometry, channels: int, filters: int,
+                       activation: str) -> ConvModule:
+    """One nested [convolutional] as `make_crnn_layer` / `make_conv_lstm_layer` make it:
+    the layer's window, stride, dilation, padding, groups, batch norm, xnor and
+    activation, over the layer's input height and width."""
+    params = ConvolutionalParams(
+        filters=filters, size=g.size, stride_x=g.stride, stride_y=g.stride,
+        dilation=g.dilation, padding=g.padding, groups=g.groups, activation=activation,
+        batch_normalize=g.batch_normalize, share_from=None, xnor=g.xnor, binary=False,
+        flipped=False, in_channels=channels)
+    inner = Layer(index=layer.index, type="convolutional", line=layer.line,
+                  section=layer.section, input_shape=(channels, g.h, g.w),
+                  output_shape=(filters, g.out_h, g.out_w), inputs=(), params=params)
+    return ConvModule(inner)
 
 
 def inner_conv_bflops(g: RecurrentConvGeometry, channels: int, filters: int) -> float:
@@ -222,7 +264,7 @@ def inner_conv_bflops(g: RecurrentConvGeometry, channels: int, filters: int) -> 
 
 
 @register
-class Crnn(RecurrentType):
+class Crnn(LayerType):
     name = "crnn"
     known_keys = frozenset({"shortcut", "dilation"})
 
@@ -241,10 +283,18 @@ class Crnn(RecurrentType):
         weights = (nested_conv("input_layer", hidden, g.c, groups, size, bn)
                    + nested_conv("self_layer", hidden, hidden, groups, size, bn)
                    + nested_conv("output_layer", output, hidden, groups, size, bn))
-        not_runnable(ctx)
-        params = CrnnParams(g, hidden=hidden, output=output, activation=activation)
-        return Built((output, g.out_h, g.out_w), params, weights, runnable=False,
+        params = CrnnParams(g, hidden=hidden, output=output, activation=activation,
+                            shortcut=bool(s.int("shortcut", 0)))
+        return Built((output, g.out_h, g.out_w), params, weights,
                      summary=f"{hidden} -> {output} {size}x{size}")
+
+    def module(self, layer: Layer) -> nn.Module:
+        p = layer.params_as(CrnnParams)
+        g, act = p.geometry, p.activation
+        return CrnnModule(nested_conv_module(layer, g, g.c, p.hidden, act),
+                          nested_conv_module(layer, g, p.hidden, p.hidden, act),
+                          nested_conv_module(layer, g, p.hidden, p.output, act),
+                          (p.hidden, g.out_h, g.out_w), p.shortcut)
 
     def bflops(self, layer: Layer) -> float:
         """`make_crnn_layer`: input + self + output layers' bflops, a float sum."""
@@ -266,7 +316,7 @@ def conv_lstm_load_order(peephole: bool, bottleneck: bool) -> list[str]:
 
 
 @register
-class ConvLstm(RecurrentType):
+class ConvLstm(LayerType):
     name = "conv_lstm"
     known_keys = frozenset({"state_constrain", "shortcut", "lstm_activation",
                             "time_normalizer", "dilation"})
@@ -285,11 +335,24 @@ class ConvLstm(RecurrentType):
             if name == "wf" and bottleneck:
                 channels = 2 * output
             weights += nested_conv(name, output, channels, groups, size, bn)
-        not_runnable(ctx)
+        if bottleneck:
+            conv_lstm_bottleneck_not_runnable(ctx)
+        lstm_activation = conv_lstm_activation(ctx)
         params = ConvLstmParams(g, output=output, activation=activation, peephole=peephole,
-                                bottleneck=bottleneck)
-        return Built((output, g.out_h, g.out_w), params, weights, runnable=False,
+                                bottleneck=bottleneck, lstm_activation=lstm_activation)
+        return Built((output, g.out_h, g.out_w), params, weights, runnable=not bottleneck,
                      summary=f"{output} {size}x{size}" + (" peephole" if peephole else ""))
+
+    def module(self, layer: Layer) -> nn.Module:
+        p = layer.params_as(ConvLstmParams)
+        if p.bottleneck:
+            return HeldTensors(layer)
+        g = p.geometry
+        convs = {name: nested_conv_module(layer, g, g.c if name.startswith("u") else p.output,
+                                          p.output, p.activation)
+                 for name in conv_lstm_load_order(p.peephole, p.bottleneck)}
+        return ConvLstmModule(convs, (p.output, g.out_h, g.out_w), p.peephole,
+                              p.lstm_activation)
 
     def bflops(self, layer: Layer) -> float:
         """uf ui ug uo (input -> output), wf (2*output with bottleneck), wi wg wo (none
@@ -301,6 +364,23 @@ class ConvLstm(RecurrentType):
         inner += [0.0 if p.bottleneck else inner_conv_bflops(g, out, out)] * 3
         inner += [inner_conv_bflops(g, out, out) if p.peephole else 0.0] * 3
         return darknet_conv_lstm_bflops(inner, out * g.out_h * g.out_w, p.peephole)
+
+
+def conv_lstm_activation(ctx: BuildContext) -> str:
+    """`parse_conv_lstm`'s `lstm_activation` (tanh by default): the GPU forward applies it
+    to g and to c for the output; AlexeyAB's CPU forward always uses tanh there. We
+    follow the cfg, and say so when the two builds differ."""
+    s = ctx.section
+    name = s.str("lstm_activation", "tanh")
+    if not is_known_activation(name):
+        ctx.warn(f"unknown lstm_activation={name}; Darknet replaces it with relu",
+                 s.line_of("lstm_activation"))
+    name = activation_or_default(name)
+    if name != "tanh":
+        ctx.warn(f"[conv_lstm] lstm_activation={name}: computed here as the cfg asks, as "
+                 "Darknet's GPU build does; AlexeyAB's CPU forward uses tanh there",
+                 s.line_of("lstm_activation"))
+    return name
 
 
 @register

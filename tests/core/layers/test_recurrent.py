@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.network import load_network
 from darknet_inspector.core.weights import WeightsHeader
@@ -39,9 +37,8 @@ def test_rnn_nests_input_self_output_connected_layers():
                                   + connected("self_layer.", 4, 4, True)
                                   + connected("output_layer.", 4, 5, True))
     assert layer.weight_bytes == 4 * ((4 + 48 + 12) + (4 + 16 + 12) + (5 + 20 + 15))
-    assert not layer.runnable
-    assert any("not runnable in this tool (shapes and weights are shown)" in m
-               for m in messages(network, "warning"))
+    assert layer.runnable
+    assert messages(network, "warning") == []
 
 
 def test_gru_loads_input_then_state_gates():
@@ -97,7 +94,7 @@ def test_conv_lstm_load_order_and_channels(peephole, bottleneck, order):
     assert layout(network, 0) == expected
 
 
-def test_recurrent_weights_load_into_dotted_names_and_running_is_refused(tmp_path):
+def test_recurrent_weights_load_into_dotted_names_including_transposed(tmp_path):
     network = build("[rnn]\noutput=3\nhidden=2\n", width=2, height=1, channels=1)
     plain_dir, flipped_dir = tmp_path / "plain", tmp_path / "flipped"
     plain_dir.mkdir()
@@ -108,8 +105,8 @@ def test_recurrent_weights_load_into_dotted_names_and_running_is_refused(tmp_pat
         np.testing.assert_array_equal(model.layers[index].darknet_tensor(name).numpy(), values)
         np.testing.assert_array_equal(flipped.layers[index].darknet_tensor(name).numpy(),
                                       values)
-    with pytest.raises(InspectorError, match="not runnable in this tool"):
-        model(torch.zeros(1, 1, 1, 2))
+    np.testing.assert_array_equal(outputs(model, np.ones((1, 1, 1, 2)))[0],
+                                  outputs(flipped, np.ones((1, 1, 1, 2)))[0])
 
 
 def test_history_keeps_the_input_then_zeros(tmp_path):

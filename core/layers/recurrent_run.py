@@ -1,0 +1,161 @@
+"""The recurrent family run as Darknet runs it at inference: `detector test` and the
+other inference paths parse the cfg with `time_steps=1` (`parse_network_cfg_custom(cfg,
+1, 1)`, src/parser.c), so each forward is one time step, and `state.train=0` neither
+resets nor advances the state. The state buffers are `calloc`ed by `make_*_layer`: the
+first forward of a freshly loaded network starts from zeros. Darknet keeps `l.state`
+(`l.h_cpu`, `l.c_cpu`) across `network_predict` calls; we compute that first call, every
+forward (and every sample of a batch) from the zero state.
+
+Sources: `forward_rnn_layer` (src/rnn_layer.c), `forward_crnn_layer` (src/crnn_layer.c),
+`forward_gru_layer` (src/gru_layer.c), `forward_lstm_layer` (src/lstm_layer.c),
+`forward_conv_lstm_layer` and `forward_conv_lstm_layer_gpu` (src/conv_lstm_layer.c).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from darknet_inspector.core.activations import Activate
+from darknet_inspector.core.layers.base import DarknetModule
+from darknet_inspector.core.layers.connected import ConnectedModule
+from darknet_inspector.core.layers.convolutional import ConvModule
+
+
+def rnn_self_activation(activation: str, logistic: int) -> str:
+    """`make_rnn_layer`: the self layer uses loggy with `logistic=2`, logistic with
+    `logistic=1`, else the layer's activation."""
+    return {1: "logistic", 2: "loggy"}.get(logistic, activation)
+
+
+def rnn_next_state(state: Tensor, from_input: Tensor, from_self: Tensor,
+                   shortcut: bool) -> Tensor:
+    """`forward_rnn_layer` / `forward_crnn_layer`: the new state is the input layer's
+    plus the self layer's output, plus the old state with `shortcut=1` (at inference the
+    state pointer does not move, so the old state is copied onto itself)."""
+    new = from_input + from_self
+    return new + state if shortcut else new
+
+
+def gru_output(state: Tensor, z: Tensor, h: Tensor) -> Tensor:
+    """`weighted_sum_cpu(l.state, l.h_cpu, l.z_cpu, ...)` (src/blas.c): z*state + (1-z)*h."""
+    return z * state + (1 - z) * h
+
+
+class RnnModule(DarknetModule):
+    """[rnn]: input, self and output [connected] layers, one step from the zero state."""
+
+    def __init__(self, inputs: int, hidden: int, output: int, activation: str, zeroes: bool,
+                 self_activation: str, self_zeroes: bool, batch_normalize: bool,
+                 shortcut: bool):
+        super().__init__()
+        self.hidden = hidden
+        self.shortcut = shortcut
+        self.input_layer = ConnectedModule(inputs, hidden, batch_normalize, activation, zeroes)
+        self.self_layer = ConnectedModule(hidden, hidden, batch_normalize, self_activation,
+                                          self_zeroes)
+        self.output_layer = ConnectedModule(hidden, output, batch_normalize, activation,
+                                            zeroes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(x.shape[0], -1)
+        state = flat.new_zeros(flat.shape[0], self.hidden)
+        state = rnn_next_state(state, self.input_layer(flat), self.self_layer(state),
+                               self.shortcut)
+        return self.output_layer(state)
+
+
+class CrnnModule(DarknetModule):
+    """[crnn]: [rnn] with three nested [convolutional] layers over a (hidden, H, W) state."""
+
+    def __init__(self, input_layer: ConvModule, self_layer: ConvModule,
+                 output_layer: ConvModule, state_shape: tuple[int, int, int], shortcut: bool):
+        super().__init__()
+        self.input_layer = input_layer
+        self.self_layer = self_layer
+        self.output_layer = output_layer
+        self.state_shape = state_shape
+        self.shortcut = shortcut
+
+    def forward(self, x: Tensor) -> Tensor:
+        state = x.new_zeros(x.shape[0], *self.state_shape)
+        state = rnn_next_state(state, self.input_layer(x), self.self_layer(state),
+                               self.shortcut)
+        return self.output_layer(state)
+
+
+class GruModule(DarknetModule):
+    """[gru]: z = logistic(Wz x + Uz s), r = logistic(Wr x + Ur s), candidate
+    h = logistic(Wh x + Uh (r*s)) -- logistic, not tanh: `forward_gru_layer` uses tanh only
+    `#ifdef USET`, which gru_layer.c never defines --, output z*s + (1-z)*h."""
+
+    def __init__(self, inputs: int, output: int, batch_normalize: bool):
+        super().__init__()
+        self.output = output
+        for name in ("input_z_layer", "input_r_layer", "input_h_layer"):
+            self.add_module(name, ConnectedModule(inputs, output, batch_normalize))
+        for name in ("state_z_layer", "state_r_layer", "state_h_layer"):
+            self.add_module(name, ConnectedModule(output, output, batch_normalize))
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(x.shape[0], -1)
+        state = flat.new_zeros(flat.shape[0], self.output)
+        z = torch.sigmoid(self.input_z_layer(flat) + self.state_z_layer(state))
+        r = torch.sigmoid(self.input_r_layer(flat) + self.state_r_layer(state))
+        h = torch.sigmoid(self.input_h_layer(flat) + self.state_h_layer(r * state))
+        return gru_output(state, z, h)
+
+
+class LstmModule(DarknetModule):
+    """[lstm]: gates f, i, o logistic and g tanh over W (from h) plus U (from the input);
+    c = f*c + i*g, output h = o*tanh(c); h and c start at zero."""
+
+    def __init__(self, inputs: int, output: int, batch_normalize: bool):
+        super().__init__()
+        self.output = output
+        for name in ("wf", "wi", "wg", "wo"):
+            self.add_module(name, ConnectedModule(output, output, batch_normalize))
+        for name in ("uf", "ui", "ug", "uo"):
+            self.add_module(name, ConnectedModule(inputs, output, batch_normalize))
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(x.shape[0], -1)
+        h = c = flat.new_zeros(flat.shape[0], self.output)
+        f = torch.sigmoid(self.wf(h) + self.uf(flat))
+        i = torch.sigmoid(self.wi(h) + self.ui(flat))
+        g = torch.tanh(self.wg(h) + self.ug(flat))
+        o = torch.sigmoid(self.wo(h) + self.uo(flat))
+        c = f * c + i * g
+        return o * torch.tanh(c)
+
+
+class ConvLstmModule(DarknetModule):
+    """[conv_lstm] without bottleneck: as [lstm] with nested convolutions; with
+    `peephole=1`, vf and vi (from the old c) add to f and i, vo (from the new c) to o.
+    g and the output's activation of c are `lstm_activation` (tanh by default). The
+    cell clamp (`state_constrain`) and NaN repair act on the kept state after the output
+    is taken, so they do not change one step's output."""
+
+    def __init__(self, convs: dict[str, ConvModule], state_shape: tuple[int, int, int],
+                 peephole: bool, lstm_activation: str):
+        super().__init__()
+        for name, conv in convs.items():
+            self.add_module(name, conv)
+        self.state_shape = state_shape
+        self.peephole = peephole
+        self.lstm_act = Activate(lstm_activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = c = x.new_zeros(x.shape[0], *self.state_shape)
+        f = self.wf(h) + self.uf(x)
+        i = self.wi(h) + self.ui(x)
+        if self.peephole:
+            f = f + self.vf(c)
+            i = i + self.vi(c)
+        f, i = torch.sigmoid(f), torch.sigmoid(i)
+        g = self.lstm_act(self.wg(h) + self.ug(x))
+        c = f * c + i * g
+        o = self.wo(h) + self.uo(x)
+        if self.peephole:
+            o = o + self.vo(c)
+        return torch.sigmoid(o) * self.lstm_act(c)
