@@ -3,9 +3,19 @@
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
 
-from darknet_inspector.core.layers.detection import DetectionParams
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from darknet_inspector.core.detect import Detector
+from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.core.layers import head_type
+from darknet_inspector.core.layers.detection import DetectionParams, decode_detection
+from darknet_inspector.core.model import load_model
+from darknet_inspector.core.network import load_network
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -14,6 +24,8 @@ from tests.core.layers.layer_support import (
     random_input,
     softmax,
 )
+from tests.core.layers.layer_support import cfg as cfg_text
+from tests.helpers import write_random_weights
 
 
 def detection(output: int = 2 * 2 * ((1 + 4) * 2 + 3), soft: int = 1) -> str:
@@ -53,3 +65,58 @@ def test_detection_without_softmax_is_a_copy(tmp_path):
     model, _, _ = loaded(network, tmp_path)
     raw, got = outputs(model, random_input(network))
     np.testing.assert_array_equal(got, raw)
+
+
+def test_detection_decodes_as_get_detection_detections():
+    """side=2, num=2, classes=3: 12 class scores, 8 scales, then 8 boxes of 4 values."""
+    params = DetectionParams(classes=3, coords=4, num=2, side=2, sqrt=True, softmax=True)
+    rng = np.random.default_rng(0)
+    flat = rng.uniform(0.1, 0.9, 52).astype(np.float32)
+    decoded = decode_detection(params, torch.from_numpy(flat))
+    classes, scales, boxes = flat[:12].reshape(4, 3), flat[12:20], flat[20:].reshape(8, 4)
+    for i in range(4):  # cells, row-major
+        row, col = divmod(i, 2)
+        for n in range(2):
+            k = i * 2 + n
+            x, y, w, h = boxes[k]
+            expected = [(x + col) / 2, (y + row) / 2, w * w, h * h]
+            np.testing.assert_allclose(decoded.boxes[k].numpy(), expected, rtol=1e-6)
+            np.testing.assert_allclose(decoded.probs[k].numpy(), scales[k] * classes[i],
+                                       rtol=1e-6)
+    assert torch.isinf(decoded.gate).all()
+    no_sqrt = decode_detection(dataclasses.replace(params, sqrt=False), torch.from_numpy(flat))
+    np.testing.assert_allclose(no_sqrt.boxes[:, 2:].numpy(), boxes[:, 2:], rtol=1e-6)
+
+
+def test_detection_objectness_is_each_boxs_scale_per_cell():
+    network = build(detection())
+    flat = torch.arange(52, dtype=torch.float32)
+    got = head_type("detection").objectness(network.layers[1], flat)
+    assert got.shape == (2, 2, 2)
+    assert got[1, 0, 1].item() == 12 + 1 * 2 + 1  # box 1 of cell (row 0, col 1)
+
+
+def test_detection_with_fewer_than_four_coords_says_darknet_reads_past_it():
+    params = DetectionParams(classes=1, coords=2, num=1, side=1)
+    with pytest.raises(InspectorError, match="coords=2: Darknet reads 4 box values"):
+        decode_detection(params, torch.zeros(params.required_inputs))
+
+
+def test_detect_finds_yolov1_boxes_in_image_pixels(tmp_path):
+    cfg = tmp_path / "v1.cfg"
+    cfg.write_text(cfg_text(detection()))
+    weights = tmp_path / "v1.weights"
+    write_random_weights(load_network(cfg), weights, seed=2)
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (30, 50, 3), np.uint8)).save(image)
+    detector = Detector(load_model(cfg, weights)[0])
+    inference = detector.infer(image)
+    found = detector.detections(inference, conf=0.0, nms=0)
+    decoded = inference.candidates[0]
+    assert len(found) == int((decoded.probs > 0).sum()) > 0
+    best = max(found, key=lambda d: d.confidence)
+    index, k = divmod(int(torch.argmax(decoded.probs)), 3)
+    x, y, w, h = decoded.boxes[index].tolist()
+    assert best.class_id == k
+    assert best.box == pytest.approx([(x - w / 2) * 50, (y - h / 2) * 30,
+                                      (x + w / 2) * 50, (y + h / 2) * 30])

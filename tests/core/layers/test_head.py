@@ -31,8 +31,8 @@ def test_exactly_the_four_detection_heads_say_they_are_heads():
     assert head_type("convolutional") is None and not layer_type("convolutional").is_head
 
 
-def test_the_preview_decodes_every_head_but_detection():
-    assert decodable_types() == ["Gaussian_yolo", "region", "yolo"]
+def test_the_preview_decodes_every_head():
+    assert decodable_types() == ["Gaussian_yolo", "detection", "region", "yolo"]
 
 
 def test_opencv_builds_yolo_and_region_as_heads():
@@ -56,7 +56,7 @@ def test_detection_has_no_per_anchor_filters():
     head = head_type(layer.type)
     assert head.required_inputs(layer) == 2 * 2 * ((1 + 4) * 2 + 3)
     assert head.filters_per_class(layer) is None
-    assert not head.can_decode
+    assert head.can_decode
 
 
 def test_as_opencv_leaves_a_plain_layer_as_it_is():
