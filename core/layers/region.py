@@ -92,8 +92,10 @@ class Region(HeadType):
         runnable = c == params.required_channels
         if tree:
             runnable = False
-            ctx.warn(f"[region] tree={tree}: the hierarchical softmax needs that tree file; "
-                     "this layer is not run by this tool (shapes are shown)", s.line_of("tree"))
+            ctx.warn(f"[region] tree={tree}: YOLO9000's hierarchical softmax and its "
+                     "decoding need that tree file, and this tool never opens a path written "
+                     "inside a cfg; this layer is not run by this tool (shapes and weights are "
+                     "shown)", s.line_of("tree"))
         if coords < OBJECTNESS_ENTRY:
             runnable = False
             ctx.warn(f"[region] coords={coords}: Darknet always reads objectness at entry 4 "
