@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,11 +31,10 @@ from darknet_inspector.core.layers import head_type, registered_types
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.head import Decoded, HeadParams, HeadType
 from darknet_inspector.core.model import DarknetModel
+from darknet_inspector.core.nms import greedy_nms
 
 Size = tuple[int, int]
-NMS_MATRIX_LIMIT = 2048
 MAX_NMS_CANDIDATES = 20000  # an untrained model can put 10^5 pairs over the threshold
-NMS_FIXED_POINT_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -89,125 +87,6 @@ def correct_boxes(boxes: Tensor, image_size: Size, input_size: Size, letterbox: 
     shift = torch.tensor([(net_w - new_w) / 2.0 / net_w, (net_h - new_h) / 2.0 / net_h],
                          dtype=boxes.dtype, device=boxes.device)
     return torch.cat([(boxes[:, :2] - shift) / ratio, boxes[:, 2:] / ratio], dim=1)
-
-
-# ---------------------------------------------------------------- NMS
-
-def _sides(boxes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """left, top, right, bottom of centre-size boxes (last dimension x, y, w, h)."""
-    x, y, w, h = boxes.unbind(-1)
-    return x - w / 2, y - h / 2, x + w / 2, y + h / 2
-
-
-def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """IoU of centre-size boxes a and b (broadcast over leading dimensions), as Darknet's
-    `box_iou` (src/box.c): 0 when either side of the intersection is negative."""
-    al, at, ar, ab = _sides(a)
-    bl, bt, br, bb = _sides(b)
-    iw = (torch.minimum(ar, br) - torch.maximum(al, bl)).clamp_(min=0)
-    ih = (torch.minimum(ab, bb) - torch.maximum(at, bt)).clamp_(min=0)
-    inter = iw * ih
-    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
-    return torch.where(inter > 0, inter / union, torch.zeros_like(inter))
-
-
-def box_diou(a: Tensor, b: Tensor, beta: float) -> Tensor:
-    """DIoU as Darknet's `box_diounms` (src/box.c): IoU minus (centre distance^2 /
-    enclosing diagonal^2) ** beta; plain IoU when the diagonal is 0."""
-    al, at, ar, ab = _sides(a)
-    bl, bt, br, bb = _sides(b)
-    cw = torch.maximum(ar, br) - torch.minimum(al, bl)
-    ch = torch.maximum(ab, bb) - torch.minimum(at, bt)
-    diagonal = cw * cw + ch * ch
-    dx, dy = a[..., 0] - b[..., 0], a[..., 1] - b[..., 1]
-    term = torch.pow((dx * dx + dy * dy) / torch.where(diagonal == 0, 1, diagonal), beta)
-    iou = box_iou(a, b)
-    return torch.where(diagonal == 0, iou, iou - term)
-
-
-def nms_overlap(kind: str, beta: float) -> Callable[[Tensor, Tensor], Tensor]:
-    """The overlap Darknet's NMS compares with the threshold, by the head's `nms_kind`
-    (`parse_yolo` + `test_detector`, src/parser.c, src/detector.c): `default` (and any
-    unknown name) -> `do_nms_sort` with IoU; `greedynms` -> `diounms_sort` with
-    `box_diou`, whose exponent is fixed at 0.6; `diounms` -> `box_diounms` with beta_nms."""
-    if kind == "greedynms":
-        return lambda a, b: box_diou(a, b, 0.6)
-    if kind == "diounms":
-        return lambda a, b: box_diou(a, b, beta)
-    return box_iou
-
-
-def greedy_nms(boxes: Tensor, scores: Tensor, classes: Tensor, thresh: float,
-               kind: str = "default", beta: float = 0.6, agnostic: bool = False,
-               matrix_limit: int = NMS_MATRIX_LIMIT) -> Tensor:
-    """Darknet's greedy NMS (`do_nms_sort` / `diounms_sort`, src/box.c): by falling
-    score, each surviving box removes later boxes of its class whose overlap > thresh
-    (every class when `agnostic`). Returns the kept indices, highest score first."""
-    order = torch.argsort(scores, descending=True, stable=True)
-    overlap = nms_overlap(kind, beta)
-    if order.numel() <= matrix_limit or agnostic:
-        groups = [order]
-    else:  # classes never suppress each other: smaller problems, one per class
-        groups = [order[classes[order] == k] for k in torch.unique(classes).tolist()]
-    kept = []
-    for group in groups:
-        if group.numel() == 0:
-            continue
-        if group.numel() <= matrix_limit:
-            keep = _nms_by_matrix(boxes[group], classes[group], thresh, overlap, agnostic)
-        else:
-            keep = _nms_by_rows(boxes[group], classes[group], thresh, overlap, agnostic)
-        kept.append(group[keep])
-    if not kept:
-        return order
-    kept_all = torch.cat(kept)
-    return kept_all[torch.argsort(scores[kept_all], descending=True, stable=True)]
-
-
-def _nms_by_matrix(boxes, classes, thresh, overlap, agnostic) -> Tensor:
-    """Overlaps of every pair that may suppress (earlier, same class) at once, then the
-    greedy outcome: a box survives when no surviving earlier box suppresses it."""
-    n = len(boxes)
-    first, second = torch.triu_indices(n, n, offset=1, device=boxes.device)
-    if not agnostic:
-        same = classes[first] == classes[second]
-        first, second = first[same], second[same]
-    hit = overlap(boxes[first], boxes[second]) > thresh
-    sources, targets = first[hit], second[hit]
-    alive = torch.ones(n, dtype=torch.bool, device=boxes.device)
-    for _ in range(NMS_FIXED_POINT_ROUNDS):
-        # the greedy result is the one fixed point; short suppression chains reach it fast
-        dead = torch.zeros_like(alive)
-        dead[targets[alive[sources]]] = True
-        if torch.equal(~dead, alive):
-            return torch.nonzero(alive).flatten()
-        alive = ~dead
-    return _greedy_sweep(n, sources.cpu().numpy(), targets.cpu().numpy()).to(boxes.device)
-
-
-def _greedy_sweep(n: int, sources: np.ndarray, targets: np.ndarray) -> Tensor:
-    """The sequential greedy pass over (suppressor, suppressed) pairs sorted by suppressor."""
-    alive = np.ones(n, dtype=bool)
-    starts = np.flatnonzero(np.diff(sources)) + 1
-    for source, suppressed in zip(sources[np.r_[0, starts]] if len(sources) else [],
-                                  np.split(targets, starts)):
-        if alive[source]:
-            alive[suppressed] = False
-    return torch.from_numpy(np.flatnonzero(alive))
-
-
-def _nms_by_rows(boxes, classes, thresh, overlap, agnostic) -> Tensor:
-    """One overlap row per kept box (memory O(n)) for very many candidates."""
-    remaining = torch.arange(len(boxes), device=boxes.device)
-    kept = []
-    while remaining.numel():
-        first, rest = remaining[0], remaining[1:]
-        kept.append(first)
-        suppress = overlap(boxes[first], boxes[rest]) > thresh
-        if not agnostic:
-            suppress &= classes[rest] == classes[first]
-        remaining = rest[~suppress]
-    return torch.stack(kept)
 
 
 # ---------------------------------------------------------------- devices and names

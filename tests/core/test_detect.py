@@ -1,4 +1,4 @@
-"""Detection preview: head decoding, NMS, thresholds, devices, the Detector API and the
+"""Detection preview: head decoding, thresholds, devices, the Detector API and the
 `detect` command; on the real Yolo-Fastest model against real Darknet and OpenCV DNN."""
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from PIL import Image
 
 from darknet_inspector.core.cli import build_parser, main
 from darknet_inspector.core.detect import (
-    NMS_MATRIX_LIMIT,
     Decoded,
     Detector,
     Inference,
     available_devices,
     correct_boxes,
-    greedy_nms,
     read_names,
     resolve_device,
 )
@@ -128,108 +126,6 @@ def test_letterboxed_boxes_lose_the_padding_and_the_scale():
     expected = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.25, 0.1, 0.1, 0.2]])
     torch.testing.assert_close(got, expected)
     assert correct_boxes(boxes, (200, 100), (64, 64), letterbox=False) is boxes
-
-
-# ---------------------------------------------------------------- NMS
-
-def darknet_overlap(a, b, kind: str, beta: float) -> float:
-    """`box_iou` / `box_diou` / `box_diounms` of src/box.c for two (x, y, w, h) boxes."""
-    def overlap_1d(x1, w1, x2, w2):
-        return min(x1 + w1 / 2, x2 + w2 / 2) - max(x1 - w1 / 2, x2 - w2 / 2)
-
-    iw, ih = overlap_1d(a[0], a[2], b[0], b[2]), overlap_1d(a[1], a[3], b[1], b[3])
-    inter = 0.0 if iw < 0 or ih < 0 else iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    iou = 0.0 if inter == 0 or union == 0 else inter / union
-    if kind == "default":
-        return iou
-    cw = max(a[0] + a[2] / 2, b[0] + b[2] / 2) - min(a[0] - a[2] / 2, b[0] - b[2] / 2)
-    ch = max(a[1] + a[3] / 2, b[1] + b[3] / 2) - min(a[1] - a[3] / 2, b[1] - b[3] / 2)
-    c = cw * cw + ch * ch
-    if c == 0:
-        return iou
-    d = (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2
-    return iou - (d / c) ** (0.6 if kind == "greedynms" else beta)
-
-
-def darknet_nms_reference(boxes, probs, thresh, kind, beta, agnostic=False) -> set:
-    """Darknet's `do_nms_sort` / `diounms_sort` written as loops: per class, sort by that
-    class's prob, each nonzero entry zeroes later overlapping ones. Agnostic: one list
-    of (box, class) pairs. Returns the surviving (box, class) pairs."""
-    probs = [list(row) for row in probs]
-    groups = ([[(i, k) for i in range(len(boxes)) for k in range(len(probs[0]))]]
-              if agnostic else
-              [[(i, k) for i in range(len(boxes))] for k in range(len(probs[0]))])
-    for pairs in groups:
-        pairs = sorted(pairs, key=lambda p: -probs[p[0]][p[1]])
-        for a, (i, k) in enumerate(pairs):
-            if probs[i][k] == 0:
-                continue
-            for j, m in pairs[a + 1:]:
-                if darknet_overlap(boxes[i], boxes[j], kind, beta) > thresh:
-                    probs[j][m] = 0
-    return {(i, k) for i in range(len(boxes)) for k in range(len(probs[0])) if probs[i][k] > 0}
-
-
-def random_candidates(seed: int, n: int = 70, classes: int = 3):
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(0.2, 0.8, (n, 2))
-    sizes = rng.uniform(0.05, 0.4, (n, 2))
-    boxes = np.concatenate([centres, sizes], axis=1)
-    probs = rng.uniform(0, 1, (n, classes)) * (rng.uniform(0, 1, (n, classes)) < 0.6)
-    return boxes, probs
-
-
-@pytest.mark.parametrize("kind", ["default", "greedynms", "diounms"])
-@pytest.mark.parametrize("agnostic", [False, True])
-@pytest.mark.parametrize("matrix_limit", [NMS_MATRIX_LIMIT, 60, 0])
-@pytest.mark.parametrize("rounds", [4, 0])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_nms_keeps_what_darknets_loops_keep(kind, agnostic, matrix_limit, rounds, seed,
-                                            monkeypatch):
-    monkeypatch.setattr("darknet_inspector.core.detect.NMS_FIXED_POINT_ROUNDS", rounds)
-    boxes, probs = random_candidates(seed)
-    pair_box, pair_class = np.nonzero(probs > 0)
-    kept = greedy_nms(torch.from_numpy(boxes[pair_box]),
-                      torch.from_numpy(probs[pair_box, pair_class]),
-                      torch.from_numpy(pair_class), 0.45, kind, 0.8, agnostic, matrix_limit)
-    ours = {(int(pair_box[i]), int(pair_class[i])) for i in kept.tolist()}
-    expected = darknet_nms_reference(boxes.tolist(), probs.tolist(), 0.45, kind, 0.8,
-                                     agnostic)
-    assert ours == expected
-    scores = probs[pair_box, pair_class][kept.numpy()]
-    assert (np.diff(scores) <= 0).all()
-
-
-def test_a_long_suppression_chain_keeps_every_other_box():
-    """Each box overlaps only its neighbours and scores fall along the row: box 0 removes
-    1, so 2 survives and removes 3, ... (longer than the vectorised rounds resolve)."""
-    n = 25
-    boxes = torch.tensor([[0.1 + 0.03 * i, 0.5, 0.05, 0.2] for i in range(n)])
-    scores = torch.linspace(0.9, 0.3, n)
-    kept = greedy_nms(boxes, scores, torch.zeros(n, dtype=torch.long), 0.2)
-    assert kept.tolist() == list(range(0, n, 2))
-
-
-def test_greedynms_is_diou_with_exponent_point_six_not_plain_iou():
-    """Two same-class boxes with IoU 0.5 whose centres are apart: plain IoU NMS removes
-    the weaker one, Darknet's greedynms (DIoU, exponent 0.6) keeps both."""
-    boxes = torch.tensor([[0.3, 0.5, 0.4, 0.4], [0.4333333, 0.5, 0.4, 0.4]], dtype=torch.float64)
-    scores, classes = torch.tensor([0.9, 0.8], dtype=torch.float64), torch.tensor([0, 0])
-    assert greedy_nms(boxes, scores, classes, 0.45, "default").tolist() == [0]
-    assert greedy_nms(boxes, scores, classes, 0.45, "greedynms").tolist() == [0, 1]
-
-
-def test_nms_never_suppresses_across_classes_unless_agnostic():
-    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2]] * 2)
-    scores, classes = torch.tensor([0.9, 0.8]), torch.tensor([0, 1])
-    assert greedy_nms(boxes, scores, classes, 0.45).tolist() == [0, 1]
-    assert greedy_nms(boxes, scores, classes, 0.45, agnostic=True).tolist() == [0]
-
-
-def test_nms_of_nothing_is_nothing():
-    empty = torch.zeros(0, 4)
-    assert greedy_nms(empty, torch.zeros(0), torch.zeros(0, dtype=torch.long), 0.45).numel() == 0
 
 
 # ---------------------------------------------------------------- the Detector on a tiny model
