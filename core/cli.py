@@ -206,16 +206,25 @@ def _weights_warnings(network, weights: str) -> list:
 def _load_network(args: argparse.Namespace):
     from darknet_inspector.core.network import load_network
 
-    return load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
+    network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
+    _print_warnings(cfg_warnings(network))
+    return network
 
 
 def _load_checked(args: argparse.Namespace):
     """Load cfg + weights; refuse (exit 1, report printed) a model with errors."""
     from darknet_inspector.core.model import ModelHasErrors, checked_model
-    from darknet_inspector.core.network import load_network
+def cfg_warnings(network) -> list[str]:
+    """The cfg's warnings as `cfg:line: message`: a model that runs differently from what
+    its cfg seems to say (an unknown activation, a mask past num) never runs silently."""
+    return [f"{network.path}:{d.line}: {d.message}" if d.line else f"{network.path}: {d.message}"
+            for d in network.diagnostics if d.severity == "warning"]
+
+
+    """The cfg as a Network, its warnings printed (convert, detect, verify run it)."""
     from darknet_inspector.core.report import inspection_text
 
-    network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
+    network = _load_network(args)
     try:
         return checked_model(network, _require_file(args.weights, "weights"))
     except ModelHasErrors as problems:

@@ -85,8 +85,10 @@ def parse_head_counts(ctx: BuildContext) -> tuple[int, int]:
 
 def parse_mask(ctx: BuildContext, total: int) -> list[int]:
     """`parse_yolo_mask`: no mask means every anchor 0..num-1. Darknet never checks the
-    entries: one at or past num reads past its anchor array (warned); negative ones
-    are refused."""
+    entries: one at or past num reads past its anchor array (src/yolo_layer.c reads
+    `biases[2*mask[n]]`, allocated for num pairs): warned when anchors= lists values for
+    it (the zoo's cspx-p7-mish does), refused when it lists none (nothing defines the
+    box); negative ones are refused."""
     s = ctx.section
     check_anchor_count(ctx, total, "num")
     mask = s.ints("mask")
@@ -98,6 +100,14 @@ def parse_mask(ctx: BuildContext, total: int) -> list[int]:
                                s.line_of("mask"))
     beyond = [m for m in mask if m >= total]
     check_anchor_count(ctx, max(beyond) + 1 if beyond else 0, "mask")
+    listed = len(s.floats("anchors", []) or []) // 2
+    unlisted = [m for m in beyond if m >= listed]
+    if unlisted:
+        raise LayerProblem(
+            f"[{s.name}] mask entries {','.join(map(str, unlisted))} point past the num={total} "
+            f"anchors and past the {listed} anchor pairs listed: Darknet reads memory past its "
+            "anchor array there (boxes of undefined size), so this model cannot be run as "
+            f"Darknet runs it. Fix mask= or list anchors for them and set num=", s.line_of("mask"))
     if beyond:
         ctx.warn(f"[{s.name}] mask entries {','.join(map(str, beyond))} point past the "
                  f"num={total} anchors: Darknet reads past its anchor array there (undefined "

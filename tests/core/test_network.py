@@ -65,11 +65,19 @@ def test_yolo_filters_mismatch_names_the_conv_line_and_the_fix(classes, filters,
 
 
 def test_yolo_mask_past_num_anchors_is_a_warning_on_the_mask_line():
-    network = net_from_text(tiny_yolo(mask="0,1,5"))
+    network = net_from_text(tiny_yolo(mask="0,1,3"))  # anchors= lists a 4th pair
     assert errors(network) == []  # Darknet accepts it (cspx-p7-mish.cfg in the zoo does this)
     (warning,) = [w for w in warnings(network) if "mask" in w.message]
     assert warning.layer == 2 and warning.line == 21
-    assert "mask entries 5" in warning.message and "num=3" in warning.message
+    assert "mask entries 3" in warning.message and "num=3" in warning.message
+
+
+def test_yolo_mask_past_every_listed_anchor_is_an_error_on_the_mask_line():
+    network = net_from_text(tiny_yolo(mask="0,1,5"))  # anchors= lists 4 pairs
+    (error,) = [e for e in errors(network) if "mask" in e.message]
+    assert error.layer == 2 and error.line == 21
+    assert "mask entries 5 point past the num=3 anchors and past the 4 anchor pairs" in (
+        error.message)
 
 
 def test_yolo_after_a_route_says_which_layer_must_change():
