@@ -142,8 +142,9 @@ class ImageCanvas(QGraphicsView):
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self.has_image:
             return
-        painter.save()
-        painter.resetTransform()
+        scene_transform, pen = painter.worldTransform(), painter.pen()
+        painter.resetTransform()  # the hint in view coordinates
         painter.setPen(palette.MUTED_TEXT)
         painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
-        painter.restore()
+        painter.setWorldTransform(scene_transform)
+        painter.setPen(pen)
