@@ -183,6 +183,19 @@ class Section:
         return [opt for key, opt in self.options.items() if key not in self.used]
 
 
+NAME_LIMIT = 60
+"""Characters of a section name or option key kept (Darknet's longest are ~20): a longer
+one is unknown anyway, and messages echo it (a 1 MB name froze the GUI)."""
+
+
+def echoed_name(name: str, limit: int = NAME_LIMIT) -> str:
+    """A section name or key as messages may echo it: cut to `limit` characters plus its
+    length when longer (it stays unknown: no Darknet name is that long)."""
+    if len(name) <= limit:
+        return name
+    return f"{name[:limit]}... ({len(name):,} characters)"
+
+
 def shown(text: str, limit: int = 60) -> str:
     """`text` quoted for a one-line message, cut short when long (a cfg line can be huge)."""
     if len(text) <= limit:
@@ -271,7 +284,7 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
                 raise CfgError(f"more than {MAX_SECTIONS:,} sections: this tool builds at most "
                                f"{MAX_SECTIONS:,} layers (Darknet models have hundreds); is "
                                "this really a cfg?", path, number)
-            name = line[1:-1]
+            name = echoed_name(line[1:-1])
             current = Section(canonical_section_name(name), name, number, path)
             sections.append(current)
             continue
@@ -280,6 +293,7 @@ def parse_cfg(text: str, path: str = "<cfg>") -> Cfg:
                 f"option {shown(raw_line.strip())} appears before any [section]", path, number
             )
         key, sep, value = line.partition("=")
+        key = echoed_name(key)
         if not sep or not key or not value:
             what = "has no value" if sep and key else "is not key=value"
             diagnostics.append(Diagnostic(

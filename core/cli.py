@@ -7,9 +7,13 @@ printed); 2 unusable arguments or unreadable input (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Generator, Sequence
+import threading
+import warnings
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -124,6 +128,11 @@ def _add_size(parser: argparse.ArgumentParser) -> None:
 
 def _require_file(path: str, what: str) -> str:
     if not os.path.isfile(path):
+        from darknet_inspector.core.atomic import special_file_kind
+
+        kind = special_file_kind(path) or ("folder" if os.path.isdir(path) else None)
+        if kind is not None:  # a FIFO would block, /dev/zero never end
+            raise UsageError(f"{path}: is a {kind}, not a {what} file")
         raise UsageError(f"{path}: no such {what} file")
     return path
 
@@ -203,7 +212,15 @@ def _weights_warnings(network, weights: str) -> list:
     return [d for d in ledger.diagnostics if d.severity == "warning"]
 
 
+def cfg_warnings(network) -> list[str]:
+    """The cfg's warnings as `cfg:line: message`: a model that runs differently from what
+    its cfg seems to say (an unknown activation, a mask past num) never runs silently."""
+    return [f"{network.path}:{d.line}: {d.message}" if d.line else f"{network.path}: {d.message}"
+            for d in network.diagnostics if d.severity == "warning"]
+
+
 def _load_network(args: argparse.Namespace):
+    """The cfg as a Network, its warnings printed (convert, detect, verify run it)."""
     from darknet_inspector.core.network import load_network
 
     network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
@@ -214,14 +231,6 @@ def _load_network(args: argparse.Namespace):
 def _load_checked(args: argparse.Namespace):
     """Load cfg + weights; refuse (exit 1, report printed) a model with errors."""
     from darknet_inspector.core.model import ModelHasErrors, checked_model
-def cfg_warnings(network) -> list[str]:
-    """The cfg's warnings as `cfg:line: message`: a model that runs differently from what
-    its cfg seems to say (an unknown activation, a mask past num) never runs silently."""
-    return [f"{network.path}:{d.line}: {d.message}" if d.line else f"{network.path}: {d.message}"
-            for d in network.diagnostics if d.severity == "warning"]
-
-
-    """The cfg as a Network, its warnings printed (convert, detect, verify run it)."""
     from darknet_inspector.core.report import inspection_text
 
     network = _load_network(args)
@@ -267,9 +276,27 @@ def run_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_input(path: str, shape: tuple[int, ...]) -> np.ndarray:
+def _npy_shape(path: str) -> tuple[int, ...] | None:
+    """The shape a .npy file's header claims, read without loading it (None: not a .npy,
+    e.g. an .npz archive, which np.load reports)."""
     try:
-        array = np.load(_require_file(path, "input"), allow_pickle=False)
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            return tuple(read_header(handle)[0])
+    except (ValueError, OSError):
+        return None
+
+
+def _read_input(path: str, shape: tuple[int, ...]) -> np.ndarray:
+    claimed = _npy_shape(_require_file(path, "input"))
+    if claimed is not None and claimed not in (tuple(shape), (1, *shape)):
+        # refused before loading: a header claiming (3, 200000, 200000) is no allocation
+        raise UsageError(f"{path}: input shape {list(claimed)} does not match the "
+                         f"network input {list(shape)} (CHW or 1xCHW)")
+    try:
+        array = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise UsageError(f"{path}: not a readable .npy array ({exc})") from None
     if not isinstance(array, np.ndarray):
@@ -681,28 +708,78 @@ def main(argv: Sequence[str] | None = None, app: AppRunner | None = None) -> int
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in {*COMMANDS, "-h", "--help"}:
         argv = ["gui", *argv]
+    if argv[0] == "gui":  # the app handles its own signals and warnings
+        return _run(argv, [])
+    with signals_interrupt() as caught, warnings.catch_warnings():
+        quiet_library_warnings()
+        return _run(argv, caught)
+
+
+def _say(message: object) -> None:
+    """One line on stderr, whatever the message holds (a newline in a file name)."""
+    text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+    print(f"darknet-inspector: {text}", file=sys.stderr)
+
+
+def _run(argv: list[str], caught: list[int]) -> int:
     try:
         args = build_parser().parse_args(argv)
         set_max_memory_mb(args.max_memory_mb)
         return COMMANDS[args.command](args)
-    except InspectorError as exc:
-        print(f"darknet-inspector: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except KeyboardInterrupt:
-        print("darknet-inspector: interrupted", file=sys.stderr)
-        return 130
-    except OSError as exc:  # writing an output: disk full, permission denied, ...
+    except BaseException as exc:
+        if caught or isinstance(exc, KeyboardInterrupt):
+            # a signal, even one that surfaced inside torch as a RuntimeError
+            terminated = caught and caught[0] == signal.SIGTERM
+            _say("terminated" if terminated else "interrupted")
+            return 128 + (caught[0] if caught else signal.SIGINT)
+        if not isinstance(exc, Exception):
+            raise  # SystemExit and the like
+        return _report_failure(exc)
+
+
+def _report_failure(exc: Exception) -> int:
+    if isinstance(exc, InspectorError):
+        _say(exc)
+    elif isinstance(exc, OSError):  # writing an output: disk full, permission denied, ...
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"darknet-inspector: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except Exception as exc:  # a bug of ours: still one line, never a traceback
-        if is_out_of_memory(exc):  # MemoryError, torch's CPU/CUDA allocation failures
-            print(f"darknet-inspector: {OUT_OF_MEMORY}", file=sys.stderr)
-            return EXIT_UNUSABLE
+        _say(f"{where}{exc.strerror or exc}")
+    elif is_out_of_memory(exc):  # MemoryError, torch's CPU/CUDA allocation failures
+        _say(OUT_OF_MEMORY)
+    else:  # a bug of ours: still one line, never a traceback
         first = (str(exc).strip().splitlines() or [""])[0]
-        print(f"darknet-inspector: internal error ({type(exc).__name__}: {first}); "
-              "please report it with the command you ran", file=sys.stderr)
-        return EXIT_UNUSABLE
+        _say(f"internal error ({type(exc).__name__}: {first}); please report it with the "
+             "command you ran")
+    return EXIT_UNUSABLE
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM interrupt the command where it is (KeyboardInterrupt), so that
+    an output being written loses its temp file (core.atomic); the list names the signal
+    even when a library turned the interruption into its own error (torch's writer)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        caught.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def quiet_library_warnings() -> None:
+    """No library warning text on stderr (the contract is one line per problem): numpy's
+    RuntimeWarnings (overflow in a NaN-laden tensor), Pillow's DecompressionBombWarning
+    and EXIF warnings. What matters is reported by our own checks."""
+    warnings.simplefilter("ignore", RuntimeWarning)
+    warnings.filterwarnings("ignore", module="PIL")
 
 
 if __name__ == "__main__":

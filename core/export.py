@@ -38,9 +38,18 @@ def model_payload(model: DarknetModel) -> dict:
                    "revision": header.revision, "seen": header.seen},
         "fused": fused,
         "heads": list(network.heads),
-        "tensors": {f"{index}.{name}": tensor.detach().cpu().contiguous().clone()
+        "tensors": {f"{index}.{name}": _compact(tensor)
                     for (index, name), tensor in model.darknet_tensors().items()},
     }
+
+
+def _compact(tensor: torch.Tensor) -> torch.Tensor:
+    """A CPU tensor whose storage holds exactly its values (torch.save writes a view's
+    whole storage); a copy only when the tensor is a view into something larger."""
+    tensor = tensor.detach().cpu().contiguous()
+    if tensor.storage_offset() == 0 and tensor.untyped_storage().nbytes() == tensor.nbytes:
+        return tensor
+    return tensor.clone()
 
 
 def save_pt(model: DarknetModel, path: str | os.PathLike) -> None:
@@ -63,9 +72,9 @@ def torch_save(payload: object, out) -> None:
 PT_KEYS = ("cfg_text", "width", "height", "header", "tensors")
 
 
-def read_pt(path: str | os.PathLike) -> dict:
+def read_pt(path: str | os.PathLike, mmap: bool = False) -> dict:
     """Our .pt payload (read with weights_only=True); anything else is a UsageError."""
-    payload = read_torch_file(path)
+    payload = read_torch_file(path, mmap)
     if not isinstance(payload, dict) or payload.get("format") != PT_FORMAT:
         raise UsageError(f"{path}: not a model written by darknet-inspector convert")
     check_payload(payload, path)
@@ -111,7 +120,7 @@ def _is_size(value: object) -> bool:
 
 def load_pt(path: str | os.PathLike) -> DarknetModel:
     """Rebuild a DarknetModel from our .pt file (no cfg file needed)."""
-    payload = read_pt(path)
+    payload = read_pt(path, mmap=True)  # every tensor is copied into the model below
     cfg = parse_cfg(payload["cfg_text"], payload.get("cfg_path", "<embedded cfg>"))
     network = build_network(cfg, payload["width"], payload["height"])
     model = DarknetModel(network).eval()
@@ -155,13 +164,15 @@ class WeightsSource:
         return [d for d in self.diagnostics if d.severity == "error"]
 
 
-def read_torch_file(path: str | os.PathLike) -> object:
+def read_torch_file(path: str | os.PathLike, mmap: bool = False) -> object:
     """`torch.load` with weights_only=True (never runs code from the file); a foreign or
-    missing file is a UsageError with one line."""
+    missing file is a UsageError with one line. `mmap`: tensors map the file instead of
+    being read into memory (for a caller that copies them out at once)."""
     try:
         with warnings.catch_warnings():  # torch warns (many lines) about foreign pickles
             warnings.simplefilter("ignore")
-            return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+            return torch.load(os.fspath(path), map_location="cpu", weights_only=True,
+                              mmap=mmap)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except Exception as exc:  # torch raises many kinds for a foreign file
@@ -231,15 +242,34 @@ def _match_state_dict(source: WeightsSource, state: dict[str, torch.Tensor]) -> 
                 f"values); layer {layer.index} ([{layer.section.name}]) needs {spec.name} "
                 f"{list(spec.shape)} ({spec.count} values)", layer.index, layer.line))
             continue
-        array = values.detach().cpu().contiguous().numpy()
-        source.tensors[(layer.index, spec.name)] = array.astype(np.float32, copy=False).reshape(
-            spec.shape)
+        refused = unwritable_tensor(values)
+        if refused is not None:
+            source.diagnostics.append(Diagnostic(
+                "error", f"tensor '{key}' {refused}; Darknet weights are dense real float32 "
+                "values", layer.index, layer.line))
+            continue
+        array = values.detach().cpu().contiguous().float().numpy()  # bfloat16: exact
+        source.tensors[(layer.index, spec.name)] = array.reshape(spec.shape)
     extra = sorted(set(by_key) - set(wanted))
     if extra:
         shown = ", ".join(repr(k) for k in extra[:5]) + (" ..." if len(extra) > 5 else "")
         source.diagnostics.append(Diagnostic(
             "error", f"{len(extra)} tensors name nothing this cfg stores ({shown}); keys must "
             "be '<layer index>.<tensor name>' as in `inspect` (e.g. '0.weights')"))
+
+
+def unwritable_tensor(values: torch.Tensor) -> str | None:
+    """Why a tensor cannot become Darknet float32 values (None: it can; any real dtype,
+    bfloat16 included, converts): no data (meta), not dense, complex or quantized."""
+    if values.is_meta:
+        return "is a meta tensor (a shape without data)"
+    if values.layout != torch.strided:
+        return f"is stored {str(values.layout).removeprefix('torch.')} (save it with .to_dense())"
+    if values.is_complex():
+        return f"holds complex values ({str(values.dtype).removeprefix('torch.')})"
+    if values.is_quantized:
+        return "is quantized (dequantize it first)"
+    return None
 
 
 def _state_key(key: str) -> str:

@@ -363,13 +363,25 @@ class WeightsReader:
 
     def _long_diagnostic(self, expected: int) -> Diagnostic:
         extra = self.file_bytes - expected
-        floats = (f"{extra // 4:,} floats" if extra % 4 == 0
+        count = extra // 4
+        floats = (f"{count:,} float{'s' if count != 1 else ''}" if extra % 4 == 0
                   else f"{extra:,} bytes, not a whole number of floats")
         return Diagnostic(
             "warning", f"the weights file has {extra:,} bytes left over after the last layer "
             f"(file {self.file_bytes:,} bytes, cfg needs {expected:,}; {floats} more than the "
             "cfg describes); Darknet ignores bytes after the last layer, so the model loads "
-            f"and runs{self._cfg_errors_hint()}")
+            f"and runs{self._header_hint(extra)}{self._cfg_errors_hint()}")
+
+    def _header_hint(self, extra: int) -> str:
+        """4 bytes over behind a 16-byte header: the writer may have used a 20-byte one
+        (an 8-byte `seen`), which shifts every tensor by one float."""
+        h = self.header
+        if extra != 4 or h.size != 16:
+            return ""
+        return (f"; or the header is the cause: version {h.major}.{h.minor}.{h.revision} "
+                "means a 16-byte header (4-byte seen), but a writer that used 20 bytes "
+                "(8-byte seen) leaves exactly these 4 bytes and shifts every tensor by one "
+                "float; `inspect` shows whether the batch-norm values read plausibly")
 
 
 def read_weights(network: Network, path: str | os.PathLike, copy: bool = False

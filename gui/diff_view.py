@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import traceback
 from collections.abc import Callable
 
 import numpy as np
@@ -45,7 +46,7 @@ from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.hints import model_hint
 from darknet_inspector.gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_text
 from darknet_inspector.gui.settings import AppSettings
-from darknet_inspector.gui.workers import TaskRunner, start_task
+from darknet_inspector.gui.workers import TaskRunner, describe_error, start_task
 
 CHANGED = QColor("#9cc4f5")  # changed layers / tensors in the tree and the table
 COLUMNS = ("Layer", "Type", "Tensor", "Shape", "Changed values", "Relative change",
@@ -233,8 +234,13 @@ class DiffTab(QWidget):
             self._plot(None, f"{tensor.layer}.{tensor.name}: unchanged")
             return
         network = self.doc.network
-        values = tensor_difference(network, self.result.a.path, self.result.b.path,
-                                   tensor.layer, tensor.name) if network else None
+        try:
+            values = tensor_difference(network, self.result.a.path, self.result.b.path,
+                                       tensor.layer, tensor.name) if network else None
+        except Exception as exc:  # a file changed since the comparison: say so, no traceback
+            self.log(f"cannot show {tensor.layer}.{tensor.name}: {describe_error(exc)}",
+                     "error", traceback.format_exc())
+            values = None
         self._plot(None if values is None else value_histogram(values),
                    f"layer {tensor.layer} {tensor.name}")
 

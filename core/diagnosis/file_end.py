@@ -38,7 +38,7 @@ def truncated(ctx: Context) -> Finding:
 
 def trailing_bytes(ctx: Context) -> Finding:
     extra = -ctx.missing_bytes
-    floats = (f"{extra // 4:,} floats" if extra % 4 == 0
+    floats = (f"{extra // 4:,} float{'s' if extra != 4 else ''}" if extra % 4 == 0
               else "not a whole number of floats")
     return Finding(
         "trailing_bytes", None, None,
