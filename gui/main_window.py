@@ -40,7 +40,7 @@ from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.stream_strip import StreamStrip
 from darknet_inspector.gui.tensor_view import TensorView
 from darknet_inspector.gui.verify_view import VerifyTab
-from darknet_inspector.gui.workers import TaskRunner, describe_error
+from darknet_inspector.gui.workers import TaskRunner, cancel_all, describe_error, running_tasks
 
 CFG_SUFFIXES = (".cfg",)
 WEIGHTS_SUFFIXES = (".weights",)
@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
         self.stream_runner: TaskRunner | None = None
         self.diagnosis_runner: TaskRunner | None = None
         self._runners: set[TaskRunner] = set()
+        self._close_when_idle = QTimer(self, interval=50)  # closing waits for tasks to end
+        self._close_when_idle.timeout.connect(self._close_if_idle)
         self._sibling: str | None = None
         self._stream_started_at = 0.0
         self.setWindowTitle("Darknet Inspector")
@@ -720,11 +722,27 @@ class MainWindow(QMainWindow):
         self.settings.set_layout("right_split", self.right_split.saveState())
         self.settings.sync()
 
+    def _close_if_idle(self) -> None:
+        """Finish a close that waited for running tasks, once they have all ended."""
+        from PySide6.QtWidgets import QApplication
+
+        if not running_tasks():
+            self._close_when_idle.stop()
+            self.close()
+            app = QApplication.instance()
+            # a hidden window's close does not count as the last window closing
+            if (isinstance(app, QApplication) and app.quitOnLastWindowClosed()
+                    and not any(w.isVisible() for w in app.topLevelWidgets())):
+                app.quit()  # does nothing unless the app's own event loop runs
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        for runner in list(self._runners):
-            runner.cancel()
-        for runner in list(self._runners):
-            runner.wait(5000)
+        if cancel_all():  # a task still runs (a long forward pass): never destroy it
+            self.hide()  # the window goes at once, the event loop keeps running
+            event.ignore()
+            if not self._close_when_idle.isActive():
+                self._close_when_idle.start()
+            return
+        self._close_when_idle.stop()
         if self.preview is not None:
             self.preview.shutdown()
         self.verify_tab.shutdown()

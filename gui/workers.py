@@ -3,10 +3,17 @@
 `TaskRunner` is the handle the UI keeps: start it, connect to its signals (delivered on
 the UI thread), cancel it. The cancel flag is checked between yields, so a weights
 stream stops between two layers and what was read stays consistent.
+
+A running thread is never destroyed (Qt aborts the process: "QThread: Destroyed while
+thread is still running"): every started runner stays referenced in `_LIVE` until its
+thread has ended, whatever happens to the widget that started it, and at interpreter exit
+`join_all` cancels and waits for what still runs. Closing the window hides it and lets
+the event loop run until the tasks reach a safe point (`MainWindow.closeEvent`).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
@@ -113,6 +120,7 @@ class TaskRunner(QObject):
 
     def start(self) -> TaskRunner:
         self._running = True
+        _LIVE.add(self)
         self._thread.start()
         return self
 
@@ -137,6 +145,36 @@ class TaskRunner(QObject):
     def _on_thread_finished(self) -> None:
         self._running = False
         self.finished.emit()
+
+
+_LIVE: set[TaskRunner] = set()
+"""Every started runner whose thread may still run: the reference that keeps its QThread
+alive even when the widget that owned the runner is gone."""
+
+
+def running_tasks() -> list[TaskRunner]:
+    """The runners whose threads still run (the ended ones are let go here)."""
+    for runner in [r for r in _LIVE if r.ended]:
+        _LIVE.discard(runner)
+    return list(_LIVE)
+
+
+def cancel_all() -> list[TaskRunner]:
+    """Ask every running task to stop at its next safe point; the ones still running."""
+    tasks = running_tasks()
+    for runner in tasks:
+        runner.cancel()
+    return tasks
+
+
+@atexit.register
+def join_all() -> None:
+    """At exit: cancel and wait for every task (a long torch call ends first) so that no
+    thread is destroyed while it runs."""
+    for runner in cancel_all():
+        while not runner.wait(1000):
+            pass
+    _LIVE.clear()
 
 
 def start_task(parent: QObject, factory: Callable[[], Generator], name: str, *,
