@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from darknet_inspector.core.cli import quiet_library_warnings
 from darknet_inspector.core.errors import UsageError
 from darknet_inspector.resources import resource_path
 
@@ -57,6 +58,7 @@ def run_app(cfg: str | None, weights: str | None) -> int:
     """Show the main window (opening CFG and WEIGHTS if given) and run until it closes."""
     check_display()
     app = make_application()
+    quiet_library_warnings()  # the Log panel reports problems; no library text on stderr
     from darknet_inspector.gui.main_window import MainWindow
 
     window = MainWindow()
