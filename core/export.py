@@ -120,7 +120,8 @@ def _is_size(value: object) -> bool:
 
 def load_pt(path: str | os.PathLike) -> DarknetModel:
     """Rebuild a DarknetModel from our .pt file (no cfg file needed)."""
-    payload = read_pt(path, mmap=True)  # every tensor is copied into the model below
+    # read, not mapped: a .pt rewritten while a map of it is copied from dies of SIGBUS
+    payload = read_pt(path)
     cfg = parse_cfg(payload["cfg_text"], payload.get("cfg_path", "<embedded cfg>"))
     network = build_network(cfg, payload["width"], payload["height"])
     model = DarknetModel(network).eval()

@@ -87,3 +87,32 @@ def test_file_slices_say_the_file_changed_when_it_shrank(tmp_path):
         path.write_bytes(b"short")
         with pytest.raises(WeightsError, match="changed while it was read"):
             data[100:120]
+
+
+SHRINK_PT_AFTER_READ = textwrap.dedent("""
+    import os, sys
+    from darknet_inspector.core import export
+
+    read = export.read_pt
+
+    def read_then_shrink(path, *args, **kwargs):
+        payload = read(path, *args, **kwargs)
+        os.truncate(path, 40)  # rewritten while the model takes its tensors
+        return payload
+
+    export.read_pt = read_then_shrink
+    model = export.load_pt(sys.argv[1])
+    print("loaded", sum(p.numel() for p in model.parameters()))
+""")
+
+
+def test_a_pt_file_shrinking_while_it_loads_is_no_sigbus(model, tmp_path):
+    from darknet_inspector.core.cli import main
+
+    cfg, a, _ = model
+    pt = tmp_path / "m.pt"
+    assert main(["convert", cfg, a, "-o", str(pt)]) == 0
+    result = subprocess.run([sys.executable, "-c", SHRINK_PT_AFTER_READ, str(pt)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "loaded" in result.stdout
