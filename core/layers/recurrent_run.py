@@ -37,6 +37,12 @@ def rnn_next_state(state: Tensor, from_input: Tensor, from_self: Tensor,
     return new + state if shortcut else new
 
 
+def nested(owner: DarknetModule, name: str, x: Tensor) -> Tensor:
+    """Run the nested layer `name` (registered under its Darknet name) on x."""
+    result: Tensor = owner.get_submodule(name)(x)
+    return result
+
+
 def gru_output(state: Tensor, z: Tensor, h: Tensor) -> Tensor:
     """`weighted_sum_cpu(l.state, l.h_cpu, l.z_cpu, ...)` (src/blas.c): z*state + (1-z)*h."""
     return z * state + (1 - z) * h
@@ -100,10 +106,15 @@ class GruModule(DarknetModule):
     def forward(self, x: Tensor) -> Tensor:
         flat = x.reshape(x.shape[0], -1)
         state = flat.new_zeros(flat.shape[0], self.output)
-        z = torch.sigmoid(self.input_z_layer(flat) + self.state_z_layer(state))
-        r = torch.sigmoid(self.input_r_layer(flat) + self.state_r_layer(state))
-        h = torch.sigmoid(self.input_h_layer(flat) + self.state_h_layer(r * state))
+        z = torch.sigmoid(self.gate("z", flat, state))
+        r = torch.sigmoid(self.gate("r", flat, state))
+        h = torch.sigmoid(self.gate("h", flat, r * state))
         return gru_output(state, z, h)
+
+    def gate(self, which: str, x: Tensor, state: Tensor) -> Tensor:
+        """input_<which>_layer(x) + state_<which>_layer(state)."""
+        return (nested(self, f"input_{which}_layer", x)
+                + nested(self, f"state_{which}_layer", state))
 
 
 class LstmModule(DarknetModule):
@@ -121,10 +132,10 @@ class LstmModule(DarknetModule):
     def forward(self, x: Tensor) -> Tensor:
         flat = x.reshape(x.shape[0], -1)
         h = c = flat.new_zeros(flat.shape[0], self.output)
-        f = torch.sigmoid(self.wf(h) + self.uf(flat))
-        i = torch.sigmoid(self.wi(h) + self.ui(flat))
-        g = torch.tanh(self.wg(h) + self.ug(flat))
-        o = torch.sigmoid(self.wo(h) + self.uo(flat))
+        f = torch.sigmoid(nested(self, "wf", h) + nested(self, "uf", flat))
+        i = torch.sigmoid(nested(self, "wi", h) + nested(self, "ui", flat))
+        g = torch.tanh(nested(self, "wg", h) + nested(self, "ug", flat))
+        o = torch.sigmoid(nested(self, "wo", h) + nested(self, "uo", flat))
         c = f * c + i * g
         return o * torch.tanh(c)
 
@@ -147,15 +158,15 @@ class ConvLstmModule(DarknetModule):
 
     def forward(self, x: Tensor) -> Tensor:
         h = c = x.new_zeros(x.shape[0], *self.state_shape)
-        f = self.wf(h) + self.uf(x)
-        i = self.wi(h) + self.ui(x)
+        f = nested(self, "wf", h) + nested(self, "uf", x)
+        i = nested(self, "wi", h) + nested(self, "ui", x)
         if self.peephole:
-            f = f + self.vf(c)
-            i = i + self.vi(c)
+            f = f + nested(self, "vf", c)
+            i = i + nested(self, "vi", c)
         f, i = torch.sigmoid(f), torch.sigmoid(i)
-        g = self.lstm_act(self.wg(h) + self.ug(x))
+        g = self.lstm_act(nested(self, "wg", h) + nested(self, "ug", x))
         c = f * c + i * g
-        o = self.wo(h) + self.uo(x)
+        o = nested(self, "wo", h) + nested(self, "uo", x)
         if self.peephole:
-            o = o + self.vo(c)
+            o = o + nested(self, "vo", c)
         return torch.sigmoid(o) * self.lstm_act(c)
