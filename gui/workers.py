@@ -120,6 +120,7 @@ class TaskRunner(QObject):
 
     def start(self) -> TaskRunner:
         self._running = True
+        running_tasks()  # let the ended ones go
         _LIVE.add(self)
         self._thread.start()
         return self
