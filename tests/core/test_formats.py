@@ -157,7 +157,7 @@ def test_without_onnxruntime_the_check_says_it_did_not_run(tiny, monkeypatch):
     check = check_onnx(model, folder / "m.onnx")
     assert not check.ran
     assert "onnxruntime is not installed" in check.notes[0]
-    assert "darknet-inspector[onnx]" in check.notes[0]
+    assert "pip install onnx onnxruntime" in check.notes[0]
     assert "not run" in check.summary()
 
 
