@@ -130,7 +130,7 @@ def _require_file(path: str, what: str) -> str:
     if not os.path.isfile(path):
         from darknet_inspector.core.atomic import special_file_kind
 
-        kind = special_file_kind(path) or ("folder" if os.path.isdir(path) else None)
+        kind = special_file_kind(path)
         if kind is not None:  # a FIFO would block, /dev/zero never end
             raise UsageError(f"{path}: is a {kind}, not a {what} file")
         raise UsageError(f"{path}: no such {what} file")
@@ -215,8 +215,12 @@ def _weights_warnings(network, weights: str) -> list:
 def cfg_warnings(network) -> list[str]:
     """The cfg's warnings as `cfg:line: message`: a model that runs differently from what
     its cfg seems to say (an unknown activation, a mask past num) never runs silently."""
+    from darknet_inspector.core.memory import memory_diagnostics
+
+    refused_anyway = set(memory_diagnostics(network))  # the limit check says it, once
     return [f"{network.path}:{d.line}: {d.message}" if d.line else f"{network.path}: {d.message}"
-            for d in network.diagnostics if d.severity == "warning"]
+            for d in network.diagnostics
+            if d.severity == "warning" and d not in refused_anyway]
 
 
 def _load_network(args: argparse.Namespace):
@@ -284,7 +288,8 @@ def _npy_shape(path: str) -> tuple[int, ...] | None:
             version = np.lib.format.read_magic(handle)
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
-            return tuple(read_header(handle)[0])
+            shape, _, dtype = read_header(handle)
+            return None if dtype.hasobject else tuple(shape)  # np.load refuses pickles
     except (ValueError, OSError):
         return None
 
