@@ -118,8 +118,10 @@ def _is_size(value: object) -> bool:
     return value is None or _is_int(value, 0, 2**31 - 1)
 
 
-def load_pt(path: str | os.PathLike) -> DarknetModel:
-    """Rebuild a DarknetModel from our .pt file (no cfg file needed)."""
+def load_pt(path: str | os.PathLike, adopt: bool = False) -> DarknetModel:
+    """Rebuild a DarknetModel from our .pt file (no cfg file needed). `adopt`: the model
+    takes the tensors just read instead of copying them into its own (half the memory
+    and no copy; convert's self-check, which compares them bit for bit)."""
     # read, not mapped: a .pt rewritten while a map of it is copied from dies of SIGBUS
     payload = read_pt(path)
     cfg = parse_cfg(payload["cfg_text"], payload.get("cfg_path", "<embedded cfg>"))
@@ -137,7 +139,10 @@ def load_pt(path: str | os.PathLike) -> DarknetModel:
             raise UsageError(f"{path}: tensor {key} has {values.numel()} values, layer {index} "
                              f"needs {target.numel()} {list(target.shape)}")
         with torch.no_grad():
-            target.copy_(values.reshape(target.shape))
+            if adopt and values.dtype == target.dtype:
+                target.data = values.reshape(target.shape)
+            else:
+                target.copy_(values.reshape(target.shape))
     h = payload["header"]
     model.header = WeightsHeader(h["major"], h["minor"], h["revision"], h["seen"])
     return model

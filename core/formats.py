@@ -26,8 +26,9 @@ import torch
 from torch import Tensor, nn
 
 from darknet_inspector.core.atomic import atomic_write, special_file_kind
-from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.errors import InspectorError, UsageError
 from darknet_inspector.core.model import DarknetModel
+from darknet_inspector.core.small_input import smallest_input
 
 DEFAULT_OPSET = 17
 """Opset 17: run by onnxruntime >= 1.13, TensorRT >= 8.6 and OpenVINO; Resize (upsample)
@@ -79,6 +80,8 @@ class ExportCheck:
     checked_with: str = ""
     batch: int = 1
     notes: list[str] = field(default_factory=list)
+    input_size: tuple[int, int] | None = None  # (width, height) of the input run
+    tensors_equal: int | None = None  # tensors compared bit for bit with the model's
 
     @property
     def ran(self) -> bool:
@@ -90,10 +93,17 @@ class ExportCheck:
     def summary(self) -> str:
         if self.max_abs_diff is None:
             return f"{self.format} not run after writing: " + "; ".join(self.notes)
+        ran = f"reloaded with {self.checked_with}, {self.input_text()}"
         if math.isnan(self.max_abs_diff):
-            return (f"reloaded with {self.checked_with}, batch {self.batch}: {NON_FINITE}")
-        return (f"reloaded with {self.checked_with}, batch {self.batch}: max difference "
-                f"{self.max_abs_diff:.3g} from the in-memory model")
+            return f"{ran}: {NON_FINITE}"
+        return f"{ran}: max difference {self.max_abs_diff:.3g} from the in-memory model"
+
+    def input_text(self) -> str:
+        """What was compared: "every tensor (324) identical, batch 1 at 32x32"."""
+        size = f" at {self.input_size[0]}x{self.input_size[1]}" if self.input_size else ""
+        tensors = (f"every tensor ({self.tensors_equal}) identical, "
+                   if self.tensors_equal is not None else "")
+        return f"{tensors}batch {self.batch}{size}"
 
 
 class HeadsOnly(nn.Module):
@@ -113,10 +123,15 @@ def head_names(model: DarknetModel) -> list[str]:
     return [f"{layers[i].type}_{i}" for i in model.heads]
 
 
-def example_input(model: DarknetModel, batch: int = 1, seed: int = 0) -> Tensor:
-    """A reproducible input in Darknet's range (RGB in 0..1) of the network's size."""
+def example_input(model: DarknetModel, batch: int = 1, seed: int = 0,
+                  size: tuple[int, int] | None = None) -> Tensor:
+    """A reproducible input in Darknet's range (RGB in 0..1) of the network's size, or of
+    `size` (width, height)."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.rand((batch, *model.network.input_shape), generator=generator)
+    shape = model.network.input_shape
+    if size is not None:
+        shape = (shape[0], size[1], size[0])
+    return torch.rand((batch, *shape), generator=generator)
 
 
 def check_opset(opset: int) -> int:
@@ -289,14 +304,55 @@ def export_pt(model: DarknetModel, path: str | os.PathLike) -> None:
 
 
 def check_pt(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> ExportCheck:
+    """Reload the file as a user would (`load_pt`); every tensor must be bit for bit the
+    model's (that proves the weights), then one input of the smallest size the network
+    accepts goes through both models (that proves the rebuilt structure)."""
     from darknet_inspector.core.export import load_pt
 
     check = ExportCheck("pt", os.fspath(path), head_names(model), batch=batch)
-    x = example_input(model, batch, seed=1)
-    theirs = [t.numpy() for t in _reference(load_pt(path), x)]
-    check.max_abs_diff = _max_difference(_reference(model, x), theirs)
     check.checked_with = "darknet_inspector.core.export.load_pt"
+    reloaded = load_pt(path, adopt=True)
+    compared, differing = _differing_tensors(model, reloaded)
+    if differing:
+        check.notes.append(f"{len(differing)} tensors differ from the model's, first "
+                           f"{differing[0]}")
+        check.max_abs_diff = math.inf
+        return check
+    check.tensors_equal = compared
+    size = smallest_input(model.network)
+    try:
+        x = example_input(model, batch, seed=1, size=size)
+        ours = _reference(model, x)
+    except (RuntimeError, InspectorError):  # a module tied to the cfg's size
+        size = (model.network.net.width, model.network.net.height)
+        x = example_input(model, batch, seed=1, size=size)
+        ours = _reference(model, x)
+    check.input_size = size
+    theirs = [t.numpy() for t in _reference(reloaded, x)]
+    check.max_abs_diff = _max_difference(ours, theirs)
     return check
+
+
+def _differing_tensors(model: DarknetModel, reloaded: DarknetModel) -> tuple[int, list[str]]:
+    """How many tensors were compared, and `<layer>.<tensor>` of each whose shape or
+    bytes differ (NaN equals NaN)."""
+    theirs, mine = reloaded.darknet_tensors(), model.darknet_tensors()
+    differing = []
+    for (index, name), ours in mine.items():
+        other = theirs.get((index, name))
+        if (other is None or other.shape != ours.shape or other.dtype != ours.dtype
+                or not torch.equal(_bytes(ours), _bytes(other))):
+            differing.append(f"{index}.{name}")
+    return len(mine), differing
+
+
+def _bytes(tensor: Tensor) -> Tensor:
+    """The tensor's bits as integers of its size (equal bits compare equal, NaN too)."""
+    flat = tensor.detach().cpu().contiguous().reshape(-1)
+    return flat.view(BITS_OF_SIZE.get(flat.element_size(), torch.uint8))
+
+
+BITS_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 # ---------------------------------------------------------------- one entry point

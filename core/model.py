@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable
 
@@ -16,6 +17,10 @@ from darknet_inspector.core.memory import check_model_memory
 from darknet_inspector.core.network import Network, load_network
 from darknet_inspector.core.report import Report, make_report
 from darknet_inspector.core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
+
+# torch's import leaves ~10^5 objects that live as long as the process: frozen, Python's
+# full collections stop rescanning them (0.1 s per model built, and pauses in the app)
+gc.freeze()
 
 
 class NotRunnable(DarknetModule):

@@ -59,7 +59,8 @@ class ConvertResult:
         if math.isnan(self.max_diff):
             return f"Wrote {self.output}. Reloaded it and ran one input: {NON_FINITE}."
         return (f"Wrote {self.output}. Reloaded it with {self.check.checked_with} and ran one "
-                f"input: max |difference| to the in-memory model over "
+                f"input ({self.check.input_text()}): max |difference| to the in-memory "
+                f"model over "
                 f"{len(self.check.outputs)} output(s) = {self.max_diff:.3g}.{folded} "
                 f"{notes}").strip()
 

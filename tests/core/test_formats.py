@@ -198,3 +198,30 @@ def test_cli_convert_unusable_options_exit_2(tiny, capsys, extra, message):
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (folder / "m.out").exists()
+
+
+# ---------------------------------------------------------------- our .pt's check
+
+def test_pt_check_compares_every_tensor_and_runs_the_smallest_input(tiny):
+    model, folder = tiny
+    check = export_model(model, folder / "tiny.pt", "pt")
+    assert check.tensors_equal == len(model.darknet_tensors()) and check.max_abs_diff == 0
+    assert check.input_size == (2, 2) and "identical, batch 1 at 2x2" in check.summary()
+
+
+def test_pt_check_names_a_tensor_the_file_holds_differently(tiny, monkeypatch):
+    """A writer that changed one value: the bit-for-bit comparison names the tensor."""
+    from darknet_inspector.core import export
+
+    model, folder = tiny
+    original = export.model_payload
+
+    def tampered(m):
+        payload = original(m)
+        payload["tensors"]["2.biases"] = payload["tensors"]["2.biases"].clone()
+        payload["tensors"]["2.biases"][0] += 1e-6
+        return payload
+
+    monkeypatch.setattr(export, "model_payload", tampered)
+    check = export_model(model, folder / "bad.pt", "pt")
+    assert check.max_abs_diff == float("inf") and "first 2.biases" in check.notes[0]
