@@ -38,15 +38,16 @@ def test_loading_adopts_the_readers_arrays_without_copying(tmp_path):
             np.testing.assert_array_equal(target.numpy(), tensors[(record.index, tensor.name)])
 
 
-def test_loading_from_the_memory_map_copies_into_writable_tensors(tmp_path):
+def test_reader_values_are_own_arrays_never_views_on_the_file(tmp_path):
+    """No memory map anywhere (a file rewritten during training must not crash a reader):
+    even the inspecting reader (copy=False) hands out arrays that own their memory, and a
+    model adopts them as they are."""
     model, tensors, records, _ = loaded(CFG, tmp_path / "w.weights", copy=False)
     for record in records:
         for tensor in record.tensors:
+            assert tensor.values.flags.owndata and tensor.values.flags.writeable
             target = model.layers[record.index].darknet_tensor(tensor.name)
-            assert target.data_ptr() != tensor.values.ctypes.data
             np.testing.assert_array_equal(target.numpy(), tensors[(record.index, tensor.name)])
-            target.data.add_(1.0)  # the copy is ours to change; the file view is untouched
-            assert not np.array_equal(target.numpy(), tensor.values)
 
 
 SHARED = """[net]
