@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.limits import OUT_OF_MEMORY, is_out_of_memory
@@ -122,6 +123,7 @@ class TaskRunner(QObject):
         self._running = True
         running_tasks()  # let the ended ones go
         _LIVE.add(self)
+        _collect_on_the_ui_thread()
         self._thread.start()
         return self
 
@@ -166,6 +168,32 @@ def cancel_all() -> list[TaskRunner]:
     for runner in tasks:
         runner.cancel()
     return tasks
+
+
+GC_INTERVAL_MS = 1000
+_gc_timer: QTimer | None = None
+
+
+def _collect_on_the_ui_thread() -> None:
+    """While tasks run, Python's cyclic garbage collector runs only here, on the UI thread.
+    Left automatic it runs in whichever thread allocates; in a worker it destroyed Qt
+    objects of closed widgets there, and that deadlocked with the UI thread (a worker in
+    ~QObject waiting for the GIL, the UI thread deleting a menu and waiting for Qt's lock;
+    seen in the GUI suite under load). Automatic collection comes back once none runs."""
+    global _gc_timer
+    if _gc_timer is None:
+        _gc_timer = QTimer(interval=GC_INTERVAL_MS)
+        _gc_timer.timeout.connect(_collect)
+    if not _gc_timer.isActive():
+        gc.disable()
+        _gc_timer.start()
+
+
+def _collect() -> None:
+    gc.collect()
+    if not running_tasks() and _gc_timer is not None:
+        _gc_timer.stop()
+        gc.enable()
 
 
 @atexit.register
