@@ -293,11 +293,11 @@ class LayerType:
         copy of its input), batch 1; counted against the memory limit (core.limits)."""
         return 0
 
-    def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
-        """One sample's output laid out as Darknet's `l.output` holds it (for `dump`)."""
-        return output.reshape(layer.output_shape)
     def bflops(self, layer: Layer) -> float:
         """Darknet's `l.bflops` for this layer (core.layers.flops): 0 unless the type
         counts it, as in Darknet."""
         return 0.0
 
+    def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
+        """One sample's output laid out as Darknet's `l.output` holds it (for `dump`)."""
+        return output.reshape(layer.output_shape)
