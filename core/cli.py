@@ -465,25 +465,12 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def _class_thresholds(items: list[str], names_path: str | None) -> dict[int, float]:
     """`--class-conf dog=0.6 3=0.1` as class id -> threshold."""
-    from darknet_inspector.core.detect import read_names
+    from darknet_inspector.core.detect import parse_class_thresholds, read_names
 
-    names = read_names(names_path) if names_path else []
-    found: dict[int, float] = {}
-    for item in items:
-        name, _, value = item.rpartition("=")
-        try:
-            threshold = float(value)
-        except ValueError:
-            raise UsageError(f"--class-conf {item}: expected NAME=THRESHOLD") from None
-        if not name or not 0 < threshold < 1:
-            raise UsageError(f"--class-conf {item}: expected NAME=THRESHOLD, 0 < T < 1")
-        if name in names:
-            found[names.index(name)] = threshold
-        elif name.isdigit():
-            found[int(name)] = threshold
-        else:
-            raise UsageError(f"--class-conf {item}: no class {name!r} in the names file")
-    return found
+    try:
+        return parse_class_thresholds(items, read_names(names_path) if names_path else [])
+    except ValueError as exc:
+        raise UsageError(f"--class-conf {exc}") from None
 
 
 def _detect_notes(detector) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,6 +147,30 @@ def read_names(path: str | os.PathLike) -> list[str]:
     if not names:
         raise UsageError(f"{os.fspath(path)}: names file has no names")
     return names
+
+
+def parse_class_thresholds(items: Iterable[str], names: list[str] | None
+                           ) -> dict[int, float]:
+    """Per-class confidence thresholds, `dog=0.6` or `3=0.1` (class name or id), as class
+    id -> threshold; the CLI's `--class-conf` and the preview's box share it. A ValueError
+    names the entry that cannot be read."""
+    found: dict[int, float] = {}
+    for item in items:
+        name, _, value = item.rpartition("=")
+        name = name.strip()
+        try:
+            threshold = float(value)
+        except ValueError:
+            raise ValueError(f"{item!r}: write NAME=THRESHOLD, e.g. dog=0.6") from None
+        if not name or not 0 < threshold < 1:
+            raise ValueError(f"{item!r}: write NAME=THRESHOLD with 0 < THRESHOLD < 1")
+        if names and name in names:
+            found[names.index(name)] = threshold
+        elif name.isdigit():
+            found[int(name)] = threshold
+        else:
+            raise ValueError(f"{item!r}: no class called {name!r}")
+    return found
 
 
 # ---------------------------------------------------------------- the detector

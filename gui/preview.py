@@ -30,7 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from darknet_inspector.core.detect import available_devices, read_names
+from darknet_inspector.core.detect import (
+    available_devices,
+    parse_class_thresholds,
+    read_names,
+)
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.jobs.detect import (
     DetectorKey,
@@ -85,26 +89,9 @@ def names_mismatch(names_path: str | None, network) -> str | None:
             "classes: the labels are probably wrong")
 
 
-def parse_class_thresholds(text: str, names: list[str] | None) -> dict[int, float]:
-    """`dog=0.6, 3=0.1` (class name or id = threshold) as class id -> threshold; a
-    ValueError names the entry that cannot be read."""
-    found: dict[int, float] = {}
-    for item in filter(None, (part.strip() for part in text.replace(";", ",").split(","))):
-        name, _, value = item.rpartition("=")
-        name = name.strip()
-        try:
-            threshold = float(value)
-        except ValueError:
-            raise ValueError(f"{item!r}: write NAME=THRESHOLD, e.g. dog=0.6") from None
-        if not name or not 0 < threshold < 1:
-            raise ValueError(f"{item!r}: write NAME=THRESHOLD with 0 < THRESHOLD < 1")
-        if names and name in names:
-            found[names.index(name)] = threshold
-        elif name.isdigit():
-            found[int(name)] = threshold
-        else:
-            raise ValueError(f"{item!r}: no class called {name!r}")
-    return found
+def class_threshold_entries(text: str) -> list[str]:
+    """The preview box's `dog=0.6, 3=0.1` (commas or semicolons) as separate entries."""
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
 def rgb_to_qimage(rgb) -> QImage:
@@ -336,7 +323,8 @@ class PreviewTab(QWidget):
             except InspectorError:
                 names = None
         try:
-            found = parse_class_thresholds(self.class_thresholds.text(), names)
+            found = parse_class_thresholds(class_threshold_entries(self.class_thresholds.text()),
+                                           names)
         except ValueError as exc:
             self._say(f"Per-class thresholds not used: {exc}", True)
             return

@@ -463,3 +463,13 @@ def test_nms_input_is_bounded_and_the_cut_is_reported():
     assert found and max(d.confidence for d in found) == pytest.approx(
         float(candidate.probs.max()), abs=1e-6)
     assert any("300" in w and "50" in w for w in inference.warnings)
+
+
+def test_class_thresholds_take_names_or_ids_and_name_a_bad_entry():
+    from darknet_inspector.core.detect import parse_class_thresholds
+
+    assert parse_class_thresholds(["dog=0.6", " 3 =0.1"], ["cat", "dog"]) == {1: 0.6, 3: 0.1}
+    for bad, said in (("dog", "NAME=THRESHOLD"), ("dog=1.5", "0 < THRESHOLD < 1"),
+                      ("emu=0.5", "no class called 'emu'")):
+        with pytest.raises(ValueError, match=said):
+            parse_class_thresholds([bad], ["cat", "dog"])
