@@ -65,6 +65,25 @@ def shape_text(shape) -> str:
     return "\u00d7".join(str(d) for d in shape)
 
 
+def input_sources(layer, layers) -> list[tuple[int, object]] | None:
+    """(source index, its output shape) for a layer that reads anything but exactly the
+    previous layer (route's `layers=`, shortcut/sam/scale_channels' `from=`); None when
+    its input is simply the previous layer's output."""
+    if not layer.inputs or tuple(layer.inputs) == (layer.index - 1,):
+        return None
+    return [(s, layers[s].output_shape if 0 <= s < len(layers) else None)
+            for s in layer.inputs]
+
+
+def input_text(layer, layers) -> str:
+    """The Input column: each source with its shape (`L12 256×13×13 + L5 128×26×26`)
+    for a layer with routed sources, else the previous layer's shape."""
+    sources = input_sources(layer, layers)
+    if sources is None:
+        return shape_text(layer.input_shape)
+    return " + ".join(f"L{index} {shape_text(shape)}" for index, shape in sources)
+
+
 class LayerTreeModel(QAbstractItemModel):
     """internalId 0 marks a layer row; n > 0 marks a tensor row of layer n - 1."""
 
@@ -161,7 +180,7 @@ class LayerTreeModel(QAbstractItemModel):
         divergent = row == self.doc.divergent_layer()
         texts = (
             f"{DIVERGENT_MARK} {layer.index}" if divergent else str(layer.index), layer.type,
-            layer.summary, shape_text(layer.input_shape),
+            layer.summary, input_text(layer, self.doc.layers),
             shape_text(layer.output_shape), f"{layer.param_count:,}" if layer.weights else "",
             bflops_text(layer_bflops(layer)),
             f"{record.tensors[0].offset:,}" if record and record.tensors else "",

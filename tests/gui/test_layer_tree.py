@@ -22,9 +22,9 @@ YOLOV3_TINY = {
     11: ("maxpool", "512×13×13", "512×13×13"),
     15: ("convolutional", "512×13×13", "255×13×13"),
     16: ("yolo", "255×13×13", "255×13×13"),
-    17: ("route", "255×13×13", "256×13×13"),
+    17: ("route", "L13 256×13×13", "256×13×13"),  # the routed layer, not layer 16
     19: ("upsample", "128×13×13", "128×26×26"),
-    20: ("route", "128×26×26", "384×26×26"),
+    20: ("route", "L19 128×26×26 + L8 256×26×26", "384×26×26"),
     22: ("convolutional", "256×26×26", "255×26×26"),
     23: ("yolo", "255×26×26", "255×26×26"),
 }
@@ -44,6 +44,58 @@ def test_zoo_cfg_tree_has_one_row_per_layer_with_darknet_shapes(window):
         assert _cell(model, row, COL_TYPE) == kind
         assert _cell(model, row, COL_INPUT) == shape_in
         assert _cell(model, row, COL_OUTPUT) == shape_out
+
+
+ROUTED_CFG = """[net]
+width=32
+height=32
+channels=3
+
+[convolutional]
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[convolutional]
+filters=16
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[route]
+layers=-1,-2
+
+[convolutional]
+filters=8
+size=1
+stride=1
+pad=1
+activation=leaky
+
+[shortcut]
+from=-4
+activation=linear
+
+[convolutional]
+filters=4
+size=1
+stride=1
+pad=1
+activation=leaky
+"""
+
+
+def test_route_and_shortcut_rows_show_each_source_with_its_shape(window, tmp_path):
+    cfg = tmp_path / "routed.cfg"
+    cfg.write_text(ROUTED_CFG)
+    window.open_cfg(str(cfg))
+    model = window.layers.model
+    assert _cell(model, 2, COL_INPUT) == "L1 16×32×32 + L0 8×32×32"
+    assert _cell(model, 4, COL_INPUT) == "L3 8×32×32 + L0 8×32×32"
+    assert _cell(model, 3, COL_INPUT) == "24×32×32"  # a plain layer: the previous output
 
 
 def test_conv_row_has_a_child_per_tensor_in_file_order(window):
