@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
@@ -287,17 +288,38 @@ def _status_colour(status: str):
     return palette.MUTED_TEXT
 
 
-def layer_matches(query: str, index: int, layer_type: str, summary: str, status: str) -> bool:
-    """Filter syntax: `12` (index), `10-20` (range), `type:conv`, `status:missing`, or any
-    text found in the type or options; every word must match."""
+SHAPE_WORD = re.compile(r"\d+(?:[x\u00d7*]\d+)+")
+
+
+def layer_matches(query: str, index: int, layer_type: str, summary: str, status: str,
+                  shapes=()) -> bool:
+    """Filter syntax: `12` (index), `10-20` (range), `type:conv`, `status:missing`, a shape
+    (`40x40`, `13x13x255`) found in one of `shapes` (the layer's input/output shapes), or
+    any text found in the type or options; every word must match."""
     for word in query.lower().split():
-        if not _word_matches(word, index, layer_type.lower(), summary.lower(), status):
+        if not _word_matches(word, index, layer_type.lower(), summary.lower(), status,
+                             shapes):
             return False
     return True
 
 
-def _word_matches(word: str, index: int, layer_type: str, summary: str, status: str) -> bool:
+def shape_matches(word: str, shape) -> bool:
+    """`40x40` / `13x13x255` / `255×13×13`: the dimensions appear in a row in the shape,
+    read as we show it (C×H×W) or as Darknet prints it (W x H x C)."""
+    if shape is None:
+        return False
+    dims = tuple(int(d) for d in re.split(r"[x\u00d7*]", word))
+    for order in (tuple(shape), tuple(reversed(shape))):
+        if any(order[i:i + len(dims)] == dims for i in range(len(order) - len(dims) + 1)):
+            return True
+    return False
+
+
+def _word_matches(word: str, index: int, layer_type: str, summary: str, status: str,
+                  shapes=()) -> bool:
     word = word.lstrip("#")
+    if SHAPE_WORD.fullmatch(word) and any(shape_matches(word, s) for s in shapes):
+        return True
     if word.isdigit():
         return index == int(word)
     low, dash, high = word.partition("-")
@@ -332,6 +354,9 @@ class LayerFilterProxy(QSortFilterProxyModel):
         if source_parent.isValid() or not self._query:
             return True
         model: LayerTreeModel = self.sourceModel()  # type: ignore[assignment]
-        layer = model.doc.layers[source_row]
+        layers = model.doc.layers
+        layer = layers[source_row]
+        sources = input_sources(layer, layers) or []
+        shapes = [layer.input_shape, layer.output_shape, *(shape for _, shape in sources)]
         return layer_matches(self._query, layer.index, layer.type, layer.summary,
-                             model.doc.layer_status(layer.index))
+                             model.doc.layer_status(layer.index), shapes)

@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QTreeView,
     QVBoxLayout,
@@ -38,7 +39,7 @@ OPTIONS_MIN_WIDTH = 170
 COLUMN_WIDTHS = {COL_INDEX: 62, COL_TYPE: 128, COL_INPUT: 104, COL_OUTPUT: 104,
                  COL_PARAMS: 86, COL_BFLOPS: 64, COL_OFFSET: 96, COL_STATUS: 70, COL_LINE: 48}
 FILTER_HINT = ("Filter layers: 12 \u00b7 10-20 \u00b7 conv \u00b7 yolo \u00b7 leaky \u00b7 "
-               "status:missing")
+               "13x13 \u00b7 status:missing")
 
 
 class LayerTreeView(QTreeView):
@@ -87,17 +88,31 @@ class LayerPanel(QWidget):
         self.filter.textChanged.connect(self._filter_changed)
         self.tree = LayerTreeView()
         self._set_view_model(self.model)
+        self.no_match = QLabel()  # says so when the filter hides every layer
+        self.no_match.setContentsMargins(6, 2, 6, 2)
+        self.no_match.hide()
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved,
+                       self.proxy.modelReset, self.proxy.layoutChanged):
+            signal.connect(self._update_no_match)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
+        layout.addWidget(self.no_match)
         layout.addWidget(self.tree)
 
     def _set_view_model(self, model) -> None:
         self.tree.setModel(model)
         self.tree.selectionModel().currentChanged.connect(self._current_changed)
 
+    def _update_no_match(self, *_args) -> None:
+        query = self.filter.text().strip()
+        empty = bool(query) and self.model.rowCount() > 0 and self.proxy.rowCount() == 0
+        self.no_match.setText(f"no layer matches \u201c{query}\u201d" if empty else "")
+        self.no_match.setVisible(empty)
+
     def _filter_changed(self, text: str) -> None:
         self.proxy.set_query(text)
+        self._update_no_match()
         wanted = self.proxy if text.strip() else self.model
         if self.tree.model() is wanted:
             return

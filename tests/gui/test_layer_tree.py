@@ -98,6 +98,39 @@ def test_route_and_shortcut_rows_show_each_source_with_its_shape(window, tmp_pat
     assert _cell(model, 3, COL_INPUT) == "24×32×32"  # a plain layer: the previous output
 
 
+def _shown(window) -> list[str]:
+    model = window.layers.tree.model()
+    return [model.index(r, 0).data() for r in range(model.rowCount())]
+
+
+def test_filter_matches_shapes_in_either_order_against_inputs_and_outputs(window, tmp_path):
+    cfg = tmp_path / "routed.cfg"
+    cfg.write_text(ROUTED_CFG)
+    window.open_cfg(str(cfg))
+    window.layers.filter.setText("32x32x24")  # as Darknet prints it: W x H x C
+    assert _shown(window) == ["2", "3"]  # the route's output, the next layer's input
+    window.layers.filter.setText("24\u00d732\u00d732")  # as the tree shows it
+    assert _shown(window) == ["2", "3"]
+    window.layers.filter.setText("16x32x32")
+    assert _shown(window) == ["1", "2"]  # layer 2 routes layer 1's output
+    window.layers.filter.setText("3x3")
+    assert _shown(window) == ["0", "1"]  # still the kernel size in the options
+
+
+def test_a_filter_that_hides_every_layer_says_so(window, tmp_path):
+    cfg = tmp_path / "routed.cfg"
+    cfg.write_text(ROUTED_CFG)
+    window.open_cfg(str(cfg))
+    panel = window.layers
+    assert panel.no_match.isHidden()
+    panel.filter.setText("40x40")
+    assert _shown(window) == []
+    assert not panel.no_match.isHidden()
+    assert panel.no_match.text() == "no layer matches \u201c40x40\u201d"
+    panel.filter.setText("conv")
+    assert panel.no_match.isHidden()
+
+
 def test_conv_row_has_a_child_per_tensor_in_file_order(window):
     window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
     model = window.layers.model
@@ -136,6 +169,10 @@ def test_filter_words_must_all_match():
     assert not layer_matches("conv linear", 3, "convolutional", "16 3x3/1 leaky bn", "ok")
     assert layer_matches("status:miss", 3, "convolutional", "", "missing")
     assert not layer_matches("4-9", 3, "convolutional", "", "ok")
+    assert layer_matches("13x13x255 conv", 15, "convolutional", "", "ok",
+                         [(512, 13, 13), (255, 13, 13)])
+    assert not layer_matches("13x13x255", 14, "convolutional", "", "ok", [(512, 13, 13)])
+    assert not layer_matches("40x40", 3, "convolutional", "", "ok", [(8, 140, 40)])
 
 
 def test_selecting_a_layer_shows_its_cfg_section_with_line_numbers(window):
