@@ -105,6 +105,8 @@ class MainWindow(QMainWindow):
         self._live_timer.setInterval(LIVE_VIEW_INTERVAL_MS)
         self._live_timer.timeout.connect(self._refresh_live_view)
         self.doc.network_changed.connect(self._network_changed)
+        self.doc.network_changed.connect(self.statusBar().clearMessage)  # old model's news
+        self.doc.stream_started.connect(self.statusBar().clearMessage)  # and the old run's
         self.doc.stream_started.connect(self._refresh_banner)  # once per stream, not per layer
         self.doc.layer_updated.connect(self._layer_read)
         self.doc.stream_ended.connect(self._stream_ended)

@@ -44,3 +44,22 @@ def test_export_writes_the_tensor_as_npy(qtbot, window, tmp_path):
     window.export_tensor(1, "weights", str(target))
     qtbot.waitUntil(target.exists, timeout=10_000)
     np.testing.assert_array_equal(np.load(target), tensors[(1, "weights")])
+
+
+def test_opening_another_model_clears_the_old_models_status_message(window, tmp_path):
+    first, _, _, _ = write_model(tmp_path, conv_cfg(2), "first")
+    second, _, _, _ = write_model(tmp_path, conv_cfg(3), "second")
+    window.open_cfg(str(first))
+    window.log("could not read the weights: file ends in layer 1", "error")
+    assert window.statusBar().currentMessage().startswith("could not read the weights")
+    window.open_cfg(str(second))
+    assert window.statusBar().currentMessage() == ""
+
+
+def test_a_new_weights_run_clears_the_last_runs_status_message(qtbot, window, tmp_path):
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    window.open_cfg(str(cfg))
+    window.log("reading cancelled after 1 layers", "warning")
+    with qtbot.waitSignal(window.stream_finished, timeout=STREAM_TIMEOUT_MS):
+        window.open_weights(str(weights))
+    assert window.statusBar().currentMessage() == ""
