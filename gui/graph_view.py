@@ -2,7 +2,8 @@
 scale_channels sources), laid out top to bottom by core.graph_layout (our own layered
 layout; its docstring says why no library). Wheel zooms, dragging pans; nodes are
 coloured by the byte ledger (ok / partial / missing / after the first bad layer) and
-labelled with type, key options and output shape. Clicking a node emits
+labelled with type, key options and output shape; the first layer where cfg and
+weights disagree (the top diagnosis finding) is orange, as in the layer tree. Clicking a node emits
 `layer_activated`; `select_layer` highlights a node and scrolls to it."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ STATUS_FILL = {"ok": QColor("#d7f0dc"), "partial": palette.ERROR_STRONG,
 EDGE_PEN = QPen(QColor("#7a8590"), 1.4)
 SELECTED_PEN = QPen(QColor("#1a73e8"), 3.0)
 NODE_PEN = QPen(QColor("#5f6368"), 1.0)
+DIVERGENT_PEN = QPen(palette.DIVERGENT_TEXT, 2.5)  # the diagnosis' first divergent layer
 
 
 class LayerNode(QGraphicsRectItem):
@@ -95,6 +97,7 @@ class GraphView(QGraphicsView):
 
     def recolour(self) -> None:
         bad = self.doc.first_bad_layer()
+        divergent = self.doc.divergent_layer()
         for node in self.nodes:
             status = self.doc.layer_status(node.index)
             fill = STATUS_FILL.get(status, STATUS_FILL["none"])
@@ -102,8 +105,15 @@ class GraphView(QGraphicsView):
                 fill = palette.ERROR_LIGHT
             if node.index in self.doc.error_layers() and status != "partial":
                 fill = palette.ERROR_LIGHT
+            if node.index == divergent and status != "partial":  # the tree's order too
+                fill = palette.DIVERGENT
             node.setBrush(QBrush(fill))
-            node.setPen(SELECTED_PEN if node.index == self.selected else NODE_PEN)
+            node.setPen(self._pen(node.index))
+
+    def _pen(self, index: int) -> QPen:
+        if index == self.selected:
+            return SELECTED_PEN
+        return DIVERGENT_PEN if index == self.doc.divergent_layer() else NODE_PEN
 
     def status_colour(self, index: int) -> QColor:
         return self.nodes[index].brush().color()
@@ -112,9 +122,9 @@ class GraphView(QGraphicsView):
         """Highlight a layer's node and bring it into view (no signal)."""
         if not 0 <= index < len(self.nodes):
             return
-        if self.selected is not None and self.selected < len(self.nodes):
-            self.nodes[self.selected].setPen(NODE_PEN)
-        self.selected = index
+        previous, self.selected = self.selected, index
+        if previous is not None and previous < len(self.nodes):
+            self.nodes[previous].setPen(self._pen(previous))
         self.nodes[index].setPen(SELECTED_PEN)
         self.ensureVisible(self.nodes[index], 60, 60)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from darknet_inspector.core.demo import demo_files
+from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.gui import palette
-from darknet_inspector.gui.graph_view import STATUS_FILL, LayerNode
+from darknet_inspector.gui.graph_view import DIVERGENT_PEN, NODE_PEN, STATUS_FILL, LayerNode
 from tests.conftest import zoo_path
 from tests.gui.conftest import open_and_stream
 from tests.gui.helpers import conv_cfg, write_model
@@ -58,3 +59,19 @@ def test_a_large_network_builds_its_graph_quickly(window):
     window.open_cfg(str(zoo_path("cfg", "yolov4-p6.cfg")))
     assert len(window.graph.nodes) == len(window.doc.layers) > 300
     assert time.perf_counter() - start < 10  # cfg, tree and graph together, generous
+
+
+def test_the_first_divergent_layer_is_coloured_apart(qtbot, window, tmp_path):
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(4))
+    open_and_stream(qtbot, window, cfg, weights)
+    graph = window.graph
+    assert palette.DIVERGENT not in [graph.status_colour(i) for i in range(4)]
+    window.doc.set_findings([Finding("classes", 2, None, "filters do not fit classes",
+                                     None, False)])
+    assert graph.status_colour(2) == palette.DIVERGENT
+    assert graph.nodes[2].pen() == DIVERGENT_PEN
+    assert [graph.status_colour(i) for i in (0, 1, 3)] == [STATUS_FILL["ok"]] * 3
+    graph.select_layer(2)
+    graph.select_layer(1)  # moving the selection on keeps the divergent outline
+    assert graph.nodes[2].pen() == DIVERGENT_PEN
+    assert graph.nodes[1].pen() != NODE_PEN
