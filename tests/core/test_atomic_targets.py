@@ -8,6 +8,7 @@ import errno
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,18 @@ def test_a_fifo_with_a_reader_receives_the_output(tmp_path):
     received: list[bytes] = []
     ready = threading.Event()
 
-    def read() -> None:
+    def read() -> None:  # non-blocking: EOF before the writer came is no end yet
         handle = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
         ready.set()
-        os.set_blocking(handle, True)
-        with os.fdopen(handle, "rb") as pipe:
-            received.append(pipe.read())
+        data, deadline = b"", time.monotonic() + 10
+        while data != b"streamed" and time.monotonic() < deadline:
+            try:
+                data += os.read(handle, 100)
+            except BlockingIOError:
+                pass
+            time.sleep(0.01)
+        os.close(handle)
+        received.append(data)
 
     reader = threading.Thread(target=read)
     reader.start()

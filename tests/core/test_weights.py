@@ -213,7 +213,7 @@ def test_file_with_only_a_header_says_it_holds_no_weights(small, small_file, tmp
     assert [r.status for r in records] == ["missing", "none", "missing", "missing"]
 
 
-@pytest.mark.parametrize("extra, words", [(4, "1 floats"), (40, "10 floats"),
+@pytest.mark.parametrize("extra, words", [(4, "1 float more"), (40, "10 floats"),
                                           (3, "not a whole number of floats")])
 def test_extra_bytes_are_reported_with_their_count(small, small_file, tmp_path, extra, words):
     path = tmp_path / "long.weights"
