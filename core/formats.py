@@ -375,11 +375,11 @@ def export_model(model: DarknetModel, path: str | os.PathLike, fmt: str = "pt",
         "torchscript": lambda: export_torchscript(model, path),
     }
     writers[fmt]()
-    check = CHECKERS[fmt](model, path, 2 if dynamic_batch and fmt != "pt" else 1)
-    if fmt == "pt" and dynamic_batch:
-        check.notes.append("a .pt holds tensors, not a traced graph: any batch works")
-    return check
     kind = special_file_kind(os.fspath(path))
     if kind is not None:  # written into a device or pipe: nothing to reload
         return ExportCheck(fmt, os.fspath(path), head_names(model),
                            notes=[f"written into a {kind}, which cannot be read back"])
+    check = CHECKERS[fmt](model, path, 2 if dynamic_batch and fmt != "pt" else 1)
+    if fmt == "pt" and dynamic_batch:
+        check.notes.append("a .pt holds tensors, not a traced graph: any batch works")
+    return check
