@@ -247,7 +247,7 @@ def _load_checked(args: argparse.Namespace):
 
 @command("convert")
 def run_convert(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.formats import (
+    from darknet_inspector.core.deploy_formats import (
         DEFAULT_OPSET,
         check_opset,
         format_for_path,

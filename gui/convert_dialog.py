@@ -22,8 +22,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from darknet_inspector.core.deploy_formats import (
+    FORMAT_BY_EXTENSION,
+    format_for_path,
+    missing_for_format,
+)
 from darknet_inspector.core.errors import UsageError
-from darknet_inspector.core.formats import FORMAT_BY_EXTENSION, format_for_path, missing_for_format
 from darknet_inspector.core.jobs.convert import (
     ConvertOptions,
     ConvertProgress,

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from darknet_inspector.core.export import WeightsSource
 from darknet_inspector.core.jobs.write_back import write_back
+from darknet_inspector.core.pt_file import WeightsSource
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.overwrite import may_write
 from darknet_inspector.gui.settings import AppSettings

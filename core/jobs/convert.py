@@ -8,7 +8,12 @@ import os
 from collections.abc import Generator
 from dataclasses import dataclass
 
-from darknet_inspector.core.formats import DEFAULT_OPSET, NON_FINITE, ExportCheck, export_model
+from darknet_inspector.core.deploy_formats import (
+    DEFAULT_OPSET,
+    NON_FINITE,
+    ExportCheck,
+    export_model,
+)
 from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.weights import LayerRecord, WeightsReader
@@ -18,7 +23,7 @@ from darknet_inspector.core.weights import LayerRecord, WeightsReader
 class ConvertOptions:
     output: str
     fuse: bool = False  # fold batch norm into the convolutions first
-    format: str = "pt"  # pt | pt2 | onnx | torchscript (core.formats.FORMATS)
+    format: str = "pt"  # pt | pt2 | onnx | torchscript (core.deploy_formats.FORMATS)
     dynamic_batch: bool = False
     opset: int = DEFAULT_OPSET  # onnx only
 

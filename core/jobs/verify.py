@@ -49,7 +49,7 @@ def verify(request: VerifyRequest) -> Generator[str, None, VerifyReport]:
 def converted_model(path: str, loaded: DarknetModel) -> DarknetModel:
     """A converted .pt, which must describe the same network as the loaded model (same
     layers and shapes)."""
-    from darknet_inspector.core.export import load_pt
+    from darknet_inspector.core.pt_file import load_pt
 
     converted = load_pt(path)
     ours = [(layer.type, layer.output_shape) for layer in converted.network.layers]

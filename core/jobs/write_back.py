@@ -7,7 +7,7 @@ import os
 from collections.abc import Generator
 
 from darknet_inspector.core.errors import InspectorError
-from darknet_inspector.core.export import WeightsSource, export_weights, weights_source
+from darknet_inspector.core.pt_file import WeightsSource, export_weights, weights_source
 
 
 class SourceHasErrors(InspectorError):

@@ -139,7 +139,7 @@ def test_export_weights_refuses_tensors_weights_cannot_hold(model, tmp_path, cap
 def test_a_meta_tensor_is_refused():
     import torch
 
-    from darknet_inspector.core.export import unwritable_tensor
+    from darknet_inspector.core.pt_file import unwritable_tensor
 
     assert "meta tensor" in unwritable_tensor(torch.empty(3, device="meta"))
     assert unwritable_tensor(torch.ones(3, dtype=torch.bfloat16)) is None

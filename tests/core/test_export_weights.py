@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from darknet_inspector.core.cli import main
-from darknet_inspector.core.export import export_weights, save_pt, weights_source
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
+from darknet_inspector.core.pt_file import export_weights, save_pt, weights_source
 from darknet_inspector.core.weights import WeightsHeader, random_weights, write_weights
 from tests.conftest import zoo_path
 

@@ -91,17 +91,17 @@ def test_file_slices_say_the_file_changed_when_it_shrank(tmp_path):
 
 SHRINK_PT_AFTER_READ = textwrap.dedent("""
     import os, sys
-    from darknet_inspector.core import export
+    from darknet_inspector.core import pt_file
 
-    read = export.read_pt
+    read = pt_file.read_pt
 
     def read_then_shrink(path, *args, **kwargs):
         payload = read(path, *args, **kwargs)
         os.truncate(path, 40)  # rewritten while the model takes its tensors
         return payload
 
-    export.read_pt = read_then_shrink
-    model = export.load_pt(sys.argv[1])
+    pt_file.read_pt = read_then_shrink
+    model = pt_file.load_pt(sys.argv[1])
     print("loaded", sum(p.numel() for p in model.parameters()))
 """)
 

@@ -406,7 +406,7 @@ def test_weights_against_mutated_cfgs_read_or_fail_with_our_own_error(seed, edit
 @given(data=st.binary(max_size=1024))
 def test_random_bytes_as_a_pt_file_fail_with_our_own_error(data):
     """... and quietly: a warning would print lines of its own beside the one message."""
-    from darknet_inspector.core.export import read_pt
+    from darknet_inspector.core.pt_file import read_pt
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "fuzz.pt")
@@ -425,7 +425,7 @@ def test_random_bytes_as_a_pt_file_fail_with_our_own_error(data):
 @pytest.mark.parametrize("protocol", [96, 182])
 def test_a_pt_of_an_unknown_pickle_protocol_is_refused_without_warnings(protocol, tmp_path):
     """Found by fuzzing: torch warned about the protocol on stderr before refusing."""
-    from darknet_inspector.core.export import read_pt
+    from darknet_inspector.core.pt_file import read_pt
 
     path = tmp_path / "odd.pt"
     path.write_bytes(bytes([0x80, protocol]) + b"garbage")
@@ -449,8 +449,8 @@ PT_FIELDS = ("cfg_text", "cfg_path", "width", "height", "header", "tensors", "fu
 
 
 def _valid_payload() -> dict:
-    from darknet_inspector.core.export import model_payload
     from darknet_inspector.core.model import DarknetModel
+    from darknet_inspector.core.pt_file import model_payload
 
     return model_payload(DarknetModel(WEIGHTS_NETWORK))
 
@@ -463,7 +463,7 @@ def test_damaged_pt_payloads_fail_with_our_own_error(fields, dropped, use):
     """A .pt in our format with fields replaced by anything, or missing."""
     import torch
 
-    from darknet_inspector.core import export
+    from darknet_inspector.core import pt_file
 
     payload = {**_valid_payload(), **fields}
     for key in dropped:
@@ -473,7 +473,7 @@ def test_damaged_pt_payloads_fail_with_our_own_error(fields, dropped, use):
         torch.save(payload, path)
         try:
             with bounded():
-                getattr(export, use)(path)
+                getattr(pt_file, use)(path)
         except InspectorError as exc:
             assert_own_error(exc)
 

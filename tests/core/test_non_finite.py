@@ -12,7 +12,7 @@ import torch
 
 from darknet_inspector.core import json_safe
 from darknet_inspector.core.cli import main
-from darknet_inspector.core.formats import _max_difference
+from darknet_inspector.core.deploy_formats import _max_difference
 from tests.bad_inputs.corpus import BASE_CFG, DETECT_CFG, HEADER, base_weights, detect_weights, jpeg
 
 

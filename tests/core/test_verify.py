@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from darknet_inspector.core.cli import main
-from darknet_inspector.core.export import save_pt
 from darknet_inspector.core.model import load_model
+from darknet_inspector.core.pt_file import save_pt
 from darknet_inspector.core.verify import (
     AFTER_REFERENCE_DIFFERS,
     NOT_COMPARED,

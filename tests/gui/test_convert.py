@@ -7,8 +7,8 @@ import os
 import pytest
 import torch
 
-from darknet_inspector.core.export import load_pt
 from darknet_inspector.core.model import load_model
+from darknet_inspector.core.pt_file import load_pt
 from darknet_inspector.gui.convert_dialog import FORMATS
 from tests.gui.conftest import answer_questions, open_and_stream
 from tests.gui.helpers import conv_cfg, write_model

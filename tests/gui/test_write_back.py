@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from darknet_inspector.core.export import save_pt
 from darknet_inspector.core.model import load_model
+from darknet_inspector.core.pt_file import save_pt
 from darknet_inspector.gui.write_back_dialog import WriteBackDialog
 from tests.gui.conftest import answer_questions
 from tests.gui.helpers import conv_cfg, write_model

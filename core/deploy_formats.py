@@ -298,7 +298,7 @@ def check_torchscript(model: DarknetModel, path: str | os.PathLike, batch: int =
 # ---------------------------------------------------------------- our .pt
 
 def export_pt(model: DarknetModel, path: str | os.PathLike) -> None:
-    from darknet_inspector.core.export import save_pt
+    from darknet_inspector.core.pt_file import save_pt
 
     save_pt(model, path)
 
@@ -307,10 +307,10 @@ def check_pt(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> Ex
     """Reload the file as a user would (`load_pt`); every tensor must be bit for bit the
     model's (that proves the weights), then one input of the smallest size the network
     accepts goes through both models (that proves the rebuilt structure)."""
-    from darknet_inspector.core.export import load_pt
+    from darknet_inspector.core.pt_file import load_pt
 
     check = ExportCheck("pt", os.fspath(path), head_names(model), batch=batch)
-    check.checked_with = "darknet_inspector.core.export.load_pt"
+    check.checked_with = "darknet_inspector.core.pt_file.load_pt"
     reloaded = load_pt(path, adopt=True)
     compared, differing = _differing_tensors(model, reloaded)
     if differing:

@@ -12,8 +12,8 @@ import torch
 
 from darknet_inspector.core.cli import main
 from darknet_inspector.core.errors import UsageError
-from darknet_inspector.core.export import PT_FORMAT, load_pt, save_pt
 from darknet_inspector.core.model import load_model
+from darknet_inspector.core.pt_file import PT_FORMAT, load_pt, save_pt
 from darknet_inspector.core.weights import WeightsHeader
 from tests.core.test_cli import CFG
 from tests.helpers import net_from_text, write_random_weights

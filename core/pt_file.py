@@ -1,4 +1,4 @@
-"""Converted models on disk: our self-contained .pt (tensors + cfg text + metadata)."""
+"""Our own .pt file (tensors + cfg text + metadata): save, load, and write back to .weights."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from darknet_inspector.core.cli import main
-from darknet_inspector.core.formats import (
+from darknet_inspector.core.deploy_formats import (
     DEFAULT_OPSET,
     check_onnx,
     example_input,
@@ -211,10 +211,10 @@ def test_pt_check_compares_every_tensor_and_runs_the_smallest_input(tiny):
 
 def test_pt_check_names_a_tensor_the_file_holds_differently(tiny, monkeypatch):
     """A writer that changed one value: the bit-for-bit comparison names the tensor."""
-    from darknet_inspector.core import export
+    from darknet_inspector.core import pt_file
 
     model, folder = tiny
-    original = export.model_payload
+    original = pt_file.model_payload
 
     def tampered(m):
         payload = original(m)
@@ -222,6 +222,6 @@ def test_pt_check_names_a_tensor_the_file_holds_differently(tiny, monkeypatch):
         payload["tensors"]["2.biases"][0] += 1e-6
         return payload
 
-    monkeypatch.setattr(export, "model_payload", tampered)
+    monkeypatch.setattr(pt_file, "model_payload", tampered)
     check = export_model(model, folder / "bad.pt", "pt")
     assert check.max_abs_diff == float("inf") and "first 2.biases" in check.notes[0]
