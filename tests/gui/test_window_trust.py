@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QKeySequence
 
@@ -117,3 +118,41 @@ def test_with_nothing_selected_the_histogram_is_a_hint(qtbot, window, tmp_path):
     assert view.hint.isVisible() and not view.histogram.isVisible()
     window.layers.select(0, "weights")
     assert view.histogram.isVisible() and not view.hint.isVisible()
+
+
+@pytest.mark.parametrize(("saved", "available", "expected"), [
+    # saved on a larger screen: shrunk to the whole available area
+    (QRect(0, 0, 4000, 3000), QRect(0, 0, 1366, 728), QRect(0, 0, 1366, 728)),
+    # beyond the right and bottom edges: moved back in, size kept
+    (QRect(3000, 2000, 800, 600), QRect(0, 0, 1366, 728), QRect(566, 128, 800, 600)),
+    # left of and above a screen whose area does not start at 0,0 (a task bar, a 2nd monitor)
+    (QRect(-200, -100, 800, 600), QRect(1920, 40, 1366, 728), QRect(1920, 40, 800, 600)),
+    # both: too large and off to the side
+    (QRect(5000, -300, 2000, 1000), QRect(0, 32, 1366, 736), QRect(0, 32, 1366, 736)),
+    # already inside: unchanged
+    (QRect(100, 100, 800, 600), QRect(0, 0, 1366, 728), QRect(100, 100, 800, 600)),
+])
+def test_clamped_fits_a_saved_geometry_into_the_available_area(saved, available, expected):
+    result = clamped(saved, available)
+    assert result == expected
+    assert available.contains(result)
+
+
+def test_restore_clamps_to_our_available_area_not_only_qts(qtbot, settings, monkeypatch):
+    """Qt's restoreGeometry keeps a window on the real screen by itself; the available area
+    we are told (smaller than the screen here, as with a task bar) is ours to keep."""
+    from PySide6.QtGui import QScreen
+
+    big = MainWindow(settings)
+    qtbot.addWidget(big)
+    big.setGeometry(0, 0, 4000, 3000)
+    big.save_layout()
+    big.close()
+    small = MainWindow(settings)  # the smallest size it can have, with nothing restored
+    qtbot.addWidget(small)
+    smallest = small.minimumSizeHint()
+    area = QRect(40, 30, smallest.width() + 20, smallest.height() + 20)
+    monkeypatch.setattr(QScreen, "availableGeometry", lambda self: area)
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    assert area.contains(window.frameGeometry()), (window.frameGeometry(), area)
