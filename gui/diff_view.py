@@ -48,7 +48,9 @@ from darknet_inspector.gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_tex
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner, describe_error, start_task
 
-CHANGED = QColor("#9cc4f5")  # changed layers / tensors in the tree and the table
+# changed layers / tensors in the tree and the table: a clear blue (black text stays
+# readable), not the pale blue that hardly stood out from white rows
+CHANGED = QColor("#5b9bf0")
 COLUMNS = ("Layer", "Type", "Tensor", "Shape", "Changed values", "Relative change",
            "Max abs change")
 COL_LAYER, COL_TYPE, COL_TENSOR, COL_SHAPE, COL_CHANGED, COL_REL, COL_MAX = range(len(COLUMNS))

@@ -115,3 +115,37 @@ def test_main_window_tree_paints_changed_layers(qtbot, window, files):
     assert option.backgroundBrush.color() == CHANGED
     window.diff_tab.tensor_activated.emit(2, "weights")
     assert window.tabs.currentIndex() == 0
+
+
+def _luminance(colour) -> float:
+    """WCAG relative luminance."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    return (0.2126 * linear(colour.redF()) + 0.7152 * linear(colour.greenF())
+            + 0.0722 * linear(colour.blueF()))
+
+
+def _contrast(a, b) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_painted_changed_layers_stand_out_from_the_tree_background(qtbot, window, files):
+    """The diff-painted rows are clearly coloured (issue 14.10: not a barely visible pale
+    blue) and their black text stays readable."""
+    from PySide6.QtGui import QColor, QPalette
+
+    from tests.gui.conftest import open_and_stream
+
+    cfg, a, b = files
+    open_and_stream(qtbot, window, cfg, a)
+    with qtbot.waitSignal(window.diff_tab.changed, timeout=TIMEOUT_MS):
+        window.diff_tab.compare_with(str(b))
+    tree = window.layers.tree
+    option = QStyleOptionViewItem()
+    tree.itemDelegate().initStyleOption(option, tree.model().index(2, 0))
+    painted = option.backgroundBrush.color()
+    for role in (QPalette.ColorRole.Base, QPalette.ColorRole.AlternateBase):
+        assert _contrast(painted, tree.palette().color(role)) >= 2.0, painted.name()
+    assert painted.hsvSaturationF() >= 0.45, painted.name()
+    assert _contrast(painted, QColor("black")) >= 4.5
