@@ -1,7 +1,8 @@
 """Start the desktop app under Xvfb on a model and save a screenshot (PNG).
 
     .venv/bin/python scripts/screenshot.py CFG [WEIGHTS] -o shot.png
-        [--tab layers|preview|graph|featuremaps] [--select 12 | --select 12.weights] [--filter TEXT]
+        [--tab layers|preview|graph|featuremaps|verify|diff] [--select 12 | --select 12.weights]
+        [--filter TEXT] [--compare B.weights]
         [--image photo.jpg] [--names coco.names] [--truncate 0.6] [--size 1400x900]
 
 Without a DISPLAY it starts its own Xvfb (apt-get install xvfb); --offscreen renders
@@ -130,6 +131,10 @@ def take(args: argparse.Namespace, settings_file: str, temp: str) -> None:
         window.tabs.setCurrentWidget(window.graph)
     if args.tab == "featuremaps":
         show_feature_maps(window, args)
+    if args.tab == "verify":
+        show_verify(window, args)
+    if args.tab == "diff":
+        show_diff(window, args)
     settle(600)
     app.processEvents()
     grab(window, args.output)
@@ -153,6 +158,29 @@ def show_feature_maps(window, args: argparse.Namespace) -> None:
         QApplication.processEvents()
         time.sleep(0.02)
     print(f"feature maps: {tab.status.text()}")
+
+
+def show_verify(window, args: argparse.Namespace) -> None:
+    """The Verify tab, run on --image (the demo's sample for the demo cfg) when it can run."""
+    tab = window.verify_tab
+    window.tabs.setCurrentWidget(tab)
+    image = args.image or demo_image_for(args.cfg)
+    if image:
+        tab.image.setText(image)
+    if tab.run_button.isEnabled():
+        tab.start()
+        wait_for(tab.report_ready)
+    print(f"verify: {tab.status.text()}")
+
+
+def show_diff(window, args: argparse.Namespace) -> None:
+    """The Weights diff tab, compared with --compare when given."""
+    tab = window.diff_tab
+    window.tabs.setCurrentWidget(tab)
+    if args.compare and tab.open_button.isEnabled():
+        tab.compare_with(args.compare)
+        wait_for(tab.changed)
+    print(f"diff: {tab.summary.text()}")
 
 
 def demo_image_for(cfg: str) -> str | None:
@@ -188,12 +216,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("cfg")
     parser.add_argument("weights", nargs="?")
     parser.add_argument("-o", "--output", required=True)
-    parser.add_argument("--tab", choices=["layers", "preview", "graph", "featuremaps"],
+    parser.add_argument("--tab", choices=["layers", "preview", "graph", "featuremaps",
+                                          "verify", "diff"],
                         default="layers")
     parser.add_argument("--select", help="layer index, or index.tensor (e.g. 12.weights)")
     parser.add_argument("--filter", help="text for the layer filter box")
     parser.add_argument("--image", help="image for the preview tab")
     parser.add_argument("--names", help="class names file for the preview tab")
+    parser.add_argument("--compare", help="second .weights for the diff tab")
     parser.add_argument("--truncate", type=float, help="open WEIGHTS cut to this fraction")
     parser.add_argument("--size", default="1400x900",
                         type=lambda v: tuple(int(x) for x in v.lower().split("x")))
