@@ -95,7 +95,7 @@ class FeatureMapTab(QWidget):
         split.addWidget(scroll)
         split.addWidget(self.strip)
         split.setStretchFactor(0, 4)
-        scroll.setMinimumHeight(320)
+        scroll.setMinimumHeight(160)  # the window must fit 1366x768 (the splitter gives it more)
         split.setSizes([640, 150])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)

@@ -35,7 +35,7 @@ from darknet_inspector.gui.file_watch import FileWatch
 from darknet_inspector.gui.layer_panel import LayerPanel
 from darknet_inspector.gui.log_panel import LogPanel
 from darknet_inspector.gui.problems import ProblemsPanel
-from darknet_inspector.gui.screen_fit import first_start_size, fit_window
+from darknet_inspector.gui.screen_fit import first_start_size, fit_window, scrolling
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.stream_strip import StreamStrip
 from darknet_inspector.gui.tensor_view import TensorView
@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
 
         self.right_split = QSplitter(Qt.Orientation.Vertical)
         self.right_split.addWidget(self.cfg_view)
-        self.right_split.addWidget(self.tensor_view)
+        self.right_split.addWidget(scrolling(self.tensor_view))
         self.right_split.setSizes([260, 600])
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         self.main_split.addWidget(self.layers)

@@ -3,7 +3,8 @@ restored geometry moved and shrunk into the available area when the screen got s
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 PREFERRED = QSize(1400, 900)
 MARGIN = 0.94  # leave room for window frames and panels
@@ -39,3 +40,15 @@ def fit_window(window) -> None:
     extra_h = frame.height() - window.height()
     window.resize(target.width() - extra_w, target.height() - extra_h)
     window.move(target.topLeft())
+
+
+def scrolling(panel: QWidget) -> QScrollArea:
+    """`panel` in a frameless scroll area: a tall panel (a tensor's statistics, histogram
+    and filter norms) then scrolls instead of raising the window's minimum height past a
+    small screen."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area

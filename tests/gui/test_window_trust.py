@@ -156,3 +156,21 @@ def test_restore_clamps_to_our_available_area_not_only_qts(qtbot, settings, monk
     window = MainWindow(settings)
     qtbot.addWidget(window)
     assert area.contains(window.frameGeometry()), (window.frameGeometry(), area)
+
+
+def test_the_window_can_shrink_to_a_1366x768_screen_with_a_tensor_shown(qtbot, window,
+                                                                       tmp_path):
+    """Every tab's and panel's minimum together must fit the 728 px a 1366x768 screen has
+    after a task bar, also once a tensor's histogram and filter norms are shown (the
+    window grew to 806 px there, pushing the status bar off the screen)."""
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
+    open_and_stream(qtbot, window, cfg, weights)
+    window.show()
+    window.layers.select(0, "weights")
+    qtbot.wait(50)
+    assert window.tensor_view.histogram.isVisible()
+    assert window.minimumSizeHint().height() <= 728
+    assert window.minimumSizeHint().width() <= 1366
+    window.resize(1366, 728)
+    qtbot.wait(50)
+    assert window.height() <= 728
