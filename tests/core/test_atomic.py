@@ -22,12 +22,29 @@ from tests.conftest import ROOT
 OLD = b"the user's existing file\n"
 
 
-class DiskFull:
+class WrappedFile:
+    """A stand-in for an open file that passes everything on to the real one; subclasses
+    change `write` (to fail, or to interrupt) as a test needs."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._real.__exit__(*exc)
+
+
+class DiskFull(WrappedFile):
     """A file whose writes fail with ENOSPC once `budget` bytes went through, like a disk
     filling up mid-write (everything before that point really is written)."""
 
     def __init__(self, real, budget: int):
-        self._real = real
+        super().__init__(real)
         self._budget = budget
 
     def write(self, data) -> int:
@@ -38,15 +55,6 @@ class DiskFull:
             raise OSError(errno.ENOSPC, "No space left on device")
         self._budget -= len(data)
         return self._real.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self._real.__exit__(*exc)
 
 
 @pytest.fixture

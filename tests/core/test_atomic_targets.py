@@ -16,16 +16,7 @@ import pytest
 from darknet_inspector.core import atomic
 from darknet_inspector.core.atomic import NAME_MAX, atomic_write
 from darknet_inspector.core.cli import main
-from tests.bad_inputs.corpus import BASE_CFG, base_weights
 from tests.core.test_atomic import DiskFull, leftovers
-
-
-@pytest.fixture
-def model(tmp_path) -> tuple[str, str]:
-    cfg, weights = tmp_path / "model.cfg", tmp_path / "model.weights"
-    cfg.write_text(BASE_CFG)
-    weights.write_bytes(base_weights())
-    return str(cfg), str(weights)
 
 
 def private_null(folder: Path) -> Path:
@@ -40,17 +31,17 @@ def private_null(folder: Path) -> Path:
     return node
 
 
-def test_convert_onto_a_character_device_writes_into_it(model, tmp_path, capsys):
+def test_convert_onto_a_character_device_writes_into_it(base_model, tmp_path, capsys):
     node = private_null(tmp_path)
-    assert main(["convert", *model, "-o", str(node)]) == 0
+    assert main(["convert", *base_model, "-o", str(node)]) == 0
     assert stat.S_ISCHR(node.stat().st_mode)  # still the device, not a 4.5 KB file
     assert leftovers(tmp_path) == []
 
 
-def test_a_fifo_without_reader_is_refused_and_stays_a_fifo(model, tmp_path, capsys):
+def test_a_fifo_without_reader_is_refused_and_stays_a_fifo(base_model, tmp_path, capsys):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    assert main(["convert", *model, "-o", str(fifo)]) == 2
+    assert main(["convert", *base_model, "-o", str(fifo)]) == 2
     err = capsys.readouterr().err
     assert f"{fifo}: is a FIFO that nobody reads" in err and len(err.splitlines()) == 1
     assert stat.S_ISFIFO(fifo.stat().st_mode)
@@ -100,10 +91,10 @@ def test_a_socket_target_is_refused_naming_it(tmp_path):
         server.close()
 
 
-def test_a_250_character_output_name_works(model, tmp_path):
+def test_a_250_character_output_name_works(base_model, tmp_path):
     target = tmp_path / ("m" * 247 + ".pt")
     assert len(target.name) == 250
-    assert main(["convert", *model, "-o", str(target)]) == 0
+    assert main(["convert", *base_model, "-o", str(target)]) == 0
     assert target.stat().st_size > 0
     assert leftovers(tmp_path) == []
 
@@ -113,14 +104,14 @@ def test_the_temp_name_never_exceeds_name_max():
         assert len(os.fsencode(".tmp-12345678" + atomic.temp_suffix(name))) <= NAME_MAX
 
 
-def test_a_read_only_folder_names_the_output_not_the_temp_file(model, tmp_path, capsys):
+def test_a_read_only_folder_names_the_output_not_the_temp_file(base_model, tmp_path, capsys):
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        assert main(["convert", *model, "-o", str(folder / "out.pt")]) == 2
+        assert main(["convert", *base_model, "-o", str(folder / "out.pt")]) == 2
     finally:
         folder.chmod(0o755)
     err = capsys.readouterr().err
@@ -138,7 +129,7 @@ def test_the_temp_file_failing_to_open_names_the_output(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EFBIG])
-def test_disk_full_and_file_too_large_name_the_output(model, tmp_path, monkeypatch, capsys,
+def test_disk_full_and_file_too_large_name_the_output(base_model, tmp_path, monkeypatch, capsys,
                                                       code):
     real_fdopen = os.fdopen
 
@@ -149,7 +140,7 @@ def test_disk_full_and_file_too_large_name_the_output(model, tmp_path, monkeypat
     monkeypatch.setattr(atomic.os, "fdopen",
                         lambda fd, *a, **k: Failing(real_fdopen(fd, *a, **k), 0))
     target = tmp_path / "out.pt"
-    assert main(["convert", *model, "-o", str(target)]) == 2
+    assert main(["convert", *base_model, "-o", str(target)]) == 2
     err = capsys.readouterr().err
     assert f"{target}: {os.strerror(code)}" in err
     assert leftovers(tmp_path) == []

@@ -19,15 +19,7 @@ from darknet_inspector.core import atomic
 from darknet_inspector.core.cli import main, quiet_library_warnings
 from tests.bad_inputs.corpus import BASE_CFG, HEADER, base_weights
 from tests.conftest import ROOT
-from tests.core.test_atomic import leftovers
-
-
-@pytest.fixture
-def model(tmp_path) -> tuple[str, str]:
-    cfg, weights = tmp_path / "model.cfg", tmp_path / "model.weights"
-    cfg.write_text(BASE_CFG)
-    weights.write_bytes(base_weights())
-    return str(cfg), str(weights)
+from tests.core.test_atomic import WrappedFile, leftovers
 
 
 def one_line(err: str) -> str:
@@ -36,12 +28,13 @@ def one_line(err: str) -> str:
     return line
 
 
-class SignalMidWrite:
+class SignalMidWrite(WrappedFile):
     """A file that sends this process `signum` once some bytes went through (the user
     pressing Ctrl+C, or `kill`, while torch writes the .pt zip)."""
 
     def __init__(self, real, signum: int):
-        self._real, self._signum, self._sent = real, signum, False
+        super().__init__(real)
+        self._signum, self._sent = signum, False
 
     def write(self, data):
         if not self._sent and self._real.tell() > 100:
@@ -49,20 +42,11 @@ class SignalMidWrite:
             os.kill(os.getpid(), self._signum)
         return self._real.write(data)
 
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self._real.__exit__(*exc)
-
 
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"),
                                                 (signal.SIGTERM, 143, "terminated")])
 def test_a_signal_during_a_pt_write_is_one_line_and_leaves_no_temp_file(
-        model, tmp_path, monkeypatch, capsys, signum, code, word):
+        base_model, tmp_path, monkeypatch, capsys, signum, code, word):
     real_fdopen = os.fdopen
     monkeypatch.setattr(atomic.os, "fdopen",
                         lambda fd, *a, **k: SignalMidWrite(real_fdopen(fd, *a, **k), signum))
@@ -70,21 +54,21 @@ def test_a_signal_during_a_pt_write_is_one_line_and_leaves_no_temp_file(
     out.mkdir()
     target = out / "m.pt"
     target.write_bytes(b"old")
-    assert main(["convert", *model, "-o", str(target)]) == code
+    assert main(["convert", *base_model, "-o", str(target)]) == code
     assert one_line(capsys.readouterr().err) == f"darknet-inspector: {word}"
     assert target.read_bytes() == b"old"
     assert leftovers(out) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
-def test_a_fifo_as_weights_says_it_is_a_fifo(model, tmp_path, capsys):
+def test_a_fifo_as_weights_says_it_is_a_fifo(base_model, tmp_path, capsys):
     fifo = tmp_path / "pipe.weights"
     os.mkfifo(fifo)
-    assert main(["inspect", model[0], str(fifo)]) == 2
+    assert main(["inspect", base_model[0], str(fifo)]) == 2
     assert f"{fifo}: is a FIFO, not a weights file" in one_line(capsys.readouterr().err)
 
 
-def test_a_character_device_as_weights_says_what_it_is(model, tmp_path, capsys):
+def test_a_character_device_as_weights_says_what_it_is(base_model, tmp_path, capsys):
     if os.geteuid() != 0:
         pytest.skip("mknod needs root")
     zero = tmp_path / "zero"
@@ -92,18 +76,18 @@ def test_a_character_device_as_weights_says_what_it_is(model, tmp_path, capsys):
         os.mknod(zero, stat.S_IFCHR | 0o666, os.makedev(1, 5))  # a private /dev/zero
     except PermissionError:
         pytest.skip("this container may not create device nodes")
-    assert main(["convert", model[0], str(zero), "-o", str(tmp_path / "m.pt")]) == 2
+    assert main(["convert", base_model[0], str(zero), "-o", str(tmp_path / "m.pt")]) == 2
     assert "is a character device, not a weights file" in one_line(capsys.readouterr().err)
 
 
-def test_an_npy_header_claiming_a_huge_shape_is_refused_naming_the_file(model, tmp_path,
+def test_an_npy_header_claiming_a_huge_shape_is_refused_naming_the_file(base_model, tmp_path,
                                                                         capsys):
     x = tmp_path / "huge.npy"
     with open(x, "wb") as handle:
         np.lib.format.write_array_header_1_0(
             handle, {"descr": "<f4", "fortran_order": False, "shape": (3, 200000, 200000)})
         handle.write(b"\0" * 64)
-    assert main(["dump", *model, "--input", str(x), "-o", str(tmp_path / "o.npz")]) == 2
+    assert main(["dump", *base_model, "--input", str(x), "-o", str(tmp_path / "o.npz")]) == 2
     line = one_line(capsys.readouterr().err)
     assert f"{x}: input shape [3, 200000, 200000] does not match" in line
 
@@ -126,10 +110,10 @@ def state_dict_file(folder: Path, change) -> str:
     (lambda t: t.to_sparse(), "is stored sparse_coo"),
     (lambda t: t.to(__import__("torch").complex64), "holds complex values (complex64)"),
 ])
-def test_export_weights_refuses_tensors_weights_cannot_hold(model, tmp_path, capsys, change,
+def test_export_weights_refuses_tensors_weights_cannot_hold(base_model, tmp_path, capsys, change,
                                                             says):
     pt = state_dict_file(tmp_path, change)
-    assert main(["export-weights", pt, "--cfg", model[0], "-o",
+    assert main(["export-weights", pt, "--cfg", base_model[0], "-o",
                  str(tmp_path / "o.weights")]) == 1
     err = capsys.readouterr().err
     assert says in err and "internal error" not in err
@@ -145,11 +129,11 @@ def test_a_meta_tensor_is_refused():
     assert unwritable_tensor(torch.ones(3, dtype=torch.bfloat16)) is None
 
 
-def test_export_weights_writes_bfloat16_exactly(model, tmp_path, capsys):
+def test_export_weights_writes_bfloat16_exactly(base_model, tmp_path, capsys):
     import torch
 
     pt = state_dict_file(tmp_path, lambda t: t.to(torch.bfloat16))
-    assert main(["export-weights", pt, "--cfg", model[0], "-o",
+    assert main(["export-weights", pt, "--cfg", base_model[0], "-o",
                  str(tmp_path / "o.weights")]) == 0
 
 
@@ -167,13 +151,13 @@ def test_library_warnings_are_silenced_in_the_cli():
     assert seen == []
 
 
-def test_diff_of_inf_weights_prints_no_numpy_warning(model, tmp_path):
+def test_diff_of_inf_weights_prints_no_numpy_warning(base_model, tmp_path):
     b = tmp_path / "b.weights"
     data = bytearray(base_weights())
     data[HEADER:HEADER + 16] = np.array([np.inf, 1e38, -1e38, np.inf], np.float32).tobytes()
     b.write_bytes(bytes(data))
-    result = subprocess.run([sys.executable, "-m", "darknet_inspector", "diff", model[0],
-                             model[1], str(b)], cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "darknet_inspector", "diff", base_model[0],
+                             base_model[1], str(b)], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert "Warning" not in result.stderr, result.stderr
 
@@ -195,19 +179,19 @@ def test_a_huge_section_name_or_key_is_echoed_cut_short(tmp_path, capsys):
 
 
 def test_a_16_byte_header_over_a_20_byte_body_says_1_float_and_names_the_header(
-        model, tmp_path, capsys):
+        base_model, tmp_path, capsys):
     from darknet_inspector.core.weights import WeightsHeader
 
     body = base_weights()[HEADER:]
     path = tmp_path / "old.weights"
     path.write_bytes(WeightsHeader(0, 1, 0, 7).pack() + b"\0" * 4 + body)
-    main(["inspect", model[0], str(path)])
+    main(["inspect", base_model[0], str(path)])
     out = capsys.readouterr().out
     assert "1 float more" in out and "1 floats" not in out
     assert "16-byte header" in out
 
 
-def test_inspect_of_a_huge_sparse_file_maps_nothing_whole(model, tmp_path):
+def test_inspect_of_a_huge_sparse_file_maps_nothing_whole(base_model, tmp_path):
     big = tmp_path / "huge.weights"
     big.write_bytes(base_weights())
     try:
@@ -217,7 +201,7 @@ def test_inspect_of_a_huge_sparse_file_maps_nothing_whole(model, tmp_path):
     limit = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, 8 * 2**30));"
              "import sys; from darknet_inspector.core.cli import main; "
              "sys.exit(main(sys.argv[1:]))")
-    result = subprocess.run([sys.executable, "-c", limit, "inspect", model[0], str(big)],
+    result = subprocess.run([sys.executable, "-c", limit, "inspect", base_model[0], str(big)],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert "Cannot allocate memory" not in result.stderr and "out of memory" not in (
         result.stderr)
