@@ -28,11 +28,12 @@ from darknet_inspector.core.image import (
     load_image,
     to_rgb8,
 )
-from darknet_inspector.core.layers import head_type, registered_types
 from darknet_inspector.core.layers.base import Layer
-from darknet_inspector.core.layers.head import Decoded, HeadParams, HeadType
+from darknet_inspector.core.layers.head import HeadParams
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.nms import greedy_nms
+from darknet_inspector.core.torch_layers import decoded_types, head_decoder
+from darknet_inspector.core.torch_layers.head import Decoded, HeadDecoder
 
 Size = tuple[int, int]
 MAX_NMS_CANDIDATES = 20000  # an untrained model can put 10^5 pairs over the threshold
@@ -70,9 +71,8 @@ class Inference:
 # ---------------------------------------------------------------- head decoding
 
 def decodable_types() -> list[str]:
-    """The head types the preview decodes (each answers `decode` itself)."""
-    return [name for name in registered_types()
-            if (head := head_type(name)) is not None and head.can_decode]
+    """The head types the preview decodes (each has a HeadDecoder, core.torch_layers)."""
+    return decoded_types()
 
 
 def correct_boxes(boxes: Tensor, image_size: Size, input_size: Size, letterbox: bool
@@ -319,12 +319,12 @@ def _most_confident(boxes: Tensor, scores: Tensor, classes: Tensor, limit: int,
     return boxes[top], scores[top], classes[top]
 
 
-def _decoding_types(heads: list[Layer]) -> list[HeadType]:
-    """Each head's type, which must decode its output; say which head does not."""
+def _decoding_types(heads: list[Layer]) -> list[HeadDecoder]:
+    """Each head's decoder; say which head has none."""
     types = []
     for layer in heads:
-        head = head_type(layer.type)
-        if head is None or not head.can_decode:
+        head = head_decoder(layer.type)
+        if head is None:
             kinds = ", ".join(f"[{t}]" for t in decodable_types())
             raise UsageError(
                 f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) is not "

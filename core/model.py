@@ -11,34 +11,18 @@ from torch import Tensor, nn
 
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import built_layer_type
-from darknet_inspector.core.layers.base import DarknetModule, Layer
-from darknet_inspector.core.layers.convolutional import ConvModule, ConvolutionalParams
+from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.memory import check_model_memory
 from darknet_inspector.core.network import Network, load_network
 from darknet_inspector.core.report import Report, make_report
+from darknet_inspector.core.torch_layers import build_module
+from darknet_inspector.core.torch_layers.base import DarknetModule
+from darknet_inspector.core.torch_layers.convolutional import ConvModule
 from darknet_inspector.core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
 
 # torch's import leaves ~10^5 objects that live as long as the process: frozen, Python's
 # full collections stop rescanning them (0.1 s per model built, and pauses in the app)
 gc.freeze()
-
-
-class NotRunnable(DarknetModule):
-    """Stands in for a layer this tool shows but does not run."""
-
-    def __init__(self, layer: Layer):
-        super().__init__()
-        self.message = (f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) "
-                        "is not runnable in this tool; its shapes and weights are still shown")
-
-    def forward(self, *xs: Tensor) -> Tensor:
-        raise InspectorError(self.message)
-
-
-def _module_for(layer: Layer) -> DarknetModule:
-    if not layer.runnable and not layer.weights:
-        return NotRunnable(layer)
-    return darknet_module(built_layer_type(layer.type).module(layer))
 
 
 def darknet_module(module: nn.Module) -> DarknetModule:
@@ -88,7 +72,7 @@ class DarknetModel(nn.Module):
                 f"{bad.line}) has errors; fix the cfg first")
         check_model_memory(network)
         self.network = network
-        modules = [_module_for(layer) for layer in network.layers]
+        modules = [build_module(layer) for layer in network.layers]
         self.layers = nn.ModuleList(modules)
         self.sources = [tuple(layer.inputs) for layer in network.layers]
         self.heads = list(network.heads)

@@ -53,12 +53,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from darknet_inspector.core.activations import Activate  # noqa: E402
 from darknet_inspector.core.layers.base import Layer  # noqa: E402
 from darknet_inspector.core.layers.convolutional import ConvolutionalParams  # noqa: E402
 from darknet_inspector.core.layers.yolo import YoloParams  # noqa: E402
 from darknet_inspector.core.model import DarknetModel, load_model  # noqa: E402
 from darknet_inspector.core.network import Network, load_network  # noqa: E402
+from darknet_inspector.core.torch_layers.activations import Activate  # noqa: E402
 from darknet_inspector.core.weights import WeightsHeader, write_weights  # noqa: E402
 
 CLASSES = ("circle", "square", "triangle", "star")

@@ -1,5 +1,7 @@
 """The import contract of the engine (issue 10): `core` never reaches Qt or the GUI, and no
-import cycle runs through `core`.
+import cycle runs through `core`. What only looks at a model (the layer types' shape side,
+the weights reader, tensor statistics, the diagnosis) never reaches torch (issue 15): that
+is core.torch_layers' job.
 
 Every module under core/ is parsed with `ast`; every import counts, at module level or
 inside a function (a lazy import is still a dependency). Imports under `if TYPE_CHECKING:`
@@ -89,19 +91,35 @@ def import_graph() -> dict[str, list[Import]]:
     return {name: imports_of(name, path, set(modules)) for name, path in modules.items()}
 
 
+TORCH = ("torch", f"{PACKAGE}.torch_layers")
+TORCH_FREE = (f"{PACKAGE}.layers", f"{PACKAGE}.activations", f"{PACKAGE}.cfg",
+              f"{PACKAGE}.network", f"{PACKAGE}.weights", f"{PACKAGE}.tensor_stats",
+              f"{PACKAGE}.report", f"{PACKAGE}.diagnosis", f"{PACKAGE}.memory",
+              f"{PACKAGE}.rewrite", f"{PACKAGE}.jobs.stream", f"{PACKAGE}.jobs.diagnose")
+"""What `inspect` and the app's layer tree and weights stream run: no torch in them."""
+
+
+def _within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in prefixes)
+
+
 def _forbidden(name: str) -> bool:
-    return any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+    return _within(name, FORBIDDEN)
 
 
-def forbidden_paths(graph: dict[str, list[Import]]) -> list[str]:
-    """For each core module that reaches a forbidden module, the chain that does."""
+def forbidden_paths(graph: dict[str, list[Import]], forbidden: tuple[str, ...] = FORBIDDEN,
+                    starts: tuple[str, ...] = (PACKAGE,)) -> list[str]:
+    """For each core module under `starts` that reaches a `forbidden` module (through
+    any import, lazy too, except TYPE_CHECKING ones for torch), the chain that does."""
     problems = []
-    for start in graph:
+    for start in [m for m in graph if _within(m, starts)]:
         seen, stack = {start}, [[start]]
         while stack:
             chain = stack.pop()
             for imp in graph.get(chain[-1], []):
-                if _forbidden(imp.target):
+                if forbidden is TORCH and imp.type_checking:
+                    continue
+                if _within(imp.target, forbidden):
                     problems.append(" -> ".join(chain + [f"{imp.target} (line {imp.line})"]))
                 elif imp.target in graph and imp.target not in seen:
                     seen.add(imp.target)
@@ -164,6 +182,20 @@ def test_find_cycle_reports_the_cycle():
 
 def test_core_never_reaches_qt_or_the_gui():
     assert forbidden_paths(import_graph()) == []
+
+
+def test_what_only_looks_never_reaches_torch():
+    """core.layers, the reader, statistics and diagnosis import no torch, lazily or not
+    (their torch modules and decoders are core.torch_layers, registered by type)."""
+    assert forbidden_paths(import_graph(), TORCH, TORCH_FREE) == []
+
+
+def test_the_torch_rule_sees_a_lazy_torch_import(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    import torch.nn\n")
+    graph = {f"{PACKAGE}.layers.probe": imports_of(f"{PACKAGE}.layers.probe", path, set())}
+    assert forbidden_paths(graph, TORCH, TORCH_FREE) == [
+        f"{PACKAGE}.layers.probe -> torch.nn (line 2)"]
 
 
 def test_no_import_cycle_in_core():

@@ -23,10 +23,10 @@ from darknet_inspector.core.featuremaps import (
 )
 from darknet_inspector.core.image import load_image
 from darknet_inspector.core.jobs.detect import DetectorKey, build_detector
-from darknet_inspector.core.layers import head_type
 from darknet_inspector.core.layers.base import as_chw
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.network import Network
+from darknet_inspector.core.torch_layers import head_decoder
 
 
 @dataclass
@@ -105,8 +105,8 @@ def feature_maps(request: FeatureMapsRequest
 
 
 def layer_maps(layer, output: torch.Tensor, side: int, keep_full: bool) -> LayerMaps:
-    """One layer's summary; a head adds its objectness per anchor (its HeadType's)."""
-    head = head_type(layer.type)
+    """One layer's summary; a head adds its objectness per anchor (its decoder's)."""
+    head = head_decoder(layer.type)
     objectness = None
     if head is not None and output.dim() == 3:
         try:

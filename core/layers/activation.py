@@ -6,15 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
-
-from darknet_inspector.core.activations import ACTIVATIONS
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
     Layer,
     LayerParams,
     LayerType,
@@ -67,22 +62,6 @@ def plain_activation(ctx: BuildContext, default: str) -> tuple[str, bool]:
     return name, zeroes
 
 
-class PlainActivate(nn.Module):
-    """An activation applied the way `activate_array` applies it (zeros when it cannot)."""
-
-    def __init__(self, name: str, zeroes: bool = False):
-        super().__init__()
-        self.name = name
-        self.zeroes = zeroes
-        self.fn = ACTIVATIONS[name]
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.zeros_like(x) if self.zeroes else self.fn(x)
-
-    def extra_repr(self) -> str:
-        return f"{self.name} (Darknet gives 0)" if self.zeroes else self.name
-
-
 @dataclass(frozen=True)
 class ActivationParams(LayerParams):
     """An activation run through the plain `activate_array`; `zeroes`: it gives 0 there."""
@@ -100,15 +79,4 @@ class Activation(LayerType):
         activation, zeroes = plain_activation(ctx, "linear")
         return Built(shape, ActivationParams(activation, zeroes), summary=activation)
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(ActivationParams)
-        return ActivationModule(p.activation, p.zeroes)
 
-
-class ActivationModule(DarknetModule):
-    def __init__(self, name: str, zeroes: bool):
-        super().__init__()
-        self.act = PlainActivate(name, zeroes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act(x)

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor, nn
-
-from darknet_inspector.core.layers.activation import PlainActivate, plain_activation
+from darknet_inspector.core.layers.activation import plain_activation
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerProblem,
     LayerType,
@@ -81,21 +77,6 @@ class Sam(LayerType):
         return Built(ctx.output_of(source), params, inputs=(ctx.index - 1, source),
                      summary=f"x {source} {activation}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(SamParams)
-        return SamModule(p.activation, p.zeroes)
-
-
-class SamModule(DarknetModule):
-    """output = input * from-layer output, element by element, then the activation."""
-
-    def __init__(self, activation: str, zeroes: bool):
-        super().__init__()
-        self.act = PlainActivate(activation, zeroes)
-
-    def forward(self, x: Tensor, other: Tensor) -> Tensor:
-        return self.act(x.reshape(other.shape) * other)
-
 
 @register
 class ScaleChannels(LayerType):
@@ -125,21 +106,4 @@ class ScaleChannels(LayerType):
         return Built(ctx.output_of(source), params, inputs=(ctx.index - 1, source),
                      summary=text)
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(ScaleChannelsParams)
-        return ScaleChannelsModule(p.scale_shape, p.activation, p.zeroes)
 
-
-class ScaleChannelsModule(DarknetModule):
-    """output[c, y, x] = from[c, y, x] * input[c] (or * input[y, x] with scale_wh=1),
-    then the activation: `forward_scale_channels_layer`."""
-
-    def __init__(self, scale_shape: tuple[int, int, int], activation: str, zeroes: bool):
-        super().__init__()
-        self.scale_shape = tuple(scale_shape)
-        self.act = PlainActivate(activation, zeroes)
-
-    def forward(self, x: Tensor, other: Tensor) -> Tensor:
-        scale = x.reshape(x.shape[0], *self.scale_shape)
-        image = other if other.dim() == 4 else other.reshape(other.shape[0], -1, 1, 1)
-        return self.act(image * scale).reshape(other.shape)

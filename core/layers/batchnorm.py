@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
-
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerType,
     TensorSpec,
 )
-from darknet_inspector.core.layers.connected import BN_EPSILON, filled_parameter
 from darknet_inspector.core.layers.registry import register
 
 
@@ -42,25 +36,4 @@ class Batchnorm(LayerType):
         c, _, _ = ctx.require_chw()
         return Built(shape, BatchnormParams(c), batchnorm_weight_layout(c), summary=f"{c}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        return BatchnormModule(layer.params_as(BatchnormParams).channels)
 
-
-class BatchnormModule(DarknetModule):
-    """(x - rolling_mean) / sqrt(rolling_variance + 1e-5) * scales + biases, per channel."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.channels = channels
-        self.biases = filled_parameter(channels, value=0.0)
-        self.scales = filled_parameter(channels, value=1.0)
-        self.rolling_mean = filled_parameter(channels, value=0.0)
-        self.rolling_variance = filled_parameter(channels, value=0.0)
-
-    def forward(self, x: Tensor) -> Tensor:
-        image = x.reshape(x.shape[0], self.channels, -1)
-        view = (1, -1, 1)
-        y = (image - self.rolling_mean.view(view)) / torch.sqrt(
-            self.rolling_variance.view(view) + BN_EPSILON)
-        y = y * self.scales.view(view) + self.biases.view(view)
-        return y.reshape(x.shape)

@@ -8,12 +8,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from torch import Tensor, nn
 
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
     Layer,
     LayerParams,
     LayerProblem,
@@ -90,16 +88,8 @@ class Contrastive(LayerType):
         return Built(shape, ContrastiveParams(yolo_layer=yolo.index, embedding_size=embedding),
                      summary=f"yolo {yolo.index}, emb {embedding}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        return ContrastiveModule()
-
     def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
         """The CPU forward (which `dump` follows) never writes `l.output`."""
         return output_never_written(layer)
 
 
-class ContrastiveModule(DarknetModule):
-    """The input, passed on as Darknet's GPU forward does."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x

@@ -7,12 +7,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from torch import Tensor, nn
 
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
     Layer,
     LayerParams,
     LayerType,
@@ -48,17 +46,9 @@ class Cost(LayerType):
             kind = "sse"
         return Built((inputs,), CostParams(kind), summary=kind)
 
-    def module(self, layer: Layer) -> nn.Module:
-        return PassThrough()
-
     def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
         """The network's result skips [cost] (`get_network_output`), so the module passes
         its input on; Darknet's own `l.output` stays zero."""
         return output_never_written(layer)
 
 
-class PassThrough(DarknetModule):
-    """The input, flattened to this layer's flat output shape."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.reshape(x.shape[0], -1)

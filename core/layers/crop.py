@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor, nn
-
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerProblem,
     LayerType,
@@ -63,20 +59,4 @@ class Crop(LayerType):
                             left=centred_crop_offset(w, crop_w), scale=scale, shift=shift)
         return Built((c, crop_h, crop_w), params, summary=f"{crop_w}x{crop_h}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(CropParams)
-        _, h, w = layer.built_shape
-        return CropModule(p.top, p.left, h, w, p.scale, p.shift)
 
-
-class CropModule(DarknetModule):
-    def __init__(self, top: int, left: int, height: int, width: int, scale: float,
-                 shift: float):
-        super().__init__()
-        self.window = (top, left, height, width)
-        self.scale = scale
-        self.shift = shift
-
-    def forward(self, x: Tensor) -> Tensor:
-        top, left, h, w = self.window
-        return x[:, :, top:top + h, left:left + w] * self.scale + self.shift

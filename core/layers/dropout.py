@@ -5,13 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor, nn
-
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerType,
 )
@@ -34,12 +30,4 @@ class Dropout(LayerType):
         return Built(ctx.require_input(), DropoutParams(probability),
                      summary=f"p={probability:g}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        return Identity()
 
-
-class Identity(DarknetModule):
-    keeps_layout = True
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x

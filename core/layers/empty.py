@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
-
-from darknet_inspector.core.layers.base import BuildContext, Built, DarknetModule, Layer, LayerType
+from darknet_inspector.core.layers.base import BuildContext, Built, LayerType
 from darknet_inspector.core.layers.registry import register
 
 
@@ -16,10 +14,4 @@ class Empty(LayerType):
     def build(self, ctx: BuildContext) -> Built:
         return Built(ctx.require_input())
 
-    def module(self, layer: Layer) -> nn.Module:
-        return EmptyModule()
 
-
-class EmptyModule(DarknetModule):
-    def forward(self, x: Tensor) -> Tensor:
-        return x

@@ -1,7 +1,8 @@
 """What every detection head type ([yolo], [Gaussian_yolo], [region], [detection])
 answers about itself: that it is a head, the input size its feeding layer must give,
-its anchors, how `detector test` decodes its output and how OpenCV's Region layer lays
-it out. Callers ask `head_type(layer.type)` (core.layers.registry), never a table.
+its anchors and how OpenCV's Region layer lays it out. Callers ask
+`head_type(layer.type)` (core.layers.registry), never a table; how `detector test`
+decodes a head's output is torch code, core.torch_layers.head.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from darknet_inspector.core.layers.base import Layer, LayerParams, LayerType
 
@@ -26,16 +25,6 @@ class HeadParams(LayerParams):
     classes: int
     nms_kind: str = "default"
     beta_nms: float = 0.6
-
-
-@dataclass
-class Decoded:
-    """One head's candidates: boxes (N, 4) as centre x, y, w, h relative to the network
-    input; a box is considered only where gate > thresh; probs (N, classes)."""
-
-    boxes: Tensor
-    gate: Tensor
-    probs: Tensor
 
 
 class HeadType(LayerType):
@@ -61,45 +50,11 @@ class HeadType(LayerType):
         per anchor ([detection])."""
         return len(self.anchor_boxes(layer)) or None
 
-    @property
-    def can_decode(self) -> bool:
-        """Whether the detection preview decodes this head (`decode` is implemented)."""
-        return type(self).decode is not HeadType.decode
-
-    def decode(self, layer: Layer, output: Tensor, input_size: Size) -> Decoded:
-        """One sample's head output (activations applied) -> candidate boxes, as
-        Darknet's `detector test` gets them."""
-        raise NotImplementedError(f"[{self.name}] heads are not decoded")
-
-    def objectness(self, layer: Layer, output: Tensor) -> Tensor:
-        """Objectness per anchor and cell, (A, H, W), of one sample's output: the gate
-        `decode` gives each candidate (cells row-major, anchor fastest)."""
-        _, h, w = output.shape
-        gate = self.decode(layer, output, (w, h)).gate
-        return gate.reshape(h, w, -1).permute(2, 0, 1)
-
     def opencv_layout(self, layer: Layer, output: np.ndarray, input_size: Size
                       ) -> np.ndarray | None:
         """One sample's output as OpenCV's Region layer lays it out (thresh=0, no NMS),
         or None when OpenCV has no such layer."""
         return None
-
-
-def cell_entries(output: Tensor, anchors: int) -> tuple[Tensor, Tensor, Tensor]:
-    """(A*E, H, W) -> entries (H*W*A, E) in Darknet's detection order (cell row-major,
-    then anchor), plus each row's column and row index."""
-    channels, h, w = output.shape
-    entries = output.reshape(anchors, channels // anchors, h, w).permute(2, 3, 0, 1)
-    entries = entries.reshape(h * w * anchors, -1)
-    cell = torch.arange(h * w, device=output.device).repeat_interleave(anchors)
-    return entries, (cell % w).to(output.dtype), (cell // w).to(output.dtype)
-
-
-def anchor_rows(anchors: list[tuple[float, float]], cells: int, device: torch.device
-                ) -> Tensor:
-    """(cells*len(anchors), 2) anchor w, h for each entry row (anchor cycles fastest)."""
-    pairs = torch.tensor(anchors, dtype=torch.float32, device=device).reshape(-1, 2)
-    return pairs.repeat(cells, 1)
 
 
 def anchor_pairs(anchors: tuple[float, ...], which: tuple[int, ...] | range

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor, nn
-
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerType,
     TensorSpec,
     positive,
 )
-from darknet_inspector.core.layers.connected import filled_parameter
 from darknet_inspector.core.layers.registry import register
 
 
@@ -42,14 +37,4 @@ class Implicit(LayerType):
         return Built(shape, ImplicitParams(filters, atoms),
                      [TensorSpec("weights", shape)], summary=f"{filters}x{atoms}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        return ImplicitModule(layer.built_shape)
 
-
-class ImplicitModule(DarknetModule):
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.weights = filled_parameter(*shape, value=0.0)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.weights.unsqueeze(0).expand(x.shape[0], *self.weights.shape)

@@ -6,24 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-
-from darknet_inspector.core.layers.activation import PlainActivate, plain_activation
+from darknet_inspector.core.layers.activation import plain_activation
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerProblem,
     LayerType,
     TensorSpec,
     positive,
 )
-from darknet_inspector.core.layers.connected import filled_parameter
-from darknet_inspector.core.layers.held import not_runnable_message, refuse_if_not_runnable
 from darknet_inspector.core.layers.registry import register
 
 
@@ -81,31 +73,4 @@ class Local(LayerType):
         return Built((n, out_h, out_w), params, weights, runnable=runnable,
                      summary=f"{n} {size}x{size}/{stride} {activation}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        return LocalModule(layer)
 
-
-class LocalModule(DarknetModule):
-    """biases + at each location l: weights[l] (n x c*size*size) @ that location's
-    im2col column, then the activation."""
-
-    def __init__(self, layer: Layer):
-        super().__init__()
-        p = layer.params_as(LocalParams)
-        self.size = p.size
-        self.stride = p.stride
-        self.pad = int(p.pad)
-        self.out_shape = layer.built_shape
-        self.biases = filled_parameter(*layer.weights[0].shape, value=0.0)
-        self.weights = filled_parameter(*layer.weights[1].shape, value=0.0)
-        self.act = PlainActivate(p.activation, p.zeroes)
-        self.refusal = None if layer.runnable else not_runnable_message(layer)
-
-    def forward(self, x: Tensor) -> Tensor:
-        refuse_if_not_runnable(self.refusal)
-        cols = F.unfold(x, self.size, padding=self.pad, stride=self.stride)
-        locations, n = self.weights.shape[:2]
-        kernels = self.weights.reshape(locations, n, -1)
-        y = torch.einsum("lnk,bkl->bnl", kernels, cols)
-        y = y.reshape(x.shape[0], *self.out_shape) + self.biases
-        return self.act(y)

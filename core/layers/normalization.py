@@ -7,13 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
     Layer,
     LayerParams,
     LayerType,
@@ -72,28 +69,8 @@ class Normalization(LayerType):
                      "the layer; not run by this tool", s.line_of("size"))
         return Built(ctx.require_input(), params, runnable=runnable, summary=f"size {size}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(NormalizationParams)
-        return NormalizationModule(darknet_lrn_window(p.channels, p.size), p.alpha, p.beta,
-                                   p.kappa)
-
     def workspace_bytes(self, layer: Layer) -> int:
         """The channels x channels window (float64 while built)."""
         return 8 * layer.params_as(NormalizationParams).channels ** 2
 
 
-class NormalizationModule(DarknetModule):
-    window: Tensor  # a buffer (register_buffer)
-
-    def __init__(self, window: np.ndarray, alpha: float, beta: float, kappa: float):
-        super().__init__()
-        self.register_buffer("window", torch.from_numpy(window).float(), persistent=False)
-        self.alpha = alpha
-        self.beta = beta
-        self.kappa = kappa
-
-    def forward(self, x: Tensor) -> Tensor:
-        image = x.reshape(x.shape[0], self.window.shape[0], -1)
-        sums = torch.einsum("kj,bjp->bkp", self.window, image * image)
-        norms = self.kappa + self.alpha * sums
-        return (image * norms.pow(-self.beta)).reshape(x.shape)

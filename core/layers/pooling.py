@@ -6,15 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-
-from darknet_inspector.core.layers.antialias import AntialiasBlur
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
     Layer,
     LayerParams,
     LayerProblem,
@@ -138,14 +132,6 @@ class Maxpool(LayerType):
             return _antialiased_maxpool(ctx, g, antialiasing)
         return Built((g.c, g.out_h, g.out_w), g, runnable=runnable, summary=_summary(g))
 
-    def module(self, layer: Layer) -> nn.Module:
-        g = layer.params_as(PoolParams)
-        if g.depth:
-            return MaxpoolDepth(g.out_channels)
-        if g.antialiasing:
-            return AntialiasedPool(g)
-        return WindowPool(g, average=False)
-
     def bflops(self, layer: Layer) -> float:
         return window_pool_bflops(layer, bool(layer.section.int("antialiasing", 0)))
 
@@ -174,9 +160,6 @@ class LocalAvgpool(LayerType):
         g = _pool_geometry(ctx)
         return Built((g.c, g.out_h, g.out_w), g, summary=_summary(g))
 
-    def module(self, layer: Layer) -> nn.Module:
-        return WindowPool(layer.params_as(PoolParams), average=True)
-
     def bflops(self, layer: Layer) -> float:
         return window_pool_bflops(layer)
 
@@ -192,71 +175,4 @@ class Avgpool(LayerType):
         c, _, _ = ctx.require_chw()
         return Built((c, 1, 1), summary="global")
 
-    def module(self, layer: Layer) -> nn.Module:
-        return GlobalAvgpool()
 
-
-class WindowPool(DarknetModule):
-    """Max or average over windows with Darknet's asymmetric padding; padded cells never
-    win a max and are not counted in an average."""
-
-    keeps_layout = True
-
-    def __init__(self, g: PoolParams, average: bool):
-        super().__init__()
-        self.size = g.size
-        self.stride = (g.stride_y, g.stride_x)
-        self.pad_h = darknet_pool_pads(g.h, g.out_h, g.padding, g.size, g.stride_y)
-        self.pad_w = darknet_pool_pads(g.w, g.out_w, g.padding, g.size, g.stride_x)
-        self.average = average
-
-    def forward(self, x: Tensor) -> Tensor:
-        pads = (self.pad_w[0], self.pad_w[1], self.pad_h[0], self.pad_h[1])
-        if not self.average:
-            if any(pads):
-                x = F.pad(x, pads, value=float("-inf"))
-            return F.max_pool2d(x, self.size, self.stride)
-        ones = torch.ones((1, 1) + x.shape[2:], dtype=x.dtype, device=x.device)
-        if any(pads):
-            x = F.pad(x, pads)
-            ones = F.pad(ones, pads)
-        total = F.avg_pool2d(x, self.size, self.stride)
-        count = F.avg_pool2d(ones, self.size, self.stride)
-        return total / count
-
-
-class AntialiasedPool(DarknetModule):
-    """The stride-1 maxpool, then Darknet's antialiasing blur at the layer's stride."""
-
-    keeps_layout = True
-
-    def __init__(self, g: PoolParams):
-        super().__init__()
-        self.pool = WindowPool(g, average=False)
-        self.blur = AntialiasBlur(g.c, g.antialiasing, g.blur_stride_x, g.blur_stride_y)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.blur(self.pool(x))
-
-
-class MaxpoolDepth(DarknetModule):
-    """`maxpool_depth=1`: output channel g is the max over input channels g, g+out_c, ..."""
-
-    def __init__(self, out_channels: int):
-        super().__init__()
-        self.out_channels = out_channels
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, c, h, w = x.shape
-        groups = -(-c // self.out_channels)
-        missing = groups * self.out_channels - c
-        if missing:
-            x = F.pad(x, (0, 0, 0, 0, 0, missing), value=float("-inf"))
-        return x.view(b, groups, self.out_channels, h, w).amax(dim=1)
-
-
-class GlobalAvgpool(DarknetModule):
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() == 2:
-            return x.view(x.shape[0], -1, 1, 1)
-        return x.mean(dim=(2, 3), keepdim=True)

@@ -3,7 +3,7 @@
 (src/parser.c), `make_*_layer` (src/rnn_layer.c, src/gru_layer.c, src/lstm_layer.c,
 src/crnn_layer.c, src/conv_lstm_layer.c) and the nested loads in `load_weights_upto`.
 
-All run as Darknet's inference does (core.layers.recurrent_run): one time step from the
+All run as Darknet's inference does (core.torch_layers.recurrent_run): one time step from the
 zero state a freshly loaded network holds. [conv_lstm] with `bottleneck=1` is shown but
 not run: Darknet's CPU forward has no bottleneck path.
 """
@@ -13,14 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from torch import Tensor, nn
-
 from darknet_inspector.core.activations import activation_or_default, is_known_activation
 from darknet_inspector.core.layers.activation import plain_activation
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
     Layer,
     LayerParams,
     LayerProblem,
@@ -33,8 +30,6 @@ from darknet_inspector.core.layers.connected import (
     connected_weight_layout,
 )
 from darknet_inspector.core.layers.convolutional import (
-    ConvModule,
-    ConvolutionalParams,
     conv_weight_layout,
     darknet_activation,
     darknet_conv_out_size,
@@ -44,15 +39,6 @@ from darknet_inspector.core.layers.flops import (
     darknet_conv_bflops,
     darknet_conv_lstm_bflops,
     darknet_float_sum,
-)
-from darknet_inspector.core.layers.held import HeldTensors
-from darknet_inspector.core.layers.recurrent_run import (
-    ConvLstmModule,
-    CrnnModule,
-    GruModule,
-    LstmModule,
-    RnnModule,
-    rnn_self_activation,
 )
 from darknet_inspector.core.layers.registry import register
 
@@ -174,13 +160,6 @@ class Rnn(TransposedConnectedWeights, LayerType):
         return Built((output,), params, nested_connected(RNN_LAYERS, sizes, bn),
                      summary=f"{inputs} -> {hidden} -> {output}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        """Its nested [connected] layers run `activate_array` (`forward_connected_layer`)."""
-        p = layer.params_as(RnnParams)
-        own = rnn_self_activation(p.activation, p.logistic)
-        return RnnModule(p.inputs, p.hidden, p.output, p.activation, p.zeroes, own,
-                         p.zeroes and own == p.activation, p.batch_normalize, p.shortcut)
-
 
 @register
 class Gru(TransposedConnectedWeights, LayerType):
@@ -196,10 +175,6 @@ class Gru(TransposedConnectedWeights, LayerType):
         return Built((output,), RecurrentParams(inputs, output, bn),
                      nested_connected(GRU_LAYERS, sizes, bn), summary=f"{inputs} -> {output}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(RecurrentParams)
-        return GruModule(p.inputs, p.output, p.batch_normalize)
-
 
 @register
 class Lstm(TransposedConnectedWeights, LayerType):
@@ -214,10 +189,6 @@ class Lstm(TransposedConnectedWeights, LayerType):
                  for name in LSTM_LAYERS}
         return Built((output,), RecurrentParams(inputs, output, bn),
                      nested_connected(LSTM_LAYERS, sizes, bn), summary=f"{inputs} -> {output}")
-
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(RecurrentParams)
-        return LstmModule(p.inputs, p.output, p.batch_normalize)
 
 
 def recurrent_conv_geometry(ctx: BuildContext) -> RecurrentConvGeometry:
@@ -239,22 +210,6 @@ def recurrent_conv_geometry(ctx: BuildContext) -> RecurrentConvGeometry:
                                  batch_normalize=bool(s.int("batch_normalize", 0)),
                                  xnor=bool(s.int("xnor", 0)),
                                  dilation=positive(s, "dilation", s.int("dilation", 1)))
-
-
-def nested_conv_module(layer: Layer, g: RecurrentConvGeometry, channels: int, filters: int,
-                       activation: str) -> ConvModule:
-    """One nested [convolutional] as `make_crnn_layer` / `make_conv_lstm_layer` make it:
-    the layer's window, stride, dilation, padding, groups, batch norm, xnor and
-    activation, over the layer's input height and width."""
-    params = ConvolutionalParams(
-        filters=filters, size=g.size, stride_x=g.stride, stride_y=g.stride,
-        dilation=g.dilation, padding=g.padding, groups=g.groups, activation=activation,
-        batch_normalize=g.batch_normalize, share_from=None, xnor=g.xnor, binary=False,
-        flipped=False, in_channels=channels)
-    inner = Layer(index=layer.index, type="convolutional", line=layer.line,
-                  section=layer.section, input_shape=(channels, g.h, g.w),
-                  output_shape=(filters, g.out_h, g.out_w), inputs=(), params=params)
-    return ConvModule(inner)
 
 
 def inner_conv_bflops(g: RecurrentConvGeometry, channels: int, filters: int) -> float:
@@ -287,14 +242,6 @@ class Crnn(LayerType):
                             shortcut=bool(s.int("shortcut", 0)))
         return Built((output, g.out_h, g.out_w), params, weights,
                      summary=f"{hidden} -> {output} {size}x{size}")
-
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(CrnnParams)
-        g, act = p.geometry, p.activation
-        return CrnnModule(nested_conv_module(layer, g, g.c, p.hidden, act),
-                          nested_conv_module(layer, g, p.hidden, p.hidden, act),
-                          nested_conv_module(layer, g, p.hidden, p.output, act),
-                          (p.hidden, g.out_h, g.out_w), p.shortcut)
 
     def bflops(self, layer: Layer) -> float:
         """`make_crnn_layer`: input + self + output layers' bflops, a float sum."""
@@ -343,17 +290,6 @@ class ConvLstm(LayerType):
         return Built((output, g.out_h, g.out_w), params, weights, runnable=not bottleneck,
                      summary=f"{output} {size}x{size}" + (" peephole" if peephole else ""))
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(ConvLstmParams)
-        if p.bottleneck:
-            return HeldTensors(layer)
-        g = p.geometry
-        convs = {name: nested_conv_module(layer, g, g.c if name.startswith("u") else p.output,
-                                          p.output, p.activation)
-                 for name in conv_lstm_load_order(p.peephole, p.bottleneck)}
-        return ConvLstmModule(convs, (p.output, g.out_h, g.out_w), p.peephole,
-                              p.lstm_activation)
-
     def bflops(self, layer: Layer) -> float:
         """uf ui ug uo (input -> output), wf (2*output with bottleneck), wi wg wo (none
         with bottleneck), vf vi vo (peephole only), in `make_conv_lstm_layer`'s order."""
@@ -393,21 +329,4 @@ class History(LayerType):
         size = positive(s, "history_size", s.int("history_size", 4))
         return Built((c * size, h, w), HistoryParams(size), summary=f"x{size}")
 
-    def module(self, layer: Layer) -> nn.Module:
-        return HistoryModule(math.prod(layer.built_shape), layer.built_shape)
 
-
-class HistoryModule(DarknetModule):
-    """`forward_history_layer` with one time step (inference): the whole batch's input is
-    copied to the start of the zeroed output buffer, the rest stays zero."""
-
-    def __init__(self, outputs: int, out_shape: tuple[int, ...]):
-        super().__init__()
-        self.outputs = outputs
-        self.out_shape = tuple(out_shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        flat = x.reshape(-1)
-        buffer = flat.new_zeros(x.shape[0] * self.outputs)
-        buffer[: flat.numel()] = flat
-        return buffer.view(x.shape[0], *self.out_shape)

@@ -14,13 +14,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
     Layer,
     LayerParams,
     LayerProblem,
@@ -108,14 +105,6 @@ class ReorgBase(LayerType):
         text = f"/{stride}" + (" reverse" if reverse else "")
         return Built(out, params, runnable=fault is None, summary=text)
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(ReorgParams)
-        c, h, w = p.in_shape
-        rw, rh, rc, forward = reorg_cpu_arguments(self.name, c, h, w, layer.built_shape,
-                                                  p.reverse)
-        gather = reorg_cpu_gather(rw, rh, rc, p.stride, forward)
-        return ReorgModule(gather, layer.built_shape)
-
     def workspace_bytes(self, layer: Layer) -> int:
         """The gather table (int64 per element, kept) and the index grids that build it
         (`reorg_cpu_gather`: about seven more int64 arrays of the same size)."""
@@ -132,16 +121,3 @@ class Reorg3d(ReorgBase):
     name = "reorg3d"
 
 
-class ReorgModule(DarknetModule):
-    """Moves every element to where `reorg_cpu` puts it (one precomputed gather)."""
-
-    gather: Tensor  # a buffer (register_buffer)
-
-    def __init__(self, gather: np.ndarray, out_shape: Shape):
-        super().__init__()
-        self.register_buffer("gather", torch.from_numpy(gather), persistent=False)
-        self.out_shape = tuple(out_shape)
-
-    def forward(self, x: Tensor) -> Tensor:
-        flat = x.reshape(x.shape[0], -1)
-        return flat.index_select(1, self.gather).view(x.shape[0], *self.out_shape)

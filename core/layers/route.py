@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
-
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerProblem,
     LayerType,
@@ -76,28 +71,4 @@ class Route(LayerType):
                              channels=tuple(shape[0] for shape in shapes))
         return Built((channels, h, w), params, inputs=tuple(sources), summary=text)
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(RouteParams)
-        return RouteModule(p.groups, p.group_id, list(p.channels), layer.output_shape)
 
-
-class RouteModule(DarknetModule):
-    keeps_layout = True
-
-    def __init__(self, groups: int, group_id: int, channels: list[int], out_shape):
-        super().__init__()
-        self.groups = groups
-        self.group_id = group_id
-        self.channels = channels
-        self.out_shape = out_shape
-
-    def forward(self, *xs: Tensor) -> Tensor:
-        parts = []
-        for x, c in zip(xs, self.channels):
-            if x.dim() == 2:
-                x = x.view(x.shape[0], -1, 1, 1)
-            if self.groups > 1:
-                part = c // self.groups
-                x = x[:, part * self.group_id: part * (self.group_id + 1)]
-            parts.append(x)
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)

@@ -6,14 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
-
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerProblem,
     LayerType,
@@ -60,21 +55,4 @@ class Softmax(LayerType):
         text = f"groups {groups}" if groups > 1 else ""
         return Built((inputs,), params, runnable=not tree, summary=text)
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(SoftmaxParams)
-        return SoftmaxModule(p.groups, p.temperature)
 
-
-class SoftmaxModule(DarknetModule):
-    """`softmax_cpu`: the flattened input in `groups` consecutive chunks, each softmaxed
-    as exp(x/t - max/t) / sum."""
-
-    def __init__(self, groups: int, temperature: float):
-        super().__init__()
-        self.groups = groups
-        self.temperature = temperature
-
-    def forward(self, x: Tensor) -> Tensor:
-        b = x.shape[0]
-        chunks = x.reshape(b, self.groups, -1) / self.temperature
-        return torch.softmax(chunks, dim=2).reshape(b, -1)

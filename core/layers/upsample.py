@@ -5,14 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
-from torch import Tensor, nn
-
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
-    DarknetModule,
-    Layer,
     LayerParams,
     LayerProblem,
     LayerType,
@@ -52,23 +47,4 @@ class Upsample(LayerType):
             text += f" scale {scale:g}"
         return Built(out, UpsampleParams(stride, scale), summary=text)
 
-    def module(self, layer: Layer) -> nn.Module:
-        p = layer.params_as(UpsampleParams)
-        return UpsampleModule(p.stride, p.scale)
 
-
-class UpsampleModule(DarknetModule):
-    keeps_layout = True
-
-    def __init__(self, stride: int, scale: float):
-        super().__init__()
-        self.stride = stride
-        self.scale = scale
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.stride > 0:
-            y = x.repeat_interleave(self.stride, dim=2).repeat_interleave(self.stride, dim=3)
-        else:
-            k = -self.stride
-            y = F.avg_pool2d(x, k, k) * float(k * k)
-        return y * self.scale if self.scale != 1.0 else y

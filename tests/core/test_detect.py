@@ -23,11 +23,14 @@ from darknet_inspector.core.detect import (
 )
 from darknet_inspector.core.errors import UsageError
 from darknet_inspector.core.image import darknet_letterbox, image_to_chw
-from darknet_inspector.core.layers.gaussian_yolo import GaussianYoloParams, decode_gaussian_yolo
-from darknet_inspector.core.layers.region import RegionParams, decode_region
-from darknet_inspector.core.layers.yolo import YoloModule, YoloParams, decode_yolo
+from darknet_inspector.core.layers.gaussian_yolo import GaussianYoloParams
+from darknet_inspector.core.layers.region import RegionParams
+from darknet_inspector.core.layers.yolo import YoloParams
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
+from darknet_inspector.core.torch_layers.gaussian_yolo import decode_gaussian_yolo
+from darknet_inspector.core.torch_layers.region import decode_region
+from darknet_inspector.core.torch_layers.yolo import YoloModule, decode_yolo
 from tests.conftest import zoo_path
 from tests.helpers import write_random_weights
 

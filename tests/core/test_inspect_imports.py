@@ -23,9 +23,6 @@ print(json.dumps({"code": code, "torch": sorted(m for m in sys.modules
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15.3: core/layers/* and core/activations.py "
-                   "still import torch beside the shape code; remove this marker when the "
-                   "torch modules have moved to torch-only modules")
 @pytest.mark.parametrize("extra", [[], ["--json"]])
 def test_inspect_with_weights_never_imports_torch(extra):
     done = subprocess.run([sys.executable, "-c", PROBE, "inspect", str(DEMO / "demo.cfg"),

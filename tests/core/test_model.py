@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from darknet_inspector.core.activations import ACTIVATIONS
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.model import DarknetModel
+from darknet_inspector.core.torch_layers.activations import ACTIVATIONS
 from darknet_inspector.core.weights import WeightsReader
 from tests.core.test_cli import CFG, line_of
 from tests.helpers import net_from_text, write_random_weights
@@ -223,7 +223,7 @@ def test_packed_weights_follow_changed_weights_and_skip_autograd(tmp_path):
 
 
 def test_packed_conv_falls_back_when_onednn_refuses(tmp_path, monkeypatch):
-    from darknet_inspector.core import fastconv as fastconv
+    from darknet_inspector.core.torch_layers import fastconv
 
     def refuse(*args):
         raise RuntimeError("not in this build")

@@ -12,10 +12,11 @@ from PIL import Image
 
 from darknet_inspector.core.detect import Detector
 from darknet_inspector.core.errors import InspectorError
-from darknet_inspector.core.layers import head_type
-from darknet_inspector.core.layers.detection import DetectionParams, decode_detection
+from darknet_inspector.core.layers.detection import DetectionParams
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
+from darknet_inspector.core.torch_layers import head_decoder
+from darknet_inspector.core.torch_layers.detection import decode_detection
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -91,7 +92,7 @@ def test_detection_decodes_as_get_detection_detections():
 def test_detection_objectness_is_each_boxs_scale_per_cell():
     network = build(detection())
     flat = torch.arange(52, dtype=torch.float32)
-    got = head_type("detection").objectness(network.layers[1], flat)
+    got = head_decoder("detection").objectness(network.layers[1], flat)
     assert got.shape == (2, 2, 2)
     assert got[1, 0, 1].item() == 12 + 1 * 2 + 1  # box 1 of cell (row 0, col 1)
 

@@ -16,6 +16,7 @@ from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.layers.yolo import YoloParams
 from darknet_inspector.core.network import load_network
 from darknet_inspector.core.opencv_dnn import HEAD_SECTIONS, as_opencv
+from darknet_inspector.core.torch_layers import head_decoder
 from darknet_inspector.core.weights import tensor_offsets
 from tests.core.layers.layer_support import build
 
@@ -56,7 +57,7 @@ def test_detection_has_no_per_anchor_filters():
     head = head_type(layer.type)
     assert head.required_inputs(layer) == 2 * 2 * ((1 + 4) * 2 + 3)
     assert head.filters_per_class(layer) is None
-    assert head.can_decode
+    assert head_decoder(layer.type) is not None
 
 
 def test_as_opencv_leaves_a_plain_layer_as_it_is():

@@ -77,7 +77,7 @@ def test_weighted_shortcut_matches_shortcut_multilayer_cpu(tmp_path, kind, shape
 def test_relu_normalized_negative_weight_keeps_fuse_conv_batchnorm_floor(tmp_path):
     """Hand computation: weights (-0.219, 1.0) normalise to 0.001/1.0011 and 1/1.0011
     (`lrelu` in src/network.c), not 0 and 1/1.0001 (the training forward's relu)."""
-    from darknet_inspector.core.layers.shortcut import ShortcutModule
+    from darknet_inspector.core.torch_layers.shortcut import ShortcutModule
 
     network = build(THREE + "[shortcut]\nfrom=-2\nweights_type=per_feature\n"
                     "weights_normalization=relu\nactivation=linear\n")

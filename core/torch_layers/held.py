@@ -7,7 +7,8 @@ import torch
 from torch import Tensor, nn
 
 from darknet_inspector.core.errors import InspectorError
-from darknet_inspector.core.layers.base import DarknetModule, Layer
+from darknet_inspector.core.layers.base import Layer
+from darknet_inspector.core.torch_layers.base import DarknetModule
 
 
 def not_runnable_message(layer: Layer) -> str:
@@ -36,6 +37,17 @@ class HeldTensors(DarknetModule):
                 owner = getattr(owner, part)
             owner.register_parameter(attr, nn.Parameter(torch.zeros(spec.shape),
                                                         requires_grad=False))
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        raise InspectorError(self.message)
+
+
+class NotRunnable(DarknetModule):
+    """Stands in for a layer this tool shows but does not run and that has no tensors."""
+
+    def __init__(self, layer: Layer):
+        super().__init__()
+        self.message = not_runnable_message(layer)
 
     def forward(self, *xs: Tensor) -> Tensor:
         raise InspectorError(self.message)

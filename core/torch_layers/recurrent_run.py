@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from darknet_inspector.core.activations import Activate
-from darknet_inspector.core.layers.base import DarknetModule
-from darknet_inspector.core.layers.connected import ConnectedModule
-from darknet_inspector.core.layers.convolutional import ConvModule
+from darknet_inspector.core.torch_layers.activations import Activate
+from darknet_inspector.core.torch_layers.base import DarknetModule
+from darknet_inspector.core.torch_layers.connected import ConnectedModule
+from darknet_inspector.core.torch_layers.convolutional import ConvModule
 
 
 def rnn_self_activation(activation: str, logistic: int) -> str:
