@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import numpy as np
+import pytest
 
 from darknet_inspector.core.tensor_stats import (
     HEALTH_FLAGS,
@@ -79,3 +80,16 @@ def test_the_flags_and_the_stream_need_numpy_only():
         imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom)}
         assert not imported & {"torch", "PySide6", "pyqtgraph"}, relative
+
+
+@pytest.mark.parametrize("shape", [(70_001,), (33, 8, 3, 3), (5, 3000, 3, 3)])
+def test_one_sweep_mean_and_std_equal_numpys_two_pass_ones(shape):
+    """Chunked float64 sums (and, for 4-D weights, the filters' norms) give numpy's
+    mean and std, also for an offset much larger than the spread."""
+    rng = np.random.default_rng(1)
+    values = (rng.standard_normal(shape) * 0.01 + 3.0).astype(np.float32)
+    values.reshape(-1)[::7] = 0.0
+    stats = tensor_stats("weights", values)
+    assert stats.mean == pytest.approx(values.mean(dtype=np.float64), rel=1e-12)
+    assert stats.std == pytest.approx(values.std(dtype=np.float64), rel=1e-6)
+    assert stats.zeros == int(np.count_nonzero(values == 0))
