@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.activation."""
+"""[activation] and the plain `activate_array` (src/activations.c) as torch modules. The torch-
+free side (options, shapes, weight layout) is core.layers.activation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The torch modules of core.layers.attention."""
+"""[sam] and [scale_channels] as torch: `forward_sam_layer` (src/sam_layer.c),
+`forward_scale_channels_layer` (src/scale_channels_layer.c). The torch-free side
+(options, shapes, weight layout) is core.layers.attention."""
 
 from __future__ import annotations
 

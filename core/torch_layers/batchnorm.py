@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.batchnorm."""
+"""[batchnorm] as torch: `forward_batchnorm_layer` (src/batchnorm_layer.c) at inference. The
+torch-free side (options, shapes, weight layout) is core.layers.batchnorm."""
 
 from __future__ import annotations
 

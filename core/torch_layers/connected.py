@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.connected."""
+"""[connected] as torch: `forward_connected_layer` (src/connected_layer.c). The torch-free side
+(options, shapes, weight layout) is core.layers.connected."""
 
 from __future__ import annotations
 

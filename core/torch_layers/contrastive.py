@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.contrastive."""
+"""[contrastive] as torch: `forward_contrastive_layer` (src/softmax_layer.c) at inference. The
+torch-free side (options, shapes, weight layout) is core.layers.contrastive."""
 
 from __future__ import annotations
 

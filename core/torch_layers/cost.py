@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.cost."""
+"""[cost] as torch: `forward_cost_layer` (src/cost_layer.c) without a truth. The torch-free side
+(options, shapes, weight layout) is core.layers.cost."""
 
 from __future__ import annotations
 

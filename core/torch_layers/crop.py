@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.crop."""
+"""[crop] as torch: `forward_crop_layer` (src/crop_layer.c) at inference. The torch-free side
+(options, shapes, weight layout) is core.layers.crop."""
 
 from __future__ import annotations
 

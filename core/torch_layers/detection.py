@@ -1,4 +1,6 @@
-"""The torch modules of core.layers.detection."""
+"""[detection] (YOLO v1) as torch: `forward_detection_layer` and
+`get_detection_detections` (src/detection_layer.c). The torch-free side
+(options, shapes, weight layout) is core.layers.detection."""
 
 from __future__ import annotations
 

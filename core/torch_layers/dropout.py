@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.dropout."""
+"""[dropout] as torch: the identity (`forward_dropout_layer`, src/dropout_layer.c). The torch-
+free side (options, shapes, weight layout) is core.layers.dropout."""
 
 from __future__ import annotations
 

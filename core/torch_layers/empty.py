@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.empty."""
+"""[empty] as torch: the identity (`parse_network_cfg_custom`, src/parser.c). The torch-free side
+(options, shapes, weight layout) is core.layers.empty."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The torch modules of core.layers.gaussian_yolo."""
+"""[Gaussian_yolo] as torch: `forward_gaussian_yolo_layer` and its box decoding
+(src/gaussian_yolo_layer.c). The torch-free side
+(options, shapes, weight layout) is core.layers.gaussian_yolo."""
 
 from __future__ import annotations
 

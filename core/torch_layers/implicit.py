@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.implicit."""
+"""[implicit] as torch: `forward_implicit_layer` (src/representation_layer.c). The torch-free side
+(options, shapes, weight layout) is core.layers.implicit."""
 
 from __future__ import annotations
 

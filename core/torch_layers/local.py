@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.local."""
+"""[local] as torch: `forward_local_layer` (src/local_layer.c). The torch-free side
+(options, shapes, weight layout) is core.layers.local."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.normalization."""
+"""[normalization] as torch: `forward_normalization_layer` (src/normalization_layer.c). The
+torch-free side (options, shapes, weight layout) is core.layers.normalization."""
 
 from __future__ import annotations
 

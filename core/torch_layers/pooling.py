@@ -1,4 +1,7 @@
-"""The torch modules of core.layers.pooling."""
+"""[maxpool], [local_avgpool], [avgpool] as torch: `forward_maxpool_layer`,
+`forward_local_avgpool_layer` (src/maxpool_layer.c), `forward_avgpool_layer`
+(src/avgpool_layer.c). The torch-free side (options, shapes, weight layout) is
+core.layers.pooling."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.reorg."""
+"""[reorg] and [reorg3d] as torch: `reorg_cpu` (src/blas.c) as one precomputed gather. The
+torch-free side (options, shapes, weight layout) is core.layers.reorg."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The torch modules of core.layers.shortcut."""
+"""[shortcut] as torch: `shortcut_multilayer_cpu` (src/blas.c) and the inference-time
+weight normalisation of `fuse_conv_batchnorm` (src/network.c). The torch-free side
+(options, shapes, weight layout) is core.layers.shortcut."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.softmax."""
+"""[softmax] as torch: `forward_softmax_layer` (src/softmax_layer.c), `softmax_cpu`
+(src/blas.c). The torch-free side (options, shapes, weight layout) is core.layers.softmax."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The torch modules of core.layers.upsample."""
+"""[upsample] as torch: `forward_upsample_layer` (src/upsample_layer.c). The torch-free side
+(options, shapes, weight layout) is core.layers.upsample."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The torch modules of core.layers.yolo."""
+"""[yolo] as torch: `forward_yolo_layer` (src/yolo_layer.c) and how `get_yolo_detections`
+decodes its output. The torch-free side
+(options, shapes, weight layout) is core.layers.yolo."""
 
 from __future__ import annotations
 
