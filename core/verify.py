@@ -7,19 +7,24 @@ largest magnitude of the reference's output), and the first layer whose relative
 difference passes the tolerance. Where OpenCV itself computes a layer unlike Darknet
 (`core.opencv_dnn.differs_from_darknet`), that layer and every layer fed by it are marked
 "reference differs from Darknet here" and never count as divergent.
+
+Each reference runs as a generator (`*_steps`) that yields a `Step` before each stage and
+after each compared layer, so the verify job can report progress and stop there; the plain
+functions run those generators to their end.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from darknet_inspector.core.errors import UsageError
+from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.network import Network
@@ -38,6 +43,29 @@ UNVERIFIED = (NOT_COMPARED, REFERENCE_FAILED)
 REFERENCE_BLOWUP = 1e12
 """A reference output this many times larger than ours (plus one) is a reference failure."""
 REFERENCE_DIFFERS_NOTE = "reference differs from Darknet here"
+
+OPENCV_LOAD, OPENCV_FORWARD, OURS, OPENCV_COMPARE = (
+    "opencv_load", "opencv_forward", "ours", "opencv_compare")
+CUDA_FORWARD, CUDA_COMPARE = "cuda_forward", "cuda_compare"
+STAGE_TEXT = {
+    OPENCV_LOAD: "loading the net into OpenCV",
+    OPENCV_FORWARD: "OpenCV's forward pass",
+    OURS: "our forward pass",
+    OPENCV_COMPARE: "comparing with OpenCV layer by layer",
+    CUDA_FORWARD: "our model on CPU and on CUDA",
+    CUDA_COMPARE: "comparing CPU with CUDA layer by layer",
+}
+"""What each stage of a reference does, in words for a progress line."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A verification is about to run `stage` (a key of STAGE_TEXT), `done` of its `total`
+    parts done (layers, for the comparisons)."""
+
+    stage: str
+    done: int = 0
+    total: int = 1
 
 
 @dataclass
@@ -197,39 +225,59 @@ def compare_layers(network: Network, ours: list[np.ndarray], theirs: dict[int, n
                    ) -> list[LayerComparison]:
     """One row per layer. `layout(layer, output)` maps our output to the reference's
     layout, `entries(layer, expected)` chooses which entries to compare."""
+    return list(layer_rows(network, ours, theirs, tolerance, differs, layout, entries))
+
+
+def layer_rows(network: Network, ours: list[np.ndarray], theirs: dict[int, np.ndarray],
+               tolerance: float, differs: dict[int, str] | None = None,
+               layout: Callable[[Layer, np.ndarray], np.ndarray] | None = None,
+               entries: Callable[[Layer, np.ndarray], np.ndarray] | None = None,
+               ) -> Iterator[LayerComparison]:
+    """`compare_layers` one layer at a time: each row as soon as it is computed."""
     differs = differs or {}
     after = taint(network, differs)
-    rows = []
     for layer in network.layers:
-        row = LayerComparison(layer.index, layer.type, layer.line, NOT_COMPARED)
-        rows.append(row)
-        if layer.index in differs:
-            row.status = REFERENCE_DIFFERS
-            row.note = f"{REFERENCE_DIFFERS_NOTE}: {differs[layer.index]}"
-        elif layer.index in after:
-            row.status = AFTER_REFERENCE_DIFFERS
-            row.note = (f"{REFERENCE_DIFFERS_NOTE}: fed by layer {after[layer.index]}, where "
-                        "the reference differs")
+        row = _marked_row(layer, differs, after)
         expected = theirs.get(layer.index)
         if expected is None:
             if row.status == NOT_COMPARED:
                 row.note = "the reference has no output for this layer"
-            continue
-        got = ours[layer.index] if layout is None else layout(layer, ours[layer.index])
-        if got.size != expected.size:
-            if row.status == NOT_COMPARED:
-                row.note = (f"the reference's output has {expected.size} values, ours "
-                            f"{got.size}")
-            continue
-        mask = None if entries is None else entries(layer, expected)
-        failure = reference_failure(got, expected)
-        if failure is not None and row.status == NOT_COMPARED:
-            row.status, row.note = REFERENCE_FAILED, failure
-            continue
-        row.max_abs, row.max_rel = difference(got, expected, mask)
+        else:
+            got = ours[layer.index] if layout is None else layout(layer, ours[layer.index])
+            _measure(row, layer, got, expected, tolerance, entries)
+        yield row
+
+
+def _marked_row(layer: Layer, differs: dict[int, str], after: dict[int, int]
+                ) -> LayerComparison:
+    """A layer's row, marked when the reference differs from Darknet at it or before it."""
+    row = LayerComparison(layer.index, layer.type, layer.line, NOT_COMPARED)
+    if layer.index in differs:
+        row.status = REFERENCE_DIFFERS
+        row.note = f"{REFERENCE_DIFFERS_NOTE}: {differs[layer.index]}"
+    elif layer.index in after:
+        row.status = AFTER_REFERENCE_DIFFERS
+        row.note = (f"{REFERENCE_DIFFERS_NOTE}: fed by layer {after[layer.index]}, where "
+                    "the reference differs")
+    return row
+
+
+def _measure(row: LayerComparison, layer: Layer, got: np.ndarray, expected: np.ndarray,
+             tolerance: float, entries: Callable[[Layer, np.ndarray], np.ndarray] | None
+             ) -> None:
+    """The differences of one layer's outputs into `row` (or why they are not compared)."""
+    if got.size != expected.size:
         if row.status == NOT_COMPARED:
-            row.status = OK if row.max_rel <= tolerance else DIVERGES
-    return rows
+            row.note = f"the reference's output has {expected.size} values, ours {got.size}"
+        return
+    mask = None if entries is None else entries(layer, expected)
+    failure = reference_failure(got, expected)
+    if failure is not None and row.status == NOT_COMPARED:
+        row.status, row.note = REFERENCE_FAILED, failure
+        return
+    row.max_abs, row.max_rel = difference(got, expected, mask)
+    if row.status == NOT_COMPARED:
+        row.status = OK if row.max_rel <= tolerance else DIVERGES
 
 
 def all_outputs(model: DarknetModel, x: np.ndarray, device: torch.device | str = "cpu"
@@ -246,43 +294,75 @@ def compare_with_opencv(model: DarknetModel, weights: str | os.PathLike | bytes,
                         x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
                         device: torch.device | str = "cpu") -> Comparison:
     """Our model on `device` against OpenCV reading the same cfg and the weights file."""
+    return run_job(compare_with_opencv_steps(model, weights, x, tolerance, device))
+
+
+def opencv_blocker(network: Network) -> tuple[str | None, tuple[int, str] | None]:
+    """Why OpenCV cannot run this network at all (or None), and the first layer its
+    importer cannot load with the reason (None when it loads them all)."""
+    from darknet_inspector.core import opencv_dnn
+
+    reason = opencv_dnn.opencv_unavailable_reason()
+    blocked = opencv_dnn.first_unloadable(network)
+    if reason is None and blocked is not None and blocked[0] == 0:
+        reason = f"OpenCV cannot load this cfg: {blocked[1]} (layer 0)"
+    return reason, blocked
+
+
+def compare_with_opencv_steps(model: DarknetModel, weights: str | os.PathLike | bytes,
+                              x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
+                              device: torch.device | str = "cpu"
+                              ) -> Generator[Step, None, Comparison]:
+    """`compare_with_opencv`, a Step before loading the net into OpenCV, before OpenCV's
+    forward pass, before ours, and after each compared layer."""
     from darknet_inspector.core import opencv_dnn
 
     network = model.network
     version = opencv_dnn.opencv_version()
     comparison = Comparison(f"OpenCV DNN {version or ''}".strip(), "opencv", str(device),
                             tolerance)
-    reason = opencv_dnn.opencv_unavailable_reason()
-    blocked = opencv_dnn.first_unloadable(network)
-    if reason is None and blocked is not None and blocked[0] == 0:
-        reason = f"OpenCV cannot load this cfg: {blocked[1]} (layer 0)"
+    reason, blocked = opencv_blocker(network)
     if reason is not None:
         comparison.available = False
         comparison.note = reason
         return comparison
     import cv2
 
+    yield Step(OPENCV_LOAD)
     text = network.cfg.text if blocked is None else opencv_dnn.cfg_text_before(
         network, blocked[0])
     text = opencv_dnn.opencv_cfg_text(text, network.net.width, network.net.height)
     data = weights if isinstance(weights, bytes) else _read_bytes(weights)
     try:
         net = opencv_dnn.read_opencv_net(text, opencv_dnn.compensate_bn_epsilon(network, data))
+        yield Step(OPENCV_FORWARD)
         theirs = opencv_dnn.opencv_outputs(net, x)
     except cv2.error as exc:
         comparison.available = False
         comparison.note = f"OpenCV failed on this model: {str(exc).strip().splitlines()[-1]}"
         return comparison
+    yield Step(OURS)
     ours = all_outputs(model, x, device)
     differs = {layer.index: reason for layer in network.layers
                if (reason := opencv_dnn.differs_from_darknet(network, layer))}
-    comparison.layers = compare_layers(
-        network, ours, theirs, tolerance, differs,
-        layout=lambda layer, out: opencv_dnn.as_opencv(network, layer, out),
-        entries=opencv_dnn.compared_entries)
+    rows = layer_rows(network, ours, theirs, tolerance, differs,
+                      layout=lambda layer, out: opencv_dnn.as_opencv(network, layer, out),
+                      entries=opencv_dnn.compared_entries)
+    comparison.layers = yield from _each_row(OPENCV_COMPARE, rows, len(network.layers))
     if blocked is not None:
         _mark_unloadable(comparison, *blocked)
     return comparison
+
+
+def _each_row(stage: str, rows: Iterator[LayerComparison], total: int
+              ) -> Generator[Step, None, list[LayerComparison]]:
+    """Collect the rows of a comparison, a Step before the first and after each."""
+    done: list[LayerComparison] = []
+    yield Step(stage, 0, total)
+    for row in rows:
+        done.append(row)
+        yield Step(stage, len(done), total)
+    return done
 
 
 def _mark_unloadable(comparison: Comparison, index: int, reason: str) -> None:
@@ -308,6 +388,13 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
 def compare_cpu_cuda(model: DarknetModel, x: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
                      device: str = "cuda") -> Comparison:
     """The same model on CPU (reference) and on CUDA, TF32 off so both compute in float32."""
+    return run_job(compare_cpu_cuda_steps(model, x, tolerance, device))
+
+
+def compare_cpu_cuda_steps(model: DarknetModel, x: np.ndarray,
+                           tolerance: float = DEFAULT_TOLERANCE, device: str = "cuda"
+                           ) -> Generator[Step, None, Comparison]:
+    """`compare_cpu_cuda`, a Step before the two forward passes and after each layer."""
     from darknet_inspector.core.detect import cuda_unavailable_reason
 
     comparison = Comparison("our model on CPU", "cuda", device, tolerance)
@@ -316,6 +403,7 @@ def compare_cpu_cuda(model: DarknetModel, x: np.ndarray, tolerance: float = DEFA
         comparison.available = False
         comparison.note = f"CPU vs CUDA not compared: {reason}"
         return comparison
+    yield Step(CUDA_FORWARD)
     cpu_model = model if _on_cpu(model) else copy.deepcopy(model).cpu()
     theirs = dict(enumerate(all_outputs(cpu_model, x, "cpu")))
     cuda_model = copy.deepcopy(cpu_model).to(device)
@@ -325,7 +413,9 @@ def compare_cpu_cuda(model: DarknetModel, x: np.ndarray, tolerance: float = DEFA
         ours = all_outputs(cuda_model, x, device)
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
-    comparison.layers = compare_layers(model.network, ours, theirs, tolerance)
+    network = model.network
+    comparison.layers = yield from _each_row(
+        CUDA_COMPARE, layer_rows(network, ours, theirs, tolerance), len(network.layers))
     return comparison
 
 
@@ -337,10 +427,33 @@ def verify_model(model: DarknetModel, weights: str | os.PathLike, x: np.ndarray,
                  input_text: str, tolerance: float = DEFAULT_TOLERANCE,
                  device: torch.device | str = "cpu", cuda: bool = True) -> VerifyReport:
     """Every available reference; the ones that cannot run say why in their note."""
-    comparisons = [compare_with_opencv(model, weights, x, tolerance, device)]
+    return run_job(verify_model_steps(model, weights, x, input_text, tolerance, device, cuda))
+
+
+def verify_model_steps(model: DarknetModel, weights: str | os.PathLike, x: np.ndarray,
+                       input_text: str, tolerance: float = DEFAULT_TOLERANCE,
+                       device: torch.device | str = "cpu", cuda: bool = True
+                       ) -> Generator[Step, None, VerifyReport]:
+    """`verify_model`, yielding each reference's Steps (`verify_stages` lists them)."""
+    comparisons = [(yield from compare_with_opencv_steps(model, weights, x, tolerance,
+                                                          device))]
     if cuda:
-        comparisons.append(compare_cpu_cuda(model, x, tolerance))
+        comparisons.append((yield from compare_cpu_cuda_steps(model, x, tolerance)))
     return VerifyReport(model.network.path, os.fspath(weights), input_text, comparisons)
+
+
+def verify_stages(network: Network, cuda: bool = True) -> list[str]:
+    """The stages `verify_model_steps` will run, in order: OpenCV's when OpenCV can load
+    the network, CPU vs CUDA's when asked and a GPU is there. A reference failing midway
+    skips the rest of its stages."""
+    from darknet_inspector.core.detect import cuda_unavailable_reason
+
+    stages: list[str] = []
+    if opencv_blocker(network)[0] is None:
+        stages += [OPENCV_LOAD, OPENCV_FORWARD, OURS, OPENCV_COMPARE]
+    if cuda and cuda_unavailable_reason() is None:
+        stages += [CUDA_FORWARD, CUDA_COMPARE]
+    return stages
 
 
 # ---------------------------------------------------------------- text

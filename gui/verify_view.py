@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from darknet_inspector.core.detect import available_devices
-from darknet_inspector.core.jobs.verify import VerifyRequest, verify
+from darknet_inspector.core.jobs.verify import VerifyProgress, VerifyRequest, verify
 from darknet_inspector.core.verify import (
     AFTER_REFERENCE_DIFFERS,
     DEFAULT_TOLERANCE,
@@ -48,6 +48,7 @@ from darknet_inspector.gui.workers import TaskRunner, start_task
 
 COLUMNS = ("Layer", "Type", "Line", "Max abs diff", "Max rel diff", "Status", "Note")
 COL_LAYER, COL_TYPE, COL_LINE, COL_ABS, COL_REL, COL_STATUS, COL_NOTE = range(len(COLUMNS))
+PROGRESS_STEPS = 1000
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff);;All files (*)"
 EXPLANATION = (
     "Relative difference = largest absolute difference / largest magnitude of the "
@@ -114,7 +115,8 @@ class VerifyTab(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # busy: the job reports steps, not fractions
+        self.progress.setRange(0, PROGRESS_STEPS)  # the job reports the fraction done
+        self.progress.setFormat("%p%")
         self.progress.setMaximumWidth(160)
         self.progress.hide()
         self._generation = 0  # bumped when the model changes: older reports are not shown
@@ -133,8 +135,9 @@ class VerifyTab(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(COL_NOTE,
-                                                           QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_NOTE, QHeaderView.ResizeMode.Stretch)
         self.table.cellDoubleClicked.connect(self._row_activated)
 
         controls = QHBoxLayout()
@@ -180,8 +183,10 @@ class VerifyTab(QWidget):
         return self.runner is not None and self.runner.running
 
     def clear(self) -> None:
-        """The model changed: no row computed from the old one stays on screen."""
+        """The model changed: no row computed from the old one stays on screen, and a
+        verification of the old one stops at its next step."""
         self._generation += 1
+        self.cancel()
         self.report = None
         self.reference.clear()
         self.table.setRowCount(0)
@@ -212,17 +217,29 @@ class VerifyTab(QWidget):
         self.log(f"verifying {os.path.basename(weights)} layer by layer")
         self.clear()
         generation = self._generation
+
+        def current(callback: Callable) -> Callable:
+            """`callback`, for this run only: a run of a replaced model says nothing."""
+            return lambda *args: callback(*args) if generation == self._generation else None
+
         self.runner = start_task(
-            self, lambda: verify(request), "verify",
-            step=lambda step: self._say(f"Verifying: {step}\u2026"),
-            done=lambda report: self.show_report(report)
-            if generation == self._generation else None,
-            failed=lambda m, d: self._failed(m, d) if generation == self._generation else None,
+            self, lambda: verify(request), "verify", step=current(self._progress),
+            done=current(self.show_report), failed=current(self._failed),
             button=self.run_button)
-        self.runner.cancelled.connect(lambda: self._say("Verification cancelled."))
+        self.runner.cancelled.connect(current(self._cancelled))
         self.runner.finished.connect(self._ended)
+        self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.setEnabled(True)
+
+    def _progress(self, record: VerifyProgress) -> None:
+        self.progress.setValue(round(record.fraction * PROGRESS_STEPS))
+        self.progress.setToolTip(record.text)
+        self._say(f"Verifying: {record.text}\u2026")
+
+    def _cancelled(self) -> None:
+        self._say("Verification cancelled.")
+        self.log("verification cancelled")
 
     def _ended(self) -> None:
         self.progress.hide()
@@ -287,7 +304,6 @@ class VerifyTab(QWidget):
                 if row.note:
                     item.setToolTip(row.note)
                 self.table.setItem(r, column, item)
-        self.table.resizeColumnsToContents()
         first = comparison.first_divergent
         if first is not None:
             self.table.scrollToItem(self.table.item(first.index, 0),

@@ -12,7 +12,8 @@ between two records); the command line drives the same generator to its end with
 - `detect`     `detect`: build the detector (batch norm folded, as Darknet's detector
                does), run one image (`str` steps -> `DetectOutcome`); `refilter`: new
                thresholds on cached candidates (-> `Drawn`).
-- `verify`     `verify`: every layer against the references (`str` -> `VerifyReport`).
+- `verify`     `verify`: every layer against the references, stage by stage with the
+               fraction done (`VerifyProgress` -> `VerifyReport`).
 - `diff`       `diff`: two weights files of one cfg (`str` -> `WeightsDiff`).
 - `write_back` `write_back`: our .pt (or a state_dict + cfg) -> .weights
                (`str` -> `WeightsSource`).

@@ -37,3 +37,12 @@ def tensor_offsets(network: Network) -> dict[tuple[int, str], int]:
             offsets[(layer.index, spec.name)] = offset
             offset += spec.nbytes
     return offsets
+
+
+WINDOW_SIZES = ((1366, 768), (1920, 1080))
+"""The screens a table must fill: a small laptop's and a full-HD one."""
+
+
+def header_gap(table) -> int:
+    """Pixels of a table's header right of its last column (negative: the columns scroll)."""
+    return table.viewport().width() - table.horizontalHeader().length()
