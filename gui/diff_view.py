@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -66,6 +66,37 @@ def relative_text(row: TensorDiff) -> str:
     return f"{row.rel_change:.3g}"
 
 
+def spread_columns(table: QTableWidget) -> None:
+    """Each column as wide as its contents (and title), then the room left over shared in
+    proportion to those widths, so the columns end exactly at the table's right edge (a
+    narrower table scrolls instead)."""
+    header = table.horizontalHeader()
+    count = header.count()
+    wanted = [max(table.sizeHintForColumn(i), header.sectionSizeHint(i), 1)
+              for i in range(count)]
+    room = table.viewport().width() - sum(wanted)
+    sizes = [w + max(room, 0) * w // sum(wanted) for w in wanted]
+    if room > 0 and count:
+        sizes[-1] += table.viewport().width() - sum(sizes)  # what rounding left
+    for i, size in enumerate(sizes):
+        header.resizeSection(i, size)
+
+
+class ColumnSpreader(QObject):
+    """Spreads a table's columns (`spread_columns`) whenever its viewport is resized."""
+
+    def __init__(self, table: QTableWidget):
+        super().__init__(table)
+        self.table = table
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        table.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            spread_columns(self.table)
+        return False
+
+
 IDLE_TEXT = ("Ready: compare these weights with a second .weights file for the same cfg "
              "(e.g. after fine-tuning).")
 
@@ -103,8 +134,7 @@ class DiffTab(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(COL_TENSOR,
-                                                           QHeaderView.ResizeMode.Stretch)
+        self.columns = ColumnSpreader(self.table)
         self.table.currentCellChanged.connect(self._row_selected)
         self.table.cellDoubleClicked.connect(self._row_activated)
         self.plot = pg.PlotWidget(background="w")
@@ -226,7 +256,7 @@ class DiffTab(QWidget):
                 elif not row.present:
                     item.setBackground(palette.ERROR_LIGHT)
                 self.table.setItem(r, column, item)
-        self.table.resizeColumnsToContents()
+        spread_columns(self.table)
 
     def _row_selected(self, row: int, *_args) -> None:
         if self.result is None or not 0 <= row < len(self.rows):

@@ -18,7 +18,7 @@ from darknet_inspector.gui.diff_view import (
 )
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.layer_model import LayerTreeModel
-from tests.gui.helpers import conv_cfg, write_model
+from tests.gui.helpers import WINDOW_SIZES, conv_cfg, header_gap, write_model
 
 TIMEOUT_MS = 30_000
 
@@ -149,3 +149,17 @@ def test_painted_changed_layers_stand_out_from_the_tree_background(qtbot, window
         assert _contrast(painted, tree.palette().color(role)) >= 2.0, painted.name()
     assert painted.hsvSaturationF() >= 0.45, painted.name()
     assert _contrast(painted, QColor("black")) >= 4.5
+
+
+def test_the_columns_fill_the_table_width_at_both_window_sizes(qtbot, tab, files):
+    compare(qtbot, tab, *files)
+    tab.show()
+    header = tab.table.horizontalHeader()
+    for width, height in WINDOW_SIZES:
+        tab.resize(width, height)
+        for only_changed in (True, False, True):  # refilling used to shrink the columns
+            tab.only_changed.setChecked(only_changed)
+            qtbot.waitUntil(lambda wide=width - 100: tab.table.viewport().width() > wide)
+            assert header_gap(tab.table) == 0, (width, only_changed)
+            for column in range(header.count()):
+                assert header.sectionSize(column) >= tab.table.sizeHintForColumn(column)
