@@ -4,8 +4,8 @@
 src/crnn_layer.c, src/conv_lstm_layer.c) and the nested loads in `load_weights_upto`.
 
 All run as Darknet's inference does (core.torch_layers.recurrent_run): one time step from the
-zero state a freshly loaded network holds. [conv_lstm] with `bottleneck=1` is shown but
-not run: Darknet's CPU forward has no bottleneck path.
+zero state a freshly loaded network holds. [conv_lstm] with `bottleneck=1` runs as Darknet's
+GPU forward computes it, the only build that implements it (`conv_lstm_bottleneck_gpu_only`).
 """
 
 from __future__ import annotations
@@ -46,15 +46,6 @@ RNN_LAYERS = ("input_layer", "self_layer", "output_layer")
 GRU_LAYERS = ("input_z_layer", "input_r_layer", "input_h_layer",
               "state_z_layer", "state_r_layer", "state_h_layer")
 LSTM_LAYERS = ("wf", "wi", "wg", "wo", "uf", "ui", "ug", "uo")
-
-
-def conv_lstm_bottleneck_not_runnable(ctx: BuildContext) -> None:
-    """`forward_conv_lstm_layer` (src/conv_lstm_layer.c, CPU) has no bottleneck path (it
-    runs wf, a 2*output-channel conv, on the output-channel h and wi/wg/wo that were never
-    made); only the GPU forward implements `bottleneck=1`."""
-    ctx.warn("[conv_lstm] bottleneck=1 is not runnable in this tool (shapes and weights are "
-             "shown): Darknet's CPU forward has no bottleneck path, only its GPU build runs "
-             "it", ctx.section.line_of("bottleneck"))
 
 
 def nested_connected(names: tuple[str, ...], sizes: dict[str, tuple[int, int]],
@@ -132,6 +123,7 @@ class ConvLstmParams(LayerParams):
     peephole: bool
     bottleneck: bool
     lstm_activation: str = "tanh"
+    shortcut: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,6 +254,71 @@ def conv_lstm_load_order(peephole: bool, bottleneck: bool) -> list[str]:
     return order + ["uf", "ui", "ug", "uo"]
 
 
+def conv_lstm_conv_channels(name: str, channels: int, output: int, bottleneck: bool) -> int:
+    """Input channels of the nested conv `name` (`make_conv_lstm_layer`): uf, ui, ug, uo
+    take the layer's input; wf takes 2*output with bottleneck (h beside the input); wf, wi,
+    wg, wo and the peephole vf, vi, vo otherwise take output (h or c)."""
+    if name.startswith("u"):
+        return channels
+    return 2 * output if name == "wf" and bottleneck else output
+
+
+def conv_lstm_bottleneck_gpu_only(ctx: BuildContext) -> None:
+    """`bottleneck=1` exists only in `forward_conv_lstm_layer_gpu` (src/conv_lstm_layer.c;
+    AlexeyAB's, and hank-ai's identical copy up to v3.0 -- hank-ai dropped [conv_lstm] in
+    v3.1). We follow AlexeyAB's: wf, made over 2*output channels, runs on h beside the
+    input, then `lstm_activation`; uf, ui, ug, uo run on that, not on the input; wi, wg, wo
+    are never made (`make_conv_lstm_layer` only `calloc`s them). The CPU
+    `forward_conv_lstm_layer` has no bottleneck path: it fails
+    `assert(wf.c == l.out_c && wi.c == l.out_c ...)` (the Makefile build keeps asserts);
+    built with NDEBUG (CMake's Release) it runs wf on h alone, reading past h's buffer,
+    then the zeroed wi, whose `convolutional_out_height` divides by its stride 0 (SIGFPE).
+    So we compute the GPU's formula and say what the CPU build does."""
+    ctx.warn("[conv_lstm] bottleneck=1: computed as Darknet's GPU build runs it (wf over h "
+             "beside the input, then uf, ui, ug, uo over wf's output); Darknet's CPU build "
+             "cannot run it: its forward has no bottleneck path and fails "
+             "assert(wf.c == l.out_c), or, built without asserts, reads past h and dies "
+             "dividing by zero in the wi layer that bottleneck never makes",
+             ctx.section.line_of("bottleneck"))
+
+
+def conv_lstm_refusal(ctx: BuildContext, message: str, line: int) -> str:
+    """Report `message` as an error at `line`; the refusal a run of the layer gives."""
+    ctx.error(message, line)
+    return f"layer {ctx.index} (cfg line {line}): {message}"
+
+
+def conv_lstm_state_misread(ctx: BuildContext, g: RecurrentConvGeometry) -> str | None:
+    """`make_conv_lstm_layer` makes every nested conv over the layer's input height and
+    width, also wf..wo and vf..vo, which `forward_conv_lstm_layer(_gpu)` runs on h and c,
+    buffers of the output's size: when the convs change the size Darknet reads the state
+    as a map of the input's size (past its end when it shrinks) and asserts nothing.
+    Returns the refusal (the error is reported) or None."""
+    if (g.out_h, g.out_w) == (g.h, g.w):
+        return None
+    message = (f"[conv_lstm] its convolutions turn {g.w}x{g.h} into {g.out_w}x{g.out_h}, but "
+               f"Darknet runs the state convolutions (made for {g.w}x{g.h}) on the "
+               f"{g.out_w}x{g.out_h} hidden state and cell, reading them as {g.w}x{g.h} maps: "
+               "its output is undefined; use stride=1 and pad=1")
+    return conv_lstm_refusal(ctx, message, ctx.section.line_of("size"))
+
+
+def conv_lstm_bottleneck_overread(ctx: BuildContext, g: RecurrentConvGeometry,
+                                  output: int) -> str | None:
+    """`forward_conv_lstm_layer_gpu` with bottleneck copies `l.outputs` floats of h, then
+    `l.outputs` floats of the input (`bottelneck_hi_gpu`), and runs uf, ui, ug, uo (made
+    for the input's channels) on wf's output (output channels): unless the input has
+    output= channels it reads past the input or past wf's output. Returns the refusal (the
+    error is reported) or None."""
+    if g.c == output:
+        return None
+    message = (f"[conv_lstm] bottleneck=1 needs an input of output={output} channels, not "
+               f"{g.c}: Darknet's GPU forward puts {output} channels of the input beside h "
+               f"and runs uf, ui, ug, uo (made for {g.c} channels) on wf's {output}, reading "
+               "past its buffers, so its output is undefined")
+    return conv_lstm_refusal(ctx, message, ctx.section.line_of("bottleneck"))
+
+
 @register
 class ConvLstm(LayerType):
     name = "conv_lstm"
@@ -275,20 +332,23 @@ class ConvLstm(LayerType):
         activation = darknet_activation(ctx, "linear")
         peephole = bool(s.int("peephole", 0))
         bottleneck = bool(s.int("bottleneck", 0))
-        bn, groups, size = g.batch_normalize, g.groups, g.size
         weights: list[TensorSpec] = []
         for name in conv_lstm_load_order(peephole, bottleneck):
-            channels = g.c if name.startswith("u") else output
-            if name == "wf" and bottleneck:
-                channels = 2 * output
-            weights += nested_conv(name, output, channels, groups, size, bn)
+            channels = conv_lstm_conv_channels(name, g.c, output, bottleneck)
+            weights += nested_conv(name, output, channels, g.groups, g.size, g.batch_normalize)
+        refusal = conv_lstm_state_misread(ctx, g)
         if bottleneck:
-            conv_lstm_bottleneck_not_runnable(ctx)
+            refusal = refusal or conv_lstm_bottleneck_overread(ctx, g, output)
+            if refusal is None:
+                conv_lstm_bottleneck_gpu_only(ctx)
         lstm_activation = conv_lstm_activation(ctx)
         params = ConvLstmParams(g, output=output, activation=activation, peephole=peephole,
-                                bottleneck=bottleneck, lstm_activation=lstm_activation)
-        return Built((output, g.out_h, g.out_w), params, weights, runnable=not bottleneck,
-                     summary=f"{output} {size}x{size}" + (" peephole" if peephole else ""))
+                                bottleneck=bottleneck, lstm_activation=lstm_activation,
+                                shortcut=bool(s.int("shortcut", 0)))
+        summary = (f"{output} {g.size}x{g.size}" + (" peephole" if peephole else "")
+                   + (" bottleneck" if bottleneck else ""))
+        return Built((output, g.out_h, g.out_w), params, weights, runnable=refusal is None,
+                     summary=summary, refusal=refusal)
 
     def bflops(self, layer: Layer) -> float:
         """uf ui ug uo (input -> output), wf (2*output with bottleneck), wi wg wo (none

@@ -14,6 +14,7 @@ from darknet_inspector.core.layers.recurrent import (
     RecurrentConvGeometry,
     RecurrentParams,
     RnnParams,
+    conv_lstm_conv_channels,
     conv_lstm_load_order,
 )
 from darknet_inspector.core.torch_layers.base import DarknetModule
@@ -95,15 +96,17 @@ def _crnn_module(layer: Layer) -> DarknetModule:
 
 @module_for("conv_lstm")
 def _conv_lstm_module(layer: Layer) -> DarknetModule:
+    """Refused (tensors held) when Darknet's numbers are undefined (`Built.refusal`)."""
     p = layer.params_as(ConvLstmParams)
-    if p.bottleneck:
+    if not layer.runnable:
         return HeldTensors(layer)
     g = p.geometry
-    convs = {name: nested_conv_module(layer, g, g.c if name.startswith("u") else p.output,
+    convs = {name: nested_conv_module(layer, g, conv_lstm_conv_channels(name, g.c, p.output,
+                                                                        p.bottleneck),
                                       p.output, p.activation)
              for name in conv_lstm_load_order(p.peephole, p.bottleneck)}
     return ConvLstmModule(convs, (p.output, g.out_h, g.out_w), p.peephole,
-                          p.lstm_activation)
+                          p.lstm_activation, p.bottleneck, p.shortcut)
 
 
 @module_for("history")

@@ -140,33 +140,75 @@ class LstmModule(DarknetModule):
         return o * torch.tanh(c)
 
 
+def conv_lstm_bottleneck_input(h: Tensor, x: Tensor) -> Tensor:
+    """`forward_conv_lstm_layer_gpu` with bottleneck: `l.bottelneck_hi_gpu` holds
+    `l.outputs` floats of h, then as many of the input (the build refuses inputs of
+    another size), so wf sees h's channels, then the input's."""
+    return torch.cat([h, x], dim=1)
+
+
+def conv_lstm_partial_residual(output: Tensor, wf_output: Tensor) -> Tensor:
+    """`shortcut=1` with bottleneck, the "partial residual connection" of
+    `forward_conv_lstm_layer_gpu`: `axpy_ongpu(l.outputs*l.batch/2, 1, wf.output_gpu, ...)`
+    adds wf's (activated) output to the first half of the output's floats, rounded
+    down. Darknet's batch is 1 at inference; each sample here is such a batch (with a
+    larger Darknet batch that half would span samples). Without bottleneck, shortcut
+    does nothing."""
+    flat = output.reshape(output.shape[0], -1)
+    half = flat.shape[1] // 2
+    added = flat[:, :half] + wf_output.reshape(flat.shape)[:, :half]
+    return torch.cat([added, flat[:, half:]], dim=1).view_as(output)
+
+
 class ConvLstmModule(DarknetModule):
-    """[conv_lstm] without bottleneck: as [lstm] with nested convolutions; with
-    `peephole=1`, vf and vi (from the old c) add to f and i, vo (from the new c) to o.
-    g and the output's activation of c are `lstm_activation` (tanh by default). The
-    cell clamp (`state_constrain`) and NaN repair act on the kept state after the output
-    is taken, so they do not change one step's output."""
+    """[conv_lstm]: as [lstm] with nested convolutions; with `peephole=1`, vf and vi (from
+    the old c) add to f and i, vo (from the new c) to o. g and the output's activation of
+    c are `lstm_activation` (tanh by default). The cell clamp (`state_constrain`) acts on
+    the kept state after the output is taken, so it does not change one step's output.
+    A NaN or Inf in h becomes a "pseudo random" value before Darknet outputs it
+    (`fix_nan_and_inf`: 1/i on the CPU, 1/(i+1) on the GPU); here it stays NaN or Inf.
+
+    With `bottleneck=1`, `forward_conv_lstm_layer_gpu` (the only forward that implements
+    it; core.layers.recurrent.conv_lstm_bottleneck_gpu_only): wf runs on h beside the
+    input, then `lstm_activation`; the gates have no w terms and uf, ui, ug, uo run on
+    wf's output instead of the input; `shortcut=1` adds wf's output to half the output."""
 
     def __init__(self, convs: dict[str, ConvModule], state_shape: tuple[int, int, int],
-                 peephole: bool, lstm_activation: str):
+                 peephole: bool, lstm_activation: str, bottleneck: bool = False,
+                 shortcut: bool = False):
         super().__init__()
         for name, conv in convs.items():
             self.add_module(name, conv)
         self.state_shape = state_shape
         self.peephole = peephole
         self.lstm_act = Activate(lstm_activation)
+        self.bottleneck = bottleneck
+        self.shortcut = shortcut
 
     def forward(self, x: Tensor) -> Tensor:
         h = c = x.new_zeros(x.shape[0], *self.state_shape)
-        f = nested(self, "wf", h) + nested(self, "uf", x)
-        i = nested(self, "wi", h) + nested(self, "ui", x)
+        if self.bottleneck:
+            x = self.lstm_act(nested(self, "wf", conv_lstm_bottleneck_input(h, x)))
+        f = self.gate("f", h, x)
+        i = self.gate("i", h, x)
         if self.peephole:
             f = f + nested(self, "vf", c)
             i = i + nested(self, "vi", c)
         f, i = torch.sigmoid(f), torch.sigmoid(i)
-        g = self.lstm_act(nested(self, "wg", h) + nested(self, "ug", x))
+        g = self.lstm_act(self.gate("g", h, x))
         c = f * c + i * g
-        o = nested(self, "wo", h) + nested(self, "uo", x)
+        o = self.gate("o", h, x)
         if self.peephole:
             o = o + nested(self, "vo", c)
-        return torch.sigmoid(o) * self.lstm_act(c)
+        output = torch.sigmoid(o) * self.lstm_act(c)
+        if self.bottleneck and self.shortcut:
+            output = conv_lstm_partial_residual(output, x)
+        return output
+
+    def gate(self, which: str, h: Tensor, x: Tensor) -> Tensor:
+        """u<which>(x) + w<which>(h); with bottleneck only u<which>, x being wf's output
+        (`add_3_arrays_activate` gets NULL for the w term)."""
+        from_input = nested(self, f"u{which}", x)
+        if self.bottleneck:
+            return from_input
+        return nested(self, f"w{which}", h) + from_input

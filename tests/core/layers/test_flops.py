@@ -99,18 +99,18 @@ def test_crnn_sums_its_three_inner_convolutions():
     assert bflops_of(crnn) == [float(expected)]
 
 
-@pytest.mark.parametrize("options, weights_in, extra", [
-    ("", [3, 3, 3, 3, 6, 6, 6, 6], 9),
-    ("peephole=1\n", [3, 3, 3, 3, 6, 6, 6, 6, 6, 6, 6], 12),
-    ("bottleneck=1\n", [3, 3, 3, 3, 12], 9),
+@pytest.mark.parametrize("options, output, weights_in, extra", [
+    ("", 6, [3, 3, 3, 3, 6, 6, 6, 6], 9),
+    ("peephole=1\n", 6, [3, 3, 3, 3, 6, 6, 6, 6, 6, 6, 6], 12),
+    ("bottleneck=1\n", 3, [3, 3, 3, 3, 6], 9),  # bottleneck needs output= input channels
 ])
-def test_conv_lstm_sums_its_inner_convolutions_and_the_gate_arithmetic(options, weights_in,
-                                                                        extra):
-    lstm = "[conv_lstm]\noutput=6\nsize=3\npad=1\n" + options
+def test_conv_lstm_sums_its_inner_convolutions_and_the_gate_arithmetic(options, output,
+                                                                        weights_in, extra):
+    lstm = f"[conv_lstm]\noutput={output}\nsize=3\npad=1\n" + options
     total = np.float32(0)
     for channels in weights_in:
-        total = np.float32(total + np.float32(2 * (channels * 6 * 9) * 256 / 1e9))
-    expected = f32(float(total) + extra * (6 * 16 * 16) / 1e9)
+        total = np.float32(total + np.float32(2 * (channels * output * 9) * 256 / 1e9))
+    expected = f32(float(total) + extra * (output * 16 * 16) / 1e9)
     assert bflops_of(lstm) == [expected]
 
 

@@ -152,11 +152,93 @@ def test_conv_lstm_lstm_activation_follows_the_cfg_and_warns(tmp_path):
     np.testing.assert_allclose(got, o * np.maximum(c, 0), rtol=1e-5, atol=1e-6)
 
 
-def test_conv_lstm_bottleneck_is_shown_not_run(tmp_path):
+BOTTLENECK = ("[conv_lstm]\nbatch_normalize=1\nsize=3\npad=1\noutput=2\nbottleneck=1\n"
+              "activation=leaky\n")
+
+
+def bottleneck_step(x, t, peephole, lstm=np.tanh, act=leaky):
+    """`forward_conv_lstm_layer_gpu` with bottleneck, one step from h = c = 0: wf over
+    [h, x] then lstm_activation; gates from uf, ui, ug, uo over that (no w terms); the
+    peephole vf, vi over the old c, vo over the new c. Returns (output, wf's output)."""
+    h = c = np.zeros((x.shape[0], 2, *x.shape[2:]))
+    hidden = lstm(conv3x3(np.concatenate([h, x], axis=1), t, "wf.", act))
+
+    def peep(name, state):
+        return conv3x3(state, t, name, act) if peephole else 0
+
+    f = sigmoid(conv3x3(hidden, t, "uf.", act) + peep("vf.", c))
+    i = sigmoid(conv3x3(hidden, t, "ui.", act) + peep("vi.", c))
+    g = lstm(conv3x3(hidden, t, "ug.", act))
+    c = f * c + i * g
+    o = sigmoid(conv3x3(hidden, t, "uo.", act) + peep("vo.", c))
+    return o * lstm(c), hidden
+
+
+@pytest.mark.parametrize("peephole", [0, 1])
+def test_conv_lstm_bottleneck_runs_darknets_gpu_formula_from_zero_state(tmp_path, peephole):
+    got, x, t, _ = run(BOTTLENECK + f"peephole={peephole}\n", tmp_path, width=3, height=3,
+                       channels=2)
+    expected, _ = bottleneck_step(x, t, peephole)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # not the formula without bottleneck: uf..uo see wf's output, not the input
+    plain = (sigmoid(conv3x3(x, t, "uo.", leaky)) * np.tanh(
+        sigmoid(conv3x3(x, t, "ui.", leaky)) * np.tanh(conv3x3(x, t, "ug.", leaky))))
+    assert not np.allclose(got, plain, atol=1e-3)
+
+
+def test_conv_lstm_bottleneck_shortcut_adds_wf_to_the_first_half_of_the_output(tmp_path):
+    got, x, t, _ = run(BOTTLENECK.replace("output=2", "output=3") + "shortcut=1\n"
+                       "lstm_activation=leaky\n", tmp_path, width=3, height=3, channels=3)
+    h = c = np.zeros((2, 3, 3, 3))
+    hidden = leaky(conv3x3(np.concatenate([h, x], axis=1), t, "wf.", leaky))
+    f = sigmoid(conv3x3(hidden, t, "uf.", leaky))
+    i = sigmoid(conv3x3(hidden, t, "ui.", leaky))
+    c = f * c + i * leaky(conv3x3(hidden, t, "ug.", leaky))
+    out = (sigmoid(conv3x3(hidden, t, "uo.", leaky)) * leaky(c)).reshape(2, -1)
+    out[:, :13] += hidden.reshape(2, -1)[:, :13]  # l.outputs*l.batch/2 = 27/2 floats
+    np.testing.assert_allclose(got.reshape(2, -1), out, rtol=1e-5, atol=1e-6)
+
+
+def test_conv_lstm_bottleneck_warns_what_the_cpu_build_does_at_its_line():
     network = build("[conv_lstm]\nsize=3\npad=1\noutput=2\nbottleneck=1\n", width=3,
-                    height=3, channels=1)
-    assert not network.layers[0].runnable
-    assert any("bottleneck=1 is not runnable" in m for m in messages(network, "warning"))
-    model = DarknetModel(network)
-    with pytest.raises(InspectorError, match="not runnable in this tool"):
-        outputs(model, random_input(network))
+                    height=3, channels=2)
+    assert network.errors == [] and network.layers[0].runnable
+    (warning,) = [d for d in network.diagnostics if d.severity == "warning"]
+    assert warning.line == 10  # the bottleneck= line
+    assert warning.message.startswith("[conv_lstm] bottleneck=1: computed as Darknet's GPU "
+                                      "build runs it")
+    assert "CPU build cannot run it" in warning.message
+    assert "assert(wf.c == l.out_c)" in warning.message
+    assert "dividing by zero in the wi layer" in warning.message
+
+
+def test_conv_lstm_bottleneck_weights_follow_darknets_byte_layout(tmp_path):
+    network = build(BOTTLENECK + "peephole=1\n", width=3, height=3, channels=2)
+    _, _, path = loaded(network, tmp_path)
+    # per conv: biases, scales, rolling mean and variance (2 each), then 2*in*3*3 weights;
+    # vf vi vo over c (2 in), wf over [h, x] (4 in), uf ui ug uo over the input (2 in)
+    floats = 3 * (8 + 2 * 2 * 9) + (8 + 2 * 4 * 9) + 4 * (8 + 2 * 2 * 9)
+    assert path.stat().st_size == 20 + 4 * floats
+    assert network.layers[0].weight_bytes == 4 * floats
+
+
+def test_conv_lstm_bottleneck_needs_output_channels_in_its_input():
+    network = build("[conv_lstm]\nsize=3\npad=1\noutput=3\nbottleneck=1\n", width=3,
+                    height=3, channels=2)
+    (error,) = messages(network, "error")
+    assert "bottleneck=1 needs an input of output=3 channels, not 2" in error
+    layer = network.layers[0]
+    assert not layer.runnable and layer.weights  # the layout is still shown
+    with pytest.raises(InspectorError, match="reading past its buffers"):
+        outputs(DarknetModel(network), random_input(network))
+
+
+@pytest.mark.parametrize("options", ["stride=2\npad=1\n", "pad=0\n",
+                                     "stride=2\npad=1\nbottleneck=1\n"])
+def test_conv_lstm_whose_convolutions_change_the_size_is_an_error_not_a_crash(options):
+    network = build("[conv_lstm]\nsize=3\noutput=2\n" + options, width=5, height=5,
+                    channels=2)
+    (error,) = messages(network, "error")
+    assert "turn 5x5 into 3x3" in error
+    with pytest.raises(InspectorError, match="cfg line 7"):
+        outputs(DarknetModel(network), random_input(network))
