@@ -124,6 +124,7 @@ class ConvLstmParams(LayerParams):
     bottleneck: bool
     lstm_activation: str = "tanh"
     shortcut: bool = False
+    refusal: str | None = None  # why it is not run: Darknet's numbers are undefined
 
 
 @dataclass(frozen=True)
@@ -344,11 +345,11 @@ class ConvLstm(LayerType):
         lstm_activation = conv_lstm_activation(ctx)
         params = ConvLstmParams(g, output=output, activation=activation, peephole=peephole,
                                 bottleneck=bottleneck, lstm_activation=lstm_activation,
-                                shortcut=bool(s.int("shortcut", 0)))
+                                shortcut=bool(s.int("shortcut", 0)), refusal=refusal)
         summary = (f"{output} {g.size}x{g.size}" + (" peephole" if peephole else "")
                    + (" bottleneck" if bottleneck else ""))
         return Built((output, g.out_h, g.out_w), params, weights, runnable=refusal is None,
-                     summary=summary, refusal=refusal)
+                     summary=summary)
 
     def bflops(self, layer: Layer) -> float:
         """uf ui ug uo (input -> output), wf (2*output with bottleneck), wi wg wo (none

@@ -96,10 +96,13 @@ def _crnn_module(layer: Layer) -> DarknetModule:
 
 @module_for("conv_lstm")
 def _conv_lstm_module(layer: Layer) -> DarknetModule:
-    """Refused (tensors held) when Darknet's numbers are undefined (`Built.refusal`)."""
+    """Refused (tensors held, the reason as the message) when Darknet's numbers are
+    undefined (`ConvLstmParams.refusal`)."""
     p = layer.params_as(ConvLstmParams)
-    if not layer.runnable:
-        return HeldTensors(layer)
+    if p.refusal is not None:
+        held = HeldTensors(layer)
+        held.message = p.refusal
+        return held
     g = p.geometry
     convs = {name: nested_conv_module(layer, g, conv_lstm_conv_channels(name, g.c, p.output,
                                                                         p.bottleneck),
