@@ -366,7 +366,7 @@ class ConvLstm(LayerType):
 def conv_lstm_activation(ctx: BuildContext) -> str:
     """`parse_conv_lstm`'s `lstm_activation` (tanh by default): the GPU forward applies it
     to g and to c for the output; AlexeyAB's CPU forward always uses tanh there. We
-    follow the cfg, and say so when the two builds differ."""
+    follow the cfg, and say so when the builds differ."""
     s = ctx.section
     name = s.str("lstm_activation", "tanh")
     if not is_known_activation(name):
@@ -374,10 +374,20 @@ def conv_lstm_activation(ctx: BuildContext) -> str:
                  s.line_of("lstm_activation"))
     name = activation_or_default(name)
     if name != "tanh":
-        ctx.warn(f"[conv_lstm] lstm_activation={name}: computed here as the cfg asks, as "
-                 "Darknet's GPU build does; AlexeyAB's CPU forward uses tanh there",
-                 s.line_of("lstm_activation"))
+        ctx.warn(f"[conv_lstm] lstm_activation={name}: computed here as the cfg asks, "
+                 f"{conv_lstm_gpu_activation_note(name)}; AlexeyAB's CPU forward uses tanh "
+                 "there", s.line_of("lstm_activation"))
     return name
+
+
+def conv_lstm_gpu_activation_note(name: str) -> str:
+    """`forward_conv_lstm_layer_gpu` takes g through `add_3_arrays_activate` and the output
+    through `activate_and_mult` (src/blas_kernels.cu, the same in hank-ai's v3.0): the
+    latter accepts only tanh, leaky and linear and stops Darknet with an error otherwise."""
+    if name in ("leaky", "linear"):
+        return "as Darknet's GPU build does"
+    return ("which Darknet's GPU build refuses (its fused kernels stop with an error unless "
+            "it is tanh, leaky or linear)")
 
 
 @register

@@ -142,7 +142,9 @@ def test_conv_lstm_with_peephole_is_one_step_from_zero_state(tmp_path):
 def test_conv_lstm_lstm_activation_follows_the_cfg_and_warns(tmp_path):
     got, x, t, network = run("[conv_lstm]\nsize=3\npad=1\noutput=2\nlstm_activation=relu\n",
                              tmp_path, width=3, height=3, channels=1)
-    assert any("CPU forward uses tanh" in m for m in messages(network, "warning"))
+    (warning,) = messages(network, "warning")
+    assert "CPU forward uses tanh" in warning
+    assert "GPU build refuses" in warning  # activate_and_mult takes tanh, leaky, linear
     zero = np.zeros((2, 2, 3, 3))
     f = sigmoid(conv3x3(zero, t, "wf.") + conv3x3(x, t, "uf."))
     i = sigmoid(conv3x3(zero, t, "wi.") + conv3x3(x, t, "ui."))
@@ -187,7 +189,7 @@ def test_conv_lstm_bottleneck_runs_darknets_gpu_formula_from_zero_state(tmp_path
 
 
 def test_conv_lstm_bottleneck_shortcut_adds_wf_to_the_first_half_of_the_output(tmp_path):
-    got, x, t, _ = run(BOTTLENECK.replace("output=2", "output=3") + "shortcut=1\n"
+    got, x, t, network = run(BOTTLENECK.replace("output=2", "output=3") + "shortcut=1\n"
                        "lstm_activation=leaky\n", tmp_path, width=3, height=3, channels=3)
     h = c = np.zeros((2, 3, 3, 3))
     hidden = leaky(conv3x3(np.concatenate([h, x], axis=1), t, "wf.", leaky))
@@ -197,6 +199,8 @@ def test_conv_lstm_bottleneck_shortcut_adds_wf_to_the_first_half_of_the_output(t
     out = (sigmoid(conv3x3(hidden, t, "uo.", leaky)) * leaky(c)).reshape(2, -1)
     out[:, :13] += hidden.reshape(2, -1)[:, :13]  # l.outputs*l.batch/2 = 27/2 floats
     np.testing.assert_allclose(got.reshape(2, -1), out, rtol=1e-5, atol=1e-6)
+    assert any("lstm_activation=leaky: computed here as the cfg asks, as Darknet's GPU build "
+               "does" in m for m in messages(network, "warning"))
 
 
 def test_conv_lstm_bottleneck_warns_what_the_cpu_build_does_at_its_line():
