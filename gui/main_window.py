@@ -26,6 +26,7 @@ from darknet_inspector.core.jobs.diagnose import diagnose_weights
 from darknet_inspector.core.jobs.save import save_array, save_fixed_cfg
 from darknet_inspector.core.jobs.stream import StreamStart, StreamUpdate, stream_weights
 from darknet_inspector.core.network import load_network
+from darknet_inspector.core.stats_process import StatsChild
 from darknet_inspector.gui.banner import Banner, verdict
 from darknet_inspector.gui.cfg_view import CfgSectionView
 from darknet_inspector.gui.convert_dialog import ConvertDialog
@@ -308,6 +309,7 @@ class MainWindow(QMainWindow):
                      traceback.format_exc())
             return False
         self._sibling = None if weights else sibling_weights(path)
+        StatsChild.prestart()  # the weights come next: their stats process starts now
         self.doc.set_network(path, network)
         self.settings.remember_folder("cfg", path)
         self.settings.add_recent(path, weights)
@@ -338,7 +340,10 @@ class MainWindow(QMainWindow):
         self._last_weights = path
         if self.doc.cfg_path:
             self.watch.watch([self.doc.cfg_path, path])
-        runner = TaskRunner(lambda: stream_weights(network, path), "stream-weights", self)
+        # the stats are measured in a child process, so this thread mostly waits (on reads
+        # and the child's pipe) and holds the GIL briefly: at normal priority
+        runner = TaskRunner(lambda: stream_weights(network, path, child=StatsChild.take()),
+                            "stream-weights", self, lower_priority=False)
 
         def while_current(slot):
             """A detached stream's late signals must not touch the new document."""

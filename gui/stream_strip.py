@@ -75,14 +75,14 @@ class StreamStrip(QWidget):
 
     def set_running(self, running: bool, summary: str = "") -> None:
         self.cancel_button.setEnabled(running)
-        for widget in (self.histogram, self.progress, self.cancel_button):
-            widget.setVisible(running)
-        if running:
-            self.progress.setValue(0)
+        if running:  # while hidden: a visible QProgressBar's setValue repaints at once,
+            self.progress.setValue(0)  # and with it the whole dirty window (the tree)
             self.label.setText("opening\u2026")
             self.histogram.show_stats(None)
         else:
             self.label.setText(summary)
+        for widget in (self.histogram, self.progress, self.cancel_button):
+            widget.setVisible(running)
 
     @property
     def running(self) -> bool:

@@ -57,9 +57,10 @@ class GeneratorWorker(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, factory: Callable[[], Generator]):
+    def __init__(self, factory: Callable[[], Generator], lower_priority: bool = True):
         super().__init__()
         self._factory = factory
+        self._lower_priority = lower_priority
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -67,7 +68,8 @@ class GeneratorWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        lower_thread_priority()
+        if self._lower_priority:
+            lower_thread_priority()
         try:
             self._iterate()
         except BaseException as exc:  # a worker must never take the app down
@@ -103,12 +105,15 @@ class TaskRunner(QObject):
     finished = Signal()
 
     def __init__(self, factory: Callable[[], Generator], name: str = "task",
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, lower_priority: bool = True):
+        """`lower_priority=False` for a task that mostly waits (on a pipe, a child
+        process): a low-priority thread descheduled while it holds the GIL keeps the UI
+        thread waiting for the GIL for as long (priority inversion)."""
         super().__init__(parent)
         self.name = name
         self._thread = QThread()
         self._thread.setObjectName(name)
-        self._worker = GeneratorWorker(factory)
+        self._worker = GeneratorWorker(factory, lower_priority)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.yielded.connect(self.yielded)
@@ -171,6 +176,7 @@ def cancel_all() -> list[TaskRunner]:
 
 
 GC_INTERVAL_MS = 1000
+YOUNG_GENERATIONS = 1  # gc.collect(1): generations 0 and 1
 _gc_timer: QTimer | None = None
 
 
@@ -179,7 +185,11 @@ def _collect_on_the_ui_thread() -> None:
     Left automatic it runs in whichever thread allocates; in a worker it destroyed Qt
     objects of closed widgets there, and that deadlocked with the UI thread (a worker in
     ~QObject waiting for the GIL, the UI thread deleting a menu and waiting for Qt's lock;
-    seen in the GUI suite under load). Automatic collection comes back once none runs."""
+    seen in the GUI suite under load). Automatic collection comes back once none runs.
+    The timer collects the young generations only: a full collection walks every object
+    of the process (40 ms and more with torch loaded, stretched to 300 ms on busy cores:
+    the longest event-loop stall of a stream, issue 15); the old generation waits for
+    automatic collection to come back."""
     global _gc_timer
     if _gc_timer is None:
         _gc_timer = QTimer(interval=GC_INTERVAL_MS)
@@ -190,7 +200,7 @@ def _collect_on_the_ui_thread() -> None:
 
 
 def _collect() -> None:
-    gc.collect()
+    gc.collect(YOUNG_GENERATIONS)
     if not running_tasks() and _gc_timer is not None:
         _gc_timer.stop()
         gc.enable()

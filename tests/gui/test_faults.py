@@ -28,8 +28,8 @@ def slow_stream(monkeypatch):
     gate = threading.Event()
     gate.set()
 
-    def stream(network, path):
-        inner = stream_weights(network, path)
+    def stream(network, path, **options):
+        inner = stream_weights(network, path, **options)
         while True:
             try:
                 item = next(inner)
@@ -150,8 +150,8 @@ def test_an_exception_in_the_stream_worker_reaches_the_banner_and_the_log(
         qtbot, window, tmp_path, monkeypatch):
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(5))
 
-    def failing(network, path):
-        stream = stream_weights(network, path)
+    def failing(network, path, **options):
+        stream = stream_weights(network, path, **options)
         yield next(stream)
         yield next(stream)
         raise ZeroDivisionError("injected fault in the worker")

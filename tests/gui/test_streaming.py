@@ -125,9 +125,9 @@ def test_cancel_mid_stream_leaves_a_consistent_state(qtbot, window, tmp_path, mo
     cfg, weights, network, _ = write_model(tmp_path, conv_cfg(40))
     cancelled = threading.Event()
 
-    def slow_stream(network, path):
+    def slow_stream(network, path, **options):
         """The real stream, held after its first layer until the UI has pressed Cancel."""
-        for item in stream_weights(network, path):
+        for item in stream_weights(network, path, **options):
             yield item
             if isinstance(item, StreamUpdate):
                 cancelled.wait(10)
