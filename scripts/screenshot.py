@@ -143,13 +143,17 @@ def take(args: argparse.Namespace, settings_file: str, temp: str) -> None:
 
 
 def show_feature_maps(window, args: argparse.Namespace) -> None:
-    """Run the feature-maps tab on --image for the selected layer (grid, sorted by max)."""
+    """Run the feature-maps tab on --image (the demo's sample for the demo cfg) for the
+    selected layer (grid, sorted by max)."""
     import time
 
     from PySide6.QtWidgets import QApplication
 
     tab = window.feature_maps
-    window.preview.open_image(args.image or str(window.preview.image_path), run=False)
+    image = args.image or demo_image_for(args.cfg) or window.preview.image_path
+    if not image:
+        raise SystemExit("--tab featuremaps needs --image (the demo cfg brings its sample)")
+    window.preview.open_image(str(image), run=False)
     window.tabs.setCurrentWidget(tab)
     tab.sort.setCurrentText("max")
     tab.compute()
