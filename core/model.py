@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -94,23 +94,51 @@ class DarknetModel(nn.Module):
     def forward(self, x: Tensor, all_outputs: bool = False) -> list[Tensor]:
         outputs: list[Tensor | None] = [None] * len(self.layers)
         keep = set(self.heads)
-        nhwc = self.channels_last and x.dim() == 4 and x.device.type == "cpu"
-        if nhwc:
-            x = x.contiguous(memory_format=torch.channels_last)
-        for index, module in enumerate(self.layers):
-            args = [x if j < 0 else _kept(outputs, j) for j in self.sources[index]]
-            if self.flat_as_chw[index]:
-                args = [a.view(a.shape[0], -1, 1, 1) if a.dim() == 2 else a for a in args]
-            if nhwc and not self.keeps_layout[index]:
-                args = [a.contiguous() for a in args]
-            outputs[index] = module(*args)
+        x, nhwc = self._entry_layout(x)
+        for index in range(len(self.layers)):
+            outputs[index] = self._run_layer(index, x, outputs, nhwc)
             if not all_outputs:
-                for j in self.sources[index]:
-                    if j >= 0 and self.last_use[j] == index and j not in keep:
-                        outputs[j] = None
+                self._release_inputs(index, outputs, keep)
         if all_outputs:
             return [_kept(outputs, i).contiguous() for i in range(len(outputs))]
         return [_kept(outputs, i).contiguous() for i in self.heads]
+
+    def outputs_in_turn(self, x: Tensor) -> Iterator[tuple[int, Tensor]]:
+        """Each layer's output as it is computed, exactly as `forward` computes it (one
+        layer per step, so a caller can report progress or stop between layers); an
+        output is let go after its last reader, the caller keeps what it needs."""
+        outputs: list[Tensor | None] = [None] * len(self.layers)
+        x, nhwc = self._entry_layout(x)
+        for index in range(len(self.layers)):
+            output = self._run_layer(index, x, outputs, nhwc)
+            outputs[index] = output
+            yield index, output.contiguous()
+            self._release_inputs(index, outputs, set())
+            if self.last_use[index] == index:
+                outputs[index] = None
+
+    def _entry_layout(self, x: Tensor) -> tuple[Tensor, bool]:
+        """The input in the memory format the layers run in, and whether that is NHWC."""
+        nhwc = self.channels_last and x.dim() == 4 and x.device.type == "cpu"
+        return (x.contiguous(memory_format=torch.channels_last) if nhwc else x), nhwc
+
+    def _run_layer(self, index: int, x: Tensor, outputs: list[Tensor | None], nhwc: bool
+                   ) -> Tensor:
+        """Layer `index` on its sources' outputs (flat ones seen as (N, C, 1, 1) by
+        layers with a 3-D output; NCHW for modules that do not keep the layout)."""
+        args = [x if j < 0 else _kept(outputs, j) for j in self.sources[index]]
+        if self.flat_as_chw[index]:
+            args = [a.view(a.shape[0], -1, 1, 1) if a.dim() == 2 else a for a in args]
+        if nhwc and not self.keeps_layout[index]:
+            args = [a.contiguous() for a in args]
+        return self.layers[index](*args)
+
+    def _release_inputs(self, index: int, outputs: list[Tensor | None], keep: set[int]
+                        ) -> None:
+        """Let go of the outputs whose last reader was layer `index` (except `keep`)."""
+        for j in self.sources[index]:
+            if j >= 0 and self.last_use[j] == index and j not in keep:
+                outputs[j] = None
 
     def load_records(self, records: Iterable[LayerRecord], transposed: bool = False) -> int:
         """Copy every fully-read tensor into the model; returns how many were loaded."""

@@ -283,9 +283,21 @@ def _measure(row: LayerComparison, layer: Layer, got: np.ndarray, expected: np.n
 def all_outputs(model: DarknetModel, x: np.ndarray, device: torch.device | str = "cpu"
                 ) -> list[np.ndarray]:
     """Every layer's output for the one sample in `x`, as float32 numpy (NCHW per layer)."""
+    return run_job(all_outputs_steps(model, x, device, OURS))
+
+
+def all_outputs_steps(model: DarknetModel, x: np.ndarray, device: torch.device | str,
+                      stage: str) -> Generator[Step, None, list[np.ndarray]]:
+    """`all_outputs`, a Step of `stage` after each layer: progress moves and a cancel
+    lands within the forward pass, not only after it."""
+    total = len(model.layers)
+    outputs: list[np.ndarray] = []
+    yield Step(stage, 0, total)
     with torch.no_grad():
-        outputs = model(torch.from_numpy(x).to(device), all_outputs=True)
-    return [out[0].float().cpu().numpy() for out in outputs]
+        for index, output in model.outputs_in_turn(torch.from_numpy(x).to(device)):
+            outputs.append(output[0].float().cpu().numpy())
+            yield Step(stage, index + 1, total)
+    return outputs
 
 
 # ---------------------------------------------------------------- references
@@ -341,8 +353,7 @@ def compare_with_opencv_steps(model: DarknetModel, weights: str | os.PathLike | 
         comparison.available = False
         comparison.note = f"OpenCV failed on this model: {str(exc).strip().splitlines()[-1]}"
         return comparison
-    yield Step(OURS)
-    ours = all_outputs(model, x, device)
+    ours = yield from all_outputs_steps(model, x, device, OURS)
     differs = {layer.index: reason for layer in network.layers
                if (reason := opencv_dnn.differs_from_darknet(network, layer))}
     rows = layer_rows(network, ours, theirs, tolerance, differs,
@@ -403,9 +414,9 @@ def compare_cpu_cuda_steps(model: DarknetModel, x: np.ndarray,
         comparison.available = False
         comparison.note = f"CPU vs CUDA not compared: {reason}"
         return comparison
-    yield Step(CUDA_FORWARD)
     cpu_model = model if _on_cpu(model) else copy.deepcopy(model).cpu()
-    theirs = dict(enumerate(all_outputs(cpu_model, x, "cpu")))
+    theirs = dict(enumerate((yield from all_outputs_steps(cpu_model, x, "cpu",
+                                                          CUDA_FORWARD))))
     cuda_model = copy.deepcopy(cpu_model).to(device)
     flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False

@@ -7,7 +7,7 @@ cancel between two layers. `featuremaps` on the command line and the app run it.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import torch
@@ -24,7 +24,6 @@ from darknet_inspector.core.featuremaps import (
 from darknet_inspector.core.image import load_image
 from darknet_inspector.core.jobs.detect import DetectorKey, build_detector
 from darknet_inspector.core.layers.base import as_chw
-from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.torch_layers import head_decoder
 
@@ -53,29 +52,6 @@ class FeatureMapsOutcome:
     image: Image.Image
 
 
-def layer_outputs(model: DarknetModel, x: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
-    """Each layer's output in turn, computed as `DarknetModel.forward` does (same
-    sources, flat inputs seen as (N, 1, 1)); an output is released after its last reader."""
-    outputs: list[torch.Tensor | None] = [None] * len(model.layers)
-    for index, module in enumerate(model.layers):
-        args = []
-        for j in model.sources[index]:
-            value = x if j < 0 else outputs[j]
-            if value is None:
-                raise RuntimeError(f"the output of layer {j} was freed before its last use")
-            args.append(value)
-        if model.flat_as_chw[index]:
-            args = [a.view(a.shape[0], -1, 1, 1) if a.dim() == 2 else a for a in args]
-        output = module(*args)
-        outputs[index] = output
-        yield index, output
-        for j in model.sources[index]:
-            if j >= 0 and model.last_use[j] == index:
-                outputs[j] = None
-        if model.last_use[index] == index:
-            outputs[index] = None
-
-
 def feature_maps(request: FeatureMapsRequest
                  ) -> Generator[FeatureMapsProgress, None, FeatureMapsOutcome]:
     """Run the network once on the image; yield after each layer; return the maps.
@@ -97,7 +73,7 @@ def feature_maps(request: FeatureMapsRequest
     x = torch.from_numpy(chw)[None].to(detector.device)
     total = len(network.layers)
     with torch.no_grad():
-        for index, output in layer_outputs(detector.model, x):
+        for index, output in detector.model.outputs_in_turn(x):
             maps.layers[index] = layer_maps(network.layers[index], output[0], side,
                                             index in request.full_layers)
             yield FeatureMapsProgress(index, total)

@@ -79,9 +79,13 @@ def test_each_stage_starts_at_its_share_of_the_whole(demo_request):
 def test_closing_the_job_before_our_forward_pass_runs_nothing_more(demo_request,
                                                                    monkeypatch):
     forwards: list[int] = []
-    real = core_verify.all_outputs
-    monkeypatch.setattr(core_verify, "all_outputs",
-                        lambda *args, **kw: forwards.append(1) or real(*args, **kw))
+    real = core_verify.all_outputs_steps
+
+    def counted(*args, **kwargs):
+        forwards.append(1)
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(core_verify, "all_outputs_steps", counted)
     job = verify(demo_request)
     seen = []
     for record in job:
@@ -92,6 +96,21 @@ def test_closing_the_job_before_our_forward_pass_runs_nothing_more(demo_request,
     with pytest.raises(StopIteration):
         next(job)
     assert seen[-1] == OPENCV_FORWARD and forwards == []
+
+
+def test_our_forward_pass_reports_each_layer_and_a_close_stops_it_between_two(
+        demo_request):
+    job = verify(demo_request)
+    layers = len(demo_request.network.layers)
+    fractions = []
+    for record in job:
+        if record.stage == OURS:
+            fractions.append(record.fraction)
+            if record.text.startswith(f"{STAGE_TEXT[OURS]} (3 of {layers} layers)"):
+                break
+    job.close()
+    assert len(fractions) == 4 and fractions == sorted(fractions)
+    assert fractions[0] < fractions[-1]
 
 
 def test_closing_the_job_mid_comparison_stops_between_two_layers(demo_request, monkeypatch):
