@@ -1,4 +1,14 @@
-"""Write files so that a failure never leaves a half-written file behind."""
+"""Write files so that a failure never leaves a half-written file behind.
+
+Two promises, both kept by `atomic_write`: a failure (an exception, Ctrl+C, a killed
+process) never leaves a half-written output, because the output appears only by renaming
+a finished temp file; and a power loss or OS crash never leaves one either, because the
+temp file is flushed to disk (fsync) before that rename. Without the fsync, the rename can
+reach the disk before the data does, and after a crash the output is an empty or partial
+file under the final name. The fsync stays: it costs wall time (0.3-0.5 s for a 258 MB
+model on the project's VM), not CPU, so a writer that checks what it wrote runs the check
+while the fsync waits for the disk (`atomic_write(..., check=...)`, issue 15).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,8 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import IO
 
 DEFAULT_UMASK = 0o022
@@ -99,12 +110,18 @@ def _name_the_output(exc: OSError, path: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike, mode: str = "wb",
+                 check: Callable[[str], object] | None = None) -> Iterator[IO]:
     """Yield a temp file beside `path`; rename it into place only if the block succeeds.
 
     Until then `path` is untouched (an existing file keeps its contents); on any failure,
-    Ctrl+C included, the temp file is removed. A device or FIFO at `path` is written into
-    (`special_file_kind`), never replaced."""
+    Ctrl+C included, the temp file is removed. The temp file reaches the disk (fsync)
+    before the rename (see the module's docstring). `check`, when given, is called with
+    the finished temp file's name while the fsync runs on a thread (reading it back costs
+    no wait for the disk); the rename happens only if it returns, so an exception from it
+    leaves `path` untouched too. A device or FIFO at `path` is written into
+    (`special_file_kind`), never replaced, and `check` is not called: nothing can be read
+    back."""
     path = os.fspath(path)
     kind = special_file_kind(path)
     if kind is not None:
@@ -125,7 +142,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             out.flush()
             if hasattr(os, "fchmod"):
                 os.fchmod(out.fileno(), final_mode(path))
-            os.fsync(out.fileno())
+            _sync_while_checking(out.fileno(), tmp, check)
         os.replace(tmp, path)
     except BaseException as exc:
         if tmp is not None:
@@ -134,3 +151,29 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         if isinstance(exc, OSError):
             _name_the_output(exc, path)
         raise
+
+
+def _sync_while_checking(handle: int, tmp: str, check: Callable[[str], object] | None
+                         ) -> None:
+    """fsync the finished temp file; with a `check`, run it meanwhile on this thread (the
+    fsync waits in the kernel, without the GIL). The fsync is always waited for, also when
+    the check fails, so that the file is closed only once it is done with."""
+    if check is None:
+        os.fsync(handle)
+        return
+    failed: list[OSError] = []
+
+    def sync() -> None:
+        try:
+            os.fsync(handle)
+        except OSError as exc:
+            failed.append(exc)
+
+    syncing = threading.Thread(target=sync, name="atomic_write fsync", daemon=True)
+    syncing.start()
+    try:
+        check(tmp)
+    finally:
+        syncing.join()
+    if failed:
+        raise failed[0]

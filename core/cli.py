@@ -205,11 +205,13 @@ def _print_warnings(warnings: Sequence[object], limit: int = MAX_WARNINGS) -> No
 
 def _weights_warnings(network, weights: str) -> list:
     """The weights file's warnings (bytes left over after the last layer, which Darknet
-    ignores; an implausible header), from its ledger."""
-    from darknet_inspector.core.weights import read_weights
+    ignores; an implausible header), from its ledger: header and size, no tensor read
+    again (that was a second pass over the whole file, issue 15)."""
+    from darknet_inspector.core.weights import WeightsReader
 
-    _, ledger = read_weights(network, weights)
-    return [d for d in ledger.diagnostics if d.severity == "warning"]
+    reader = WeightsReader(network, weights, values=False)
+    reader.read_all()
+    return reader.ledger.warnings if reader.ledger else []
 
 
 def cfg_warnings(network) -> list[str]:
@@ -247,13 +249,13 @@ def _load_checked(args: argparse.Namespace):
 
 @command("convert")
 def run_convert(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.deploy_formats import (
+    from darknet_inspector.core.format_choice import (
         DEFAULT_OPSET,
         check_opset,
         format_for_path,
         missing_for_format,
     )
-    from darknet_inspector.core.jobs.convert import ConvertOptions, convert_model
+    from darknet_inspector.core.read_ahead import ReadAhead
 
     args.format = format_for_path(args.output, args.format)
     missing = missing_for_format(args.format)
@@ -264,9 +266,13 @@ def run_convert(args: argparse.Namespace) -> int:
     opset = check_opset(args.opset if args.opset is not None else DEFAULT_OPSET)
     _writable_target(args.output, args.cfg, args.weights)
     network = _load_network(args)
-    options = ConvertOptions(args.output, args.fuse, args.format, args.dynamic_batch, opset)
-    result = _run_checked(convert_model(network, _require_file(args.weights, "weights"),
-                                        options))
+    with ReadAhead(network, _require_file(args.weights, "weights")) as ahead:
+        # torch is imported here, on this thread, while the weights are read (issue 15)
+        from darknet_inspector.core.jobs.convert import ConvertOptions, convert_model
+
+        options = ConvertOptions(args.output, args.fuse, args.format, args.dynamic_batch,
+                                 opset)
+        result = _run_checked(convert_model(network, args.weights, options, ahead))
     if result is None:
         return EXIT_PROBLEMS
     _print_warnings(_weights_warnings(network, args.weights))
@@ -431,8 +437,7 @@ def run_featuremaps(args: argparse.Namespace) -> int:
 
 @command("detect")
 def run_detect(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.detect import resolve_device
-    from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
+    from darknet_inspector.core.read_ahead import ReadAhead
 
     image_path = _require_file(args.image, "image")
     for target in (args.json, args.save):
@@ -440,14 +445,18 @@ def run_detect(args: argparse.Namespace) -> int:
             _writable_target(target, args.cfg, args.weights, args.image, args.names)
     save_format = _image_format(args.save) if args.save else None
     names = _require_file(args.names, "names") if args.names else None
-    device = resolve_device(args.device)
     network = _load_network(args)
-    key = DetectorKey(args.cfg, _require_file(args.weights, "weights"), names, str(device),
-                      args.letterbox, args.half)
-    class_conf = _class_thresholds(args.class_conf, names)
-    outcome = _run_checked(detect(DetectRequest(network, key, image_path, args.conf, args.nms,
-                                                args.agnostic, draw=bool(args.save),
-                                                class_conf=class_conf)))
+    with ReadAhead(network, _require_file(args.weights, "weights")) as ahead:
+        # torch is imported here, on this thread, while the weights are read (issue 15)
+        from darknet_inspector.core.detect import resolve_device
+        from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
+
+        key = DetectorKey(args.cfg, args.weights, names, str(resolve_device(args.device)),
+                          args.letterbox, args.half)
+        class_conf = _class_thresholds(args.class_conf, names)
+        outcome = _run_checked(detect(DetectRequest(
+            network, key, image_path, args.conf, args.nms, args.agnostic,
+            draw=bool(args.save), class_conf=class_conf, ahead=ahead)))
     if outcome is None:
         return EXIT_PROBLEMS
     inference, found = outcome.inference, outcome.detections

@@ -13,7 +13,6 @@ existing deployments read it, but PyTorch marks torch.jit as deprecated in favou
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import math
 import os
@@ -27,45 +26,25 @@ from torch import Tensor, nn
 
 from darknet_inspector.core.atomic import atomic_write, special_file_kind
 from darknet_inspector.core.errors import InspectorError, UsageError
+from darknet_inspector.core.format_choice import (  # noqa: F401  (their home before)
+    DEFAULT_OPSET,
+    FORMAT_BY_EXTENSION,
+    FORMATS,
+    MAX_OPSET,
+    MIN_OPSET,
+    ONNX_EXTRA,
+    check_opset,
+    format_for_path,
+    missing_for_format,
+)
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.small_input import smallest_input
 
-DEFAULT_OPSET = 17
-"""Opset 17: run by onnxruntime >= 1.13, TensorRT >= 8.6 and OpenVINO; Resize (upsample)
-needs >= 11, and the TorchScript-based exporter used here stops at 20."""
-MIN_OPSET, MAX_OPSET = 11, 20
-FORMATS = ("pt", "pt2", "onnx", "torchscript")
 NON_FINITE = ("the outputs hold NaN or Inf, so no difference can be measured (the weights "
               "hold NaN/Inf values: `inspect` flags those tensors)")
 TORCHSCRIPT_NOTE = ("TorchScript is deprecated by PyTorch in favour of torch.export; "
                     "prefer --format pt2 for new deployments")
 INPUT_NAME = "input"
-ONNX_EXTRA = "pip install onnx onnxruntime"
-FORMAT_BY_EXTENSION = {".pt": "pt", ".pth": "pt", ".pt2": "pt2", ".onnx": "onnx",
-                       ".ts": "torchscript", ".torchscript": "torchscript"}
-
-
-def format_for_path(path: str, requested: str | None = None) -> str:
-    """The format to write `path` in: `requested`, else what its extension says (`pt` for
-    an extension that says nothing). A requested format the extension contradicts (an
-    .onnx path with pt) is a UsageError: the file would lie about what it holds."""
-    lower = path.lower()
-    implied = ("torchscript" if lower.endswith(".torchscript.pt")
-               else FORMAT_BY_EXTENSION.get(os.path.splitext(lower)[1]))
-    if requested is None:
-        return implied or "pt"
-    if implied is not None and implied != requested:
-        raise UsageError(f"{path}: the extension says {implied} but the format is "
-                         f"{requested}; change one of them")
-    return requested
-
-
-def missing_for_format(fmt: str) -> str | None:
-    """Why `fmt` cannot be written here ("needs onnx: pip install ..."), or None. Only
-    ONNX needs packages beyond torch; they are dependencies, so this is a broken install."""
-    if fmt != "onnx" or importlib.util.find_spec("onnx") is not None:
-        return None
-    return f"ONNX export needs the onnx package: {ONNX_EXTRA}"
 
 
 @dataclass
@@ -132,13 +111,6 @@ def example_input(model: DarknetModel, batch: int = 1, seed: int = 0,
     if size is not None:
         shape = (shape[0], size[1], size[0])
     return torch.rand((batch, *shape), generator=generator)
-
-
-def check_opset(opset: int) -> int:
-    if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise UsageError(f"--opset {opset}: use an ONNX opset between {MIN_OPSET} and "
-                         f"{MAX_OPSET} (default {DEFAULT_OPSET})")
-    return opset
 
 
 def _max_difference(ours: list[Tensor], theirs: list[np.ndarray]) -> float:
@@ -297,21 +269,30 @@ def check_torchscript(model: DarknetModel, path: str | os.PathLike, batch: int =
 
 # ---------------------------------------------------------------- our .pt
 
-def export_pt(model: DarknetModel, path: str | os.PathLike) -> None:
+def export_pt(model: DarknetModel, path: str | os.PathLike) -> ExportCheck | None:
+    """Write our .pt and check it (`check_pt`) while it is flushed to disk, before it is
+    renamed into place; None when it went into a device or pipe (nothing to read back)."""
     from darknet_inspector.core.pt_file import save_pt
 
-    save_pt(model, path)
+    checks: list[ExportCheck] = []
+    save_pt(model, path, lambda written: checks.append(check_pt(model, written, mapped=True)))
+    if not checks:
+        return None
+    checks[0].path = os.fspath(path)
+    return checks[0]
 
 
-def check_pt(model: DarknetModel, path: str | os.PathLike, batch: int = 1) -> ExportCheck:
+def check_pt(model: DarknetModel, path: str | os.PathLike, batch: int = 1,
+             mapped: bool = False) -> ExportCheck:
     """Reload the file as a user would (`load_pt`); every tensor must be bit for bit the
     model's (that proves the weights), then one input of the smallest size the network
-    accepts goes through both models (that proves the rebuilt structure)."""
+    accepts goes through both models (that proves the rebuilt structure). `mapped`: map
+    the file instead of reading it (`load_pt`: a temp file only this process knows)."""
     from darknet_inspector.core.pt_file import load_pt
 
     check = ExportCheck("pt", os.fspath(path), head_names(model), batch=batch)
     check.checked_with = "darknet_inspector.core.pt_file.load_pt"
-    reloaded = load_pt(path, adopt=True)
+    reloaded = load_pt(path, adopt=True, mapped=mapped)
     compared, differing = _differing_tensors(model, reloaded)
     if differing:
         check.notes.append(f"{len(differing)} tensors differ from the model's, first "
@@ -368,18 +349,18 @@ def export_model(model: DarknetModel, path: str | os.PathLike, fmt: str = "pt",
     dynamic, so that the dynamic axis is exercised)."""
     if fmt not in CHECKERS:
         raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    writers: dict[str, Callable[[], None]] = {
-        "pt": lambda: export_pt(model, path),
+    writers: dict[str, Callable[[], ExportCheck | None]] = {
+        "pt": lambda: export_pt(model, path),  # checked before it is renamed into place
         "pt2": lambda: export_pt2(model, path, dynamic_batch),
         "onnx": lambda: export_onnx(model, path, opset, dynamic_batch),
         "torchscript": lambda: export_torchscript(model, path),
     }
-    writers[fmt]()
+    checked = writers[fmt]()
     kind = special_file_kind(os.fspath(path))
     if kind is not None:  # written into a device or pipe: nothing to reload
         return ExportCheck(fmt, os.fspath(path), head_names(model),
                            notes=[f"written into a {kind}, which cannot be read back"])
-    check = CHECKERS[fmt](model, path, 2 if dynamic_batch and fmt != "pt" else 1)
+    check = checked or CHECKERS[fmt](model, path, 2 if dynamic_batch and fmt != "pt" else 1)
     if fmt == "pt" and dynamic_batch:
         check.notes.append("a .pt holds tensors, not a traced graph: any batch works")
     return check

@@ -157,12 +157,14 @@ class DarknetModel(nn.Module):
             darknet_module(each).finish_loading()
         return loaded
 
-    def fuse(self) -> DarknetModel:
-        """Fold batch norm into the convolutions, as Darknet's detector does."""
+    def fuse(self, in_place: bool = False) -> DarknetModel:
+        """Fold batch norm into the convolutions, as Darknet's detector does. `in_place`:
+        into the tensors the model holds (`ConvModule.fuse`), for a caller that keeps
+        nothing else of them (the weights it just read for this model alone)."""
         for module in self.layers:
             fuse = getattr(module, "fuse", None)
             if fuse is not None:
-                fuse()
+                fuse(in_place)
         return self
 
     def darknet_tensors(self) -> dict[tuple[int, str], Tensor]:

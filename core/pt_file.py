@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
@@ -52,9 +53,12 @@ def _compact(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.clone()
 
 
-def save_pt(model: DarknetModel, path: str | os.PathLike) -> None:
+def save_pt(model: DarknetModel, path: str | os.PathLike,
+            check: Callable[[str], object] | None = None) -> None:
+    """Write our .pt atomically; `check` reads the finished temp file back before it is
+    renamed into place, while it is flushed to disk (`atomic_write`)."""
     payload = model_payload(model)
-    with atomic_write(path) as out:
+    with atomic_write(path, check=check) as out:
         torch_save(payload, out)
 
 
@@ -118,12 +122,15 @@ def _is_size(value: object) -> bool:
     return value is None or _is_int(value, 0, 2**31 - 1)
 
 
-def load_pt(path: str | os.PathLike, adopt: bool = False) -> DarknetModel:
+def load_pt(path: str | os.PathLike, adopt: bool = False, mapped: bool = False
+            ) -> DarknetModel:
     """Rebuild a DarknetModel from our .pt file (no cfg file needed). `adopt`: the model
     takes the tensors just read instead of copying them into its own (half the memory
-    and no copy; convert's self-check, which compares them bit for bit)."""
-    # read, not mapped: a .pt rewritten while a map of it is copied from dies of SIGBUS
-    payload = read_pt(path)
+    and no copy; convert's self-check, which compares them bit for bit). `mapped`: the
+    tensors map the file instead of being read (no copy at all), only for a file nobody
+    else knows: convert's own temp file before it is renamed into place."""
+    # read, not mapped, by default: a .pt rewritten while a map of it is read dies of SIGBUS
+    payload = read_pt(path, mapped)
     cfg = parse_cfg(payload["cfg_text"], payload.get("cfg_path", "<embedded cfg>"))
     network = build_network(cfg, payload["width"], payload["height"])
     model = DarknetModel(network).eval()

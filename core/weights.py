@@ -10,7 +10,7 @@ import io
 import os
 import stat
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -173,6 +173,12 @@ class Ledger:
             return "long"
         return "ok"
 
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """What a command that runs the model anyway says about the file (bytes left over,
+        an implausible header): its warnings, read once with the weights."""
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
     def to_dict(self) -> dict:
         return {"path": self.path, "major": self.header.major, "minor": self.header.minor,
                 "revision": self.header.revision, "seen": self.header.seen,
@@ -238,12 +244,16 @@ class WeightsReader:
     kills the process with SIGBUS; a read that comes up short is a WeightsError saying
     the file changed. Only what the cfg needs is read, however large the file.
     `copy=True` (loading a whole model) first checks the model fits the memory limit.
+    `values=False` reads no tensor at all (records without values): the ledger alone,
+    which needs only the header and the file's size.
     """
 
-    def __init__(self, network: Network, path: str | os.PathLike, copy: bool = False):
+    def __init__(self, network: Network, path: str | os.PathLike, copy: bool = False,
+                 values: bool = True):
         self.network = network
         self.path = os.fspath(path)
         self.copy = copy
+        self.read_values = values
         if copy:
             check_weights_memory(network)
         self._file, self.file_bytes = _open_file(self.path)
@@ -267,7 +277,7 @@ class WeightsReader:
             done += got
         return values
 
-    def records(self) -> Iterator[LayerRecord]:
+    def records(self) -> Generator[LayerRecord, None, None]:
         try:
             yield from self._records()
         finally:  # also when the caller stops early
@@ -290,8 +300,9 @@ class WeightsReader:
                 offset = offsets[(layer.index, spec.name)]
                 end = offset + spec.nbytes
                 if end <= self.file_bytes:
+                    values = self._values(spec, offset) if self.read_values else None
                     tensors.append(TensorRecord(layer.index, spec.name, spec.shape, offset,
-                                                spec.nbytes, "ok", self._values(spec, offset)))
+                                                spec.nbytes, "ok", values))
                 else:
                     status = "partial" if offset < self.file_bytes else "missing"
                     if not short_reported:

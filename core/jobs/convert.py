@@ -16,6 +16,7 @@ from darknet_inspector.core.deploy_formats import (
 )
 from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
+from darknet_inspector.core.read_ahead import ReadAhead, WeightsRead
 from darknet_inspector.core.weights import LayerRecord, WeightsReader
 
 
@@ -70,23 +71,38 @@ class ConvertResult:
                 f"{notes}").strip()
 
 
-def convert_model(network: Network, weights: str, options: ConvertOptions
+def convert_model(network: Network, weights: str, options: ConvertOptions,
+                  ahead: ReadAhead | None = None
                   ) -> Generator[ConvertProgress, None, ConvertResult]:
-    """Read the weights layer by layer, load the model (ModelHasErrors if cfg and weights
-    disagree), fold batch norm if asked, write the file, reload it and compare."""
+    """Read the weights layer by layer (or take them from `ahead`, a read already under
+    way on a thread), load the model (ModelHasErrors if cfg and weights disagree), fold
+    batch norm if asked, write the file, reload it and compare."""
     steps = len(network.layers) + 2
-    reader = WeightsReader(network, weights, copy=True)
-    records: list[LayerRecord] = []
-    for record in reader.records():
-        records.append(record)
-        yield ConvertProgress(f"reading layer {record.index}", len(records), steps)
-    model = checked_model(network, weights, records, reader.header, reader.ledger)
+    read = yield from _read_weights(network, weights, ahead, steps)
+    model = checked_model(network, weights, read.records, read.header, read.ledger)
     yield ConvertProgress("loading the model", steps - 1, steps)
     if options.fuse:
-        model.fuse()
+        model.fuse(in_place=True)  # its tensors were read for this model alone
     yield ConvertProgress(f"writing {os.path.basename(options.output)} and checking it",
                           steps, steps)
     check = export_model(model, options.output, options.format, options.opset,
                          options.dynamic_batch)
     return ConvertResult(options.output, options.format, options.fuse, len(network.layers),
                          network.param_count, check)
+
+
+def _read_weights(network: Network, weights: str, ahead: ReadAhead | None, steps: int
+                  ) -> Generator[ConvertProgress, None, WeightsRead]:
+    """Every record, one progress step per layer; from `ahead` when it is given."""
+    if ahead is not None:
+        yield ConvertProgress("reading the weights", 0, steps)
+        read = ahead.result()
+        yield ConvertProgress("read the weights", len(read.records), steps)
+        return read
+    reader = WeightsReader(network, weights, copy=True)
+    records: list[LayerRecord] = []
+    for record in reader.records():
+        records.append(record)
+        yield ConvertProgress(f"reading layer {record.index}", len(records), steps)
+    assert reader.ledger is not None  # set when the records are exhausted
+    return WeightsRead(records, reader.header, reader.ledger)

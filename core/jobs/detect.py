@@ -16,6 +16,7 @@ from darknet_inspector.core.image import load_image
 from darknet_inspector.core.layers.head import HeadParams
 from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
+from darknet_inspector.core.read_ahead import ReadAhead
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class DetectRequest:
     detector: Detector | None = None  # reused when its key matches
     draw: bool = True  # also draw the boxes (DetectOutcome.drawn)
     class_conf: dict[int, float] = field(default_factory=dict)  # per-class thresholds
+    ahead: ReadAhead | None = None  # key.weights, already being read (core.read_ahead)
 
 
 @dataclass
@@ -70,13 +72,19 @@ def model_classes(network: Network) -> int | None:
     return max(counts) if counts else None
 
 
-def build_detector(network: Network, key: DetectorKey) -> Detector:
-    """Load the weights into a model and wrap it in a Detector on the chosen device.
-    Batch norm is folded into the convolutions, as Darknet's `detector test` does
-    (`fuse_conv_batchnorm`) before it runs: the one place that decision is made."""
+def build_detector(network: Network, key: DetectorKey, ahead: ReadAhead | None = None
+                   ) -> Detector:
+    """Load the weights (read here, or by `ahead`, a read of `key.weights` already under
+    way) into a model and wrap it in a Detector on the chosen device. Batch norm is folded
+    into the convolutions, as Darknet's `detector test` does (`fuse_conv_batchnorm`)
+    before it runs: the one place that decision is made."""
     names = read_names(key.names) if key.names else None
-    model = checked_model(network, key.weights)
-    model.fuse()
+    if ahead is None:
+        model = checked_model(network, key.weights)
+    else:
+        read = ahead.result()
+        model = checked_model(network, key.weights, read.records, read.header, read.ledger)
+    model.fuse(in_place=True)  # its tensors were read for this model alone
     return Detector(model, names, key.device, key.letterbox, key.half)
 
 
@@ -93,7 +101,7 @@ def detect(request: DetectRequest) -> Generator[str, None, DetectOutcome]:
     detector = request.detector
     if detector is None:
         yield f"loading the model on {request.key.device}"
-        detector = build_detector(request.network, request.key)
+        detector = build_detector(request.network, request.key, request.ahead)
     yield "running the network"
     inference = detector.infer(image)
     detections = filtered(detector, inference, request.conf, request.nms, request.agnostic,

@@ -49,6 +49,7 @@ class ConvModule(DarknetModule):
         self.packed = PackedConv(self.stride, self.padding, self.groups, self.act.name)
         self.refusal = None if layer.runnable else not_runnable_message(layer)
         self.share_from = p.share_from
+        self.shared = False  # tensors used by two layers (share_index): never folded in place
         if self.share_from is None:
             self.weights = empty_parameter(self.n, p.in_channels // self.groups,
                                            self.size, self.size)
@@ -66,22 +67,31 @@ class ConvModule(DarknetModule):
         own `batch_normalize` says."""
         self.weights = other.weights
         self.biases = other.biases
+        self.shared = other.shared = True
         self.batch_normalize = other.batch_normalize
         if self.batch_normalize:
             self.scales = other.scales
             self.rolling_mean = other.rolling_mean
             self.rolling_variance = other.rolling_variance
 
-    def fuse(self) -> None:
-        """Fold BN into weights and biases (`fuse_conv_batchnorm`, src/network.c)."""
+    def fuse(self, in_place: bool = False) -> None:
+        """Fold BN into weights and biases (`fuse_conv_batchnorm`, src/network.c).
+        `in_place`: overwrite this layer's weights and biases instead of making new ones
+        (one pass, no new memory: 0.09 s instead of 0.3 s for yolov4, issue 15), for a
+        caller that keeps nothing else of them; the values are the same to the bit.
+        Tensors shared with another layer (`shared`) always get new ones."""
         if not self.batch_normalize or self.fused or self.binary:
             return
         with torch.no_grad():
             factor = self.scales / torch.sqrt(self.rolling_variance + BN_EPSILON)
-            weights = self.weights * factor.view(-1, 1, 1, 1)
-            biases = self.biases - factor * self.rolling_mean
-        self.weights = nn.Parameter(weights, requires_grad=False)
-        self.biases = nn.Parameter(biases, requires_grad=False)
+            if in_place and not self.shared:
+                self.weights.mul_(factor.view(-1, 1, 1, 1))
+                self.biases.sub_(factor * self.rolling_mean)
+            else:
+                weights = self.weights * factor.view(-1, 1, 1, 1)
+                biases = self.biases - factor * self.rolling_mean
+                self.weights = nn.Parameter(weights, requires_grad=False)
+                self.biases = nn.Parameter(biases, requires_grad=False)
         self.fused = True
 
     def _weights(self) -> Tensor:

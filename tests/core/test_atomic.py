@@ -131,6 +131,64 @@ def test_ctrl_c_mid_write_leaves_nothing(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_the_temp_file_reaches_the_disk_before_the_rename(tmp_path, monkeypatch):
+    """The fsync stays (module docstring): after a power loss the output is the old file
+    or the whole new one, never an empty file under the final name."""
+    events = []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: events.append("fsync"))
+    real_replace = os.replace
+    monkeypatch.setattr(atomic.os, "replace",
+                        lambda a, b: (events.append("replace"), real_replace(a, b)))
+    with atomic_write(tmp_path / "out.bin") as out:
+        out.write(b"x")
+    assert events == ["fsync", "replace"]
+
+
+def test_a_check_reads_the_finished_temp_file_while_it_is_synced(tmp_path, monkeypatch):
+    target = tmp_path / "out.bin"
+    target.write_bytes(OLD)
+    synced = []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: synced.append(fd))
+    seen = []
+
+    def check(written: str) -> None:
+        seen.append((os.path.basename(written), Path(written).read_bytes(),
+                     target.read_bytes()))
+
+    with atomic_write(target, check=check) as out:
+        out.write(b"new contents")
+    ((name, contents, at_target),) = seen
+    assert name.startswith(".tmp-") and contents == b"new contents"
+    assert at_target == OLD  # checked before the rename
+    assert target.read_bytes() == b"new contents" and len(synced) == 1
+    assert leftovers(tmp_path) == []
+
+
+def test_a_failing_check_keeps_the_existing_file_and_leaves_nothing(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(OLD)
+
+    def check(written: str) -> None:
+        raise ValueError("the reloaded file differs")
+
+    with pytest.raises(ValueError, match="differs"), atomic_write(target, check=check) as out:
+        out.write(b"new contents")
+    assert target.read_bytes() == OLD
+    assert leftovers(tmp_path) == []
+
+
+def test_a_failing_fsync_beside_a_check_names_the_output(tmp_path, monkeypatch):
+    def fail(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(atomic.os, "fsync", fail)
+    target = tmp_path / "out.bin"
+    with pytest.raises(OSError) as caught, atomic_write(target, check=lambda _: None) as out:
+        out.write(b"x")
+    assert caught.value.filename == str(target)
+    assert not target.exists() and leftovers(tmp_path) == []
+
+
 def test_text_mode_writes_text(tmp_path):
     with atomic_write(tmp_path / "a.json", "w") as out:
         out.write('{"a": 1}')

@@ -364,3 +364,21 @@ def test_no_classes_hint_when_no_class_count_fits(small, small_file, tmp_path):
     _, ledger = read_weights(small, headless)  # no detection heads at all
     assert "bytes left over" in ledger.diagnostics[0].message
     assert "classes=" not in ledger.diagnostics[0].message
+
+
+@pytest.mark.parametrize("cut", [FULL_BYTES + 12, FULL_BYTES, SPANS[5][2] + 4, 20])
+def test_the_ledger_alone_reads_no_tensor_and_says_what_a_full_read_says(small, small_file,
+                                                                        tmp_path, cut):
+    """`values=False` (a command's weights warnings after the model ran): the same ledger
+    from the header and the file's size, without reading the file again."""
+    data = small_file[2]
+    path = tmp_path / "w.weights"
+    path.write_bytes(data[:cut] if cut <= len(data) else data + b"\0" * (cut - len(data)))
+    records, full = read_weights(small, path)
+    reader = WeightsReader(small, path, values=False)
+    alone = reader.read_all()
+    assert reader.ledger == full
+    assert [(t.name, t.status) for r in alone for t in r.tensors] == \
+        [(t.name, t.status) for r in records for t in r.tensors]
+    assert all(t.values is None for r in alone for t in r.tensors)
+    assert reader.ledger.warnings == [d for d in full.diagnostics if d.severity == "warning"]

@@ -123,9 +123,9 @@ def test_the_dialog_and_the_cli_run_the_same_core_convert_job(qtbot, window, tmp
     calls = []
     original = convert_job.convert_model
 
-    def recorded(network, path, options):
+    def recorded(network, path, options, ahead=None):  # the CLI's read is under way
         calls.append(options.format)
-        return (yield from original(network, path, options))
+        return (yield from original(network, path, options, ahead))
 
     monkeypatch.setattr(convert_job, "convert_model", recorded)
     monkeypatch.setattr(convert_dialog, "convert_model", recorded)

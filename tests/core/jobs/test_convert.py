@@ -10,6 +10,7 @@ from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.jobs.convert import ConvertOptions, ConvertProgress, convert_model
 from darknet_inspector.core.model import ModelHasErrors
 from darknet_inspector.core.network import load_network
+from darknet_inspector.core.read_ahead import ReadAhead
 from tests.core.test_report import CFG
 from tests.helpers import write_random_weights
 
@@ -50,12 +51,26 @@ def test_the_cli_convert_runs_the_convert_job(files, tmp_path, monkeypatch, caps
     cfg, weights = files
     calls = []
 
-    def recorded(network, path, options):
-        calls.append(options)
-        return (yield from convert_model(network, path, options))
+    def recorded(network, path, options, ahead=None):
+        calls.append((options, ahead))
+        return (yield from convert_model(network, path, options, ahead))
 
     monkeypatch.setattr(convert_job, "convert_model", recorded)
     output = tmp_path / "m.pt"
     assert main(["convert", str(cfg), str(weights), "-o", str(output), "--fuse"]) == 0
-    assert [(o.output, o.fuse, o.format) for o in calls] == [(str(output), True, "pt")]
+    assert [(o.output, o.fuse, o.format) for o, _ in calls] == [(str(output), True, "pt")]
+    # the weights were already being read (on a thread, while torch imported: issue 15)
+    assert [a.path for _, a in calls] == [str(weights)]
     assert "BN folded" in capsys.readouterr().out
+
+
+def test_a_read_under_way_is_taken_as_it_is(files, tmp_path):
+    cfg, weights = files
+    network = load_network(str(cfg))
+    steps: list[ConvertProgress] = []
+    with ReadAhead(network, weights) as ahead:
+        result = run_job(convert_model(network, str(weights),
+                                       ConvertOptions(str(tmp_path / "m.pt")), ahead),
+                         steps.append)
+    assert [s.step for s in steps[:2]] == ["reading the weights", "read the weights"]
+    assert result.check.tensors_equal and result.max_diff == 0

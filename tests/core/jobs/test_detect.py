@@ -11,6 +11,7 @@ from darknet_inspector.core.jobs import detect as detect_job
 from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
 from darknet_inspector.core.network import load_network
+from darknet_inspector.core.read_ahead import ReadAhead
 
 pytestmark = pytest.mark.skipif(not demo_available(), reason="this checkout has no demo")
 
@@ -32,14 +33,28 @@ def test_the_cli_detect_runs_the_detect_job_and_its_detector(monkeypatch, capsys
     files = demo_files()
     built = []
 
-    def recorded(network, key):
-        built.append(key)
-        return build(network, key)
+    def recorded(network, key, ahead=None):
+        built.append((key, ahead))
+        return build(network, key, ahead)
 
     build = detect_job.build_detector
     monkeypatch.setattr(detect_job, "build_detector", recorded)
     assert main(["detect", str(files.cfg), str(files.weights), str(files.image),
                  "--names", str(files.names)]) == 0
-    assert [(k.weights, k.device, k.half) for k in built] == [(str(files.weights), "cpu",
-                                                                False)]
+    assert [(k.weights, k.device, k.half) for k, _ in built] == [(str(files.weights), "cpu",
+                                                                   False)]
+    # the weights were already being read (on a thread, while torch imported: issue 15)
+    assert [ahead.path for _, ahead in built] == [str(files.weights)]
     assert "detection" in capsys.readouterr().out
+
+
+def test_a_detector_built_from_a_read_under_way_detects_the_same():
+    files = demo_files()
+    network = load_network(str(files.cfg))
+    key = DetectorKey(str(files.cfg), str(files.weights), str(files.names), "cpu", None)
+    plain = run_job(detect(DetectRequest(network, key, str(files.image), 0.25, 0.45)))
+    with ReadAhead(network, files.weights) as ahead:
+        early = run_job(detect(DetectRequest(network, key, str(files.image), 0.25, 0.45,
+                                             ahead=ahead)))
+    assert [d.to_dict() for d in early.detections] == [d.to_dict() for d in plain.detections]
+    assert early.detections

@@ -163,6 +163,28 @@ def test_share_index_follows_the_shared_layers_batch_norm(tmp_path):
     np.testing.assert_allclose(fused[0], conv_bn(conv_bn(x[0])), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("share", [False, True])
+def test_folding_in_place_gives_the_same_bits_as_folding_into_new_tensors(tmp_path, share):
+    """`fuse(in_place=True)` (detect and convert fold the weights they just read) changes
+    nothing but where the folded values live; tensors shared by share_index are never
+    overwritten, so the layer sharing them still folds them once."""
+    sharer = "[convolutional]\nfilters=3\nsize=1\nshare_index=-1\nactivation=linear\n"
+    network = build("[convolutional]\nfilters=3\nsize=1\nbatch_normalize=1\n"
+                    "activation=leaky\n\n" + (sharer if share else ""), channels=3)
+    x = random_input(network)
+    copied, _, _ = loaded(network, tmp_path)
+    in_place, _, _ = loaded(network, tmp_path)  # the same file read again
+    unfolded = outputs(in_place, x)
+    before = in_place.layers[0].weights
+    for (key, a), b in zip(copied.fuse().darknet_tensors().items(),
+                           in_place.fuse(in_place=True).darknet_tensors().values()):
+        assert a.numpy().tobytes() == b.numpy().tobytes(), key
+    assert (in_place.layers[0].weights is before) is not share  # overwritten unless shared
+    for a, b, c in zip(outputs(copied, x), outputs(in_place, x), unfolded):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(b, c, rtol=1e-5, atol=1e-5)
+
+
 def darknet_blur(y, kernel, pad, stride):
     """The antialiasing blur by hand: every channel, zero padding, the layer's stride."""
     c, h, w = y.shape
