@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("weights", nargs="?")
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     _add_size(inspect)
+    _add_tree(inspect)
 
     convert = sub.add_parser("convert", help="convert to PyTorch")
     convert.add_argument("cfg")
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="pt2/onnx: let the batch size vary (default: fixed at 1)")
     convert.add_argument("--opset", type=int, default=None, help="onnx opset (default 17)")
     _add_size(convert)
+    _add_tree(convert)
 
     dump = sub.add_parser("dump", help="every layer's output for a preprocessed input")
     dump.add_argument("cfg")
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--input", required=True, help=".npy float32, CHW or 1xCHW")
     dump.add_argument("-o", "--output", required=True)
     _add_size(dump)
+    _add_tree(dump)
 
     _add_detect_parser(sub)
 
@@ -124,6 +127,36 @@ def _megabytes(value: str) -> int:
 def _add_size(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=_size, help="override [net] width")
     parser.add_argument("--height", type=_size, help="override [net] height")
+
+
+def _add_tree(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tree", metavar="FILE", help="the tree file of a cfg's tree= layer "
+                        "(YOLO9000's 9k.tree); the path inside the cfg is never opened")
+
+
+def _read_tree_option(args: argparse.Namespace):
+    """The --tree file, read and checked (one line naming file and line when it is bad)."""
+    from darknet_inspector.core.darknet_tree import read_tree
+
+    path = getattr(args, "tree", None)
+    return read_tree(path) if path else None
+
+
+def _refuse_without_tree(network) -> None:
+    """A `tree=` layer cannot run without its tree file: say so before loading weights
+    (the layer's own message names the cfg line, the layer and the option)."""
+    if network.tree is not None:
+        return
+    for layer in network.tree_layers:
+        if layer.refusal:
+            raise UsageError(layer.refusal)
+
+
+def _unused_tree_warning(network) -> list[str]:
+    if network.tree is None or network.tree_layers:
+        return []
+    return [f"--tree {network.tree.path}: {network.path} has no tree= layer; the file is "
+            "not used"]
 
 
 def _require_file(path: str, what: str) -> str:
@@ -160,7 +193,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     from darknet_inspector.core.network import load_network
     from darknet_inspector.core.report import inspection_text, make_report, report_to_dict
 
-    network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
+    network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height,
+                           _read_tree_option(args))
     if args.weights:
         read = read_streamed(network, _require_file(args.weights, "weights"))
         report = make_report(network, read.records, read.ledger, read.flags,
@@ -229,8 +263,10 @@ def _load_network(args: argparse.Namespace):
     """The cfg as a Network, its warnings printed (convert, detect, verify run it)."""
     from darknet_inspector.core.network import load_network
 
-    network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height)
-    _print_warnings(cfg_warnings(network))
+    tree = _read_tree_option(args)
+    network = load_network(_require_file(args.cfg, "cfg"), args.width, args.height, tree)
+    _refuse_without_tree(network)
+    _print_warnings(cfg_warnings(network) + _unused_tree_warning(network))
     return network
 
 
@@ -264,7 +300,7 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.opset is not None and args.format != "onnx":
         raise UsageError("--opset applies to --format onnx only")
     opset = check_opset(args.opset if args.opset is not None else DEFAULT_OPSET)
-    _writable_target(args.output, args.cfg, args.weights)
+    _writable_target(args.output, args.cfg, args.weights, args.tree)
     network = _load_network(args)
     with ReadAhead(network, _require_file(args.weights, "weights")) as ahead:
         # torch is imported here, on this thread, while the weights are read (issue 15)
@@ -330,7 +366,7 @@ def run_dump(args: argparse.Namespace) -> int:
     from darknet_inspector.core.atomic import atomic_write
     from darknet_inspector.core.layers import built_layer_type
 
-    _writable_target(args.output, args.cfg, args.weights, args.input)
+    _writable_target(args.output, args.cfg, args.weights, args.input, args.tree)
     model = _load_checked(args)
     if model is None:
         return EXIT_PROBLEMS
@@ -375,6 +411,7 @@ def _add_detect_parser(sub) -> None:
     detect.add_argument("--class-conf", nargs="+", action="extend", default=[],
                         metavar="NAME=T", help="a class's own confidence threshold (class "
                         "name from --names, or class id), e.g. person=0.6 3=0.1")
+    _add_tree(detect)
     detect.set_defaults(letterbox=None, width=None, height=None)
 
 
@@ -402,6 +439,7 @@ def _add_featuremaps_parser(sub) -> None:
     maps.add_argument("--channels", type=_number_between(int, 1, 4096, "--channels"),
                       default=256, help="at most this many channels in the grid")
     maps.add_argument("--device", default="cpu")
+    _add_tree(maps)
     maps.set_defaults(letterbox=None, width=None, height=None)
 
 
@@ -413,7 +451,7 @@ def run_featuremaps(args: argparse.Namespace) -> int:
     from darknet_inspector.core.jobs.featuremaps import FeatureMapsRequest, feature_maps
 
     image_path = _require_file(args.image, "image")
-    _writable_target(args.output, args.cfg, args.weights, args.image)
+    _writable_target(args.output, args.cfg, args.weights, args.image, args.tree)
     fmt = _image_format(args.output)
     network = _load_network(args)
     if not 0 <= args.layer < len(network.layers):
@@ -442,7 +480,8 @@ def run_detect(args: argparse.Namespace) -> int:
     image_path = _require_file(args.image, "image")
     for target in (args.json, args.save):
         if target and target != "-":
-            _writable_target(target, args.cfg, args.weights, args.image, args.names)
+            _writable_target(target, args.cfg, args.weights, args.image, args.names,
+                             args.tree)
     save_format = _image_format(args.save) if args.save else None
     names = _require_file(args.names, "names") if args.names else None
     network = _load_network(args)
@@ -566,6 +605,7 @@ def _add_verify_parsers(sub) -> None:
     verify.add_argument("--tolerance", type=float, default=None,
                         help="relative difference that counts as divergent (default 1e-3)")
     _add_size(verify)
+    _add_tree(verify)
 
     diff = sub.add_parser("diff", help="what changed between two .weights of one cfg")
     diff.add_argument("cfg")

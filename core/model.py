@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import Tensor, nn
 
+from darknet_inspector.core.darknet_tree import DarknetTree
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import built_layer_type
 from darknet_inspector.core.layers.convolutional import ConvolutionalParams
@@ -175,10 +176,11 @@ class DarknetModel(nn.Module):
 
 
 def load_model(cfg_path: str | os.PathLike, weights_path: str | os.PathLike | None = None,
-               width: int | None = None, height: int | None = None
-               ) -> tuple[DarknetModel, Ledger | None]:
-    """cfg (+ weights) -> an eval-mode model and the weights ledger."""
-    network = load_network(cfg_path, width, height)
+               width: int | None = None, height: int | None = None,
+               tree: DarknetTree | None = None) -> tuple[DarknetModel, Ledger | None]:
+    """cfg (+ weights) -> an eval-mode model and the weights ledger (`tree`: the tree file
+    of a `tree=` layer, core.darknet_tree)."""
+    network = load_network(cfg_path, width, height, tree)
     model = DarknetModel(network).eval()
     ledger = None
     if weights_path is not None:

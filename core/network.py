@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from darknet_inspector.core.cfg import Cfg, CfgError, Section, read_cfg, text_value_comment_warning
+from darknet_inspector.core.darknet_tree import DarknetTree
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.layers import is_head, layer_type
 from darknet_inspector.core.layers.activation import relu6_cpu_warning
@@ -47,6 +48,7 @@ class Network:
     net: NetOptions
     layers: list[Layer]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    tree: DarknetTree | None = None  # the tree file given for `tree=` layers
 
     @property
     def path(self) -> str:
@@ -65,6 +67,12 @@ class Network:
         """Indices of detection heads; a classifier's head is its last layer."""
         found = [layer.index for layer in self.layers if is_head(layer.type)]
         return found or ([len(self.layers) - 1] if self.layers else [])
+
+    @property
+    def tree_layers(self) -> list[Layer]:
+        """Layers whose cfg names a tree file (`tree=`, YOLO9000): they run only with the
+        tree file the user gives (`tree`), never the path written in the cfg."""
+        return [layer for layer in self.layers if getattr(layer.params, "tree", None)]
 
     @property
     def param_count(self) -> int:
@@ -153,8 +161,11 @@ def unknown_net_keys(section: Section) -> list[Diagnostic]:
             for option in section.unused_keys()]
 
 
-def build_network(cfg: Cfg, width: int | None = None, height: int | None = None) -> Network:
-    """Build every layer; problems a user can fix become diagnostics, not exceptions."""
+def build_network(cfg: Cfg, width: int | None = None, height: int | None = None,
+                  tree: DarknetTree | None = None) -> Network:
+    """Build every layer; problems a user can fix become diagnostics, not exceptions.
+    `tree`: the tree file the user gave for the cfg's `tree=` layers (never the cfg's own
+    path, core.darknet_tree)."""
     diagnostics = list(cfg.diagnostics)
     first = cfg.sections[0]
     if first.type != "net":
@@ -164,16 +175,16 @@ def build_network(cfg: Cfg, width: int | None = None, height: int | None = None)
     diagnostics.extend(unknown_net_keys(first))
     layers: list[Layer] = []
     for index, section in enumerate(cfg.sections[1:]):
-        layers.append(_build_layer(index, section, net, layers, diagnostics))
+        layers.append(_build_layer(index, section, net, layers, diagnostics, tree))
     diagnostics.extend(relu6_cpu_warning(layers))
-    network = Network(cfg, net, layers, diagnostics)
+    network = Network(cfg, net, layers, diagnostics, tree)
     diagnostics.extend(memory_diagnostics(network))
     return network
 
 
 def _build_layer(index: int, section: Section, net: NetOptions, layers: list[Layer],
-                 diagnostics: list[Diagnostic]) -> Layer:
-    ctx = BuildContext(index, section, net, layers, diagnostics)
+                 diagnostics: list[Diagnostic], tree: DarknetTree | None) -> Layer:
+    ctx = BuildContext(index, section, net, layers, diagnostics, tree)
     kind = layer_type(section.type)
     unknown = Layer(index, section.type, section.line, section, ctx.input_shape, None,
                     (index - 1,))
@@ -200,9 +211,9 @@ def _build_layer(index: int, section: Section, net: NetOptions, layers: list[Lay
     inputs = built.inputs if built.inputs is not None else (index - 1,)
     return Layer(index, section.type, section.line, section, ctx.input_shape,
                  built.output_shape, inputs, built.params, weights, built.runnable,
-                 built.summary)
+                 built.summary, built.refusal)
 
 
 def load_network(path: str | os.PathLike, width: int | None = None,
-                 height: int | None = None) -> Network:
-    return build_network(read_cfg(path), width, height)
+                 height: int | None = None, tree: DarknetTree | None = None) -> Network:
+    return build_network(read_cfg(path), width, height, tree)

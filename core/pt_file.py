@@ -13,6 +13,7 @@ import torch
 
 from darknet_inspector.core.atomic import atomic_write
 from darknet_inspector.core.cfg import parse_cfg
+from darknet_inspector.core.darknet_tree import DarknetTree, parse_tree
 from darknet_inspector.core.errors import Diagnostic, InspectorError, UsageError
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.network import Network, build_network, load_network
@@ -39,9 +40,30 @@ def model_payload(model: DarknetModel) -> dict:
                    "revision": header.revision, "seen": header.seen},
         "fused": fused,
         "heads": list(network.heads),
+        **_tree_fields(network.tree),
         "tensors": {f"{index}.{name}": _compact(tensor)
                     for (index, name), tensor in model.darknet_tensors().items()},
     }
+
+
+def _tree_fields(tree: DarknetTree | None) -> dict:
+    """The tree file given for a `tree=` layer (YOLO9000), embedded as text: the .pt runs
+    without it, as without the cfg."""
+    if tree is None:
+        return {}
+    return {"tree_path": os.path.basename(tree.path), "tree_text": tree.text()}
+
+
+def embedded_tree(payload: dict, path: str | os.PathLike) -> DarknetTree | None:
+    """The tree embedded by `_tree_fields`, read back (a damaged one: a UsageError)."""
+    text = payload.get("tree_text")
+    if text is None:
+        return None
+    name = payload.get("tree_path")
+    if not isinstance(text, str) or not isinstance(name, str):
+        raise UsageError(f"{path}: a damaged darknet-inspector model (tree_text/tree_path "
+                         "are not text)")
+    return parse_tree(text, f"{path} (embedded {name})")
 
 
 def _compact(tensor: torch.Tensor) -> torch.Tensor:
@@ -132,7 +154,8 @@ def load_pt(path: str | os.PathLike, adopt: bool = False, mapped: bool = False
     # read, not mapped, by default: a .pt rewritten while a map of it is read dies of SIGBUS
     payload = read_pt(path, mapped)
     cfg = parse_cfg(payload["cfg_text"], payload.get("cfg_path", "<embedded cfg>"))
-    network = build_network(cfg, payload["width"], payload["height"])
+    network = build_network(cfg, payload["width"], payload["height"],
+                            embedded_tree(payload, path))
     model = DarknetModel(network).eval()
     if payload.get("fused"):
         model.fuse()
@@ -205,7 +228,8 @@ def weights_source(path: str | os.PathLike, cfg_path: str | os.PathLike | None =
             raise UsageError(f"{path}: was converted with --fuse; batch norm is folded, so it "
                              "cannot be written back as Darknet weights")
         cfg = parse_cfg(payload["cfg_text"], payload.get("cfg_path", "<embedded cfg>"))
-        network = build_network(cfg, payload["width"], payload["height"])
+        network = build_network(cfg, payload["width"], payload["height"],
+                                embedded_tree(payload, path))
         h = payload["header"]
         header = WeightsHeader(h["major"], h["minor"], h["revision"], h["seen"])
         source = WeightsSource(network, {}, header, "darknet-inspector .pt")

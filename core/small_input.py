@@ -27,7 +27,8 @@ def smallest_input(network: Network) -> tuple[int, int]:
         if (w, h) == (width, height):
             break
         try:
-            small = build_network(parse_cfg(network.cfg.text, network.path), w, h)
+            small = build_network(parse_cfg(network.cfg.text, network.path), w, h,
+                                  network.tree)
         except InspectorError:
             continue
         if small.complete and _signature(small) == expected:

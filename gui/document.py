@@ -24,6 +24,7 @@ class ModelDocument(QObject):
     stream_ended = Signal()
     problems_changed = Signal()
     diagnosed = Signal()
+    reload_requested = Signal()  # a file the model is built with was chosen (its tree file)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from darknet_inspector.core.darknet_tree import DarknetTree, TreeFileError, read_tree
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.jobs.diagnose import diagnose_weights
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self._live_timer.timeout.connect(self._refresh_live_view)
         self.doc.network_changed.connect(self._network_changed)
         self.doc.network_changed.connect(self.statusBar().clearMessage)  # old model's news
+        self.doc.reload_requested.connect(self.reload)  # its tree file was chosen
         self.doc.stream_started.connect(self.statusBar().clearMessage)  # and the old run's
         self.doc.stream_started.connect(self._refresh_banner)  # once per stream, not per layer
         self.doc.layer_updated.connect(self._layer_read)
@@ -296,7 +298,7 @@ class MainWindow(QMainWindow):
             self._last_weights = None
         self.watch.watch([path] + [p for p in (weights or self._last_weights,) if p])
         try:
-            network = load_network(path)
+            network = load_network(path, tree=self._chosen_tree(path))
         except InspectorError as exc:
             self.doc.set_cfg_error(path, str(exc))
             self.log(f"cannot open {path}: {exc}", "error")
@@ -323,6 +325,18 @@ class MainWindow(QMainWindow):
         if weights:
             self.open_weights(weights)
         return True
+
+    def _chosen_tree(self, cfg: str) -> DarknetTree | None:
+        """The tree file chosen for this cfg's `tree=` layer (the Detection preview's Tree
+        file... button), read; a file gone bad is said in the log and left out."""
+        path = self.settings.tree_file(cfg)
+        if path is None:
+            return None
+        try:
+            return read_tree(path)
+        except TreeFileError as exc:
+            self.log(f"tree file not used: {exc}", "warning")
+            return None
 
     def open_weights(self, path: str) -> None:
         """Stream a weights file against the open cfg in a worker thread."""

@@ -50,6 +50,7 @@ from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.preview_canvas import ImageCanvas
 from darknet_inspector.gui.settings import AppSettings
+from darknet_inspector.gui.tree_file_row import TreeFileRow
 from darknet_inspector.gui.workers import TaskRunner
 
 INPUT_MODES = (("As the cfg says", None), ("Stretch (Darknet resize_image)", False),
@@ -222,6 +223,8 @@ class PreviewTab(QWidget):
         form.addRow(self._row(self.image_label, open_image))
         form.addRow(self._row(self.names_label, choose_names))
         form.addRow(self.names_warning)
+        self.tree_row = TreeFileRow(self.doc, self.settings, self.log)
+        form.addRow(self.tree_row)
         form.addRow("Device", self.device)
         form.addRow("", self.device_note)
         form.addRow("Input", self.input_mode)

@@ -65,6 +65,16 @@ class AppSettings:
     def set_text(self, key: str, value: str) -> None:
         self.qt.setValue(f"values/{key}", value)
 
+    # -- a model's own files --------------------------------------------------------------
+    def tree_file(self, cfg: str) -> str | None:
+        """The tree file the user chose for this cfg's `tree=` layer (YOLO9000), while it
+        exists; the path written in the cfg itself is never followed."""
+        path = self.text(model_key("tree", cfg))
+        return path if path and os.path.isfile(path) else None
+
+    def set_tree_file(self, cfg: str, path: str) -> None:
+        self.set_text(model_key("tree", cfg), os.path.abspath(path))
+
     # -- window layout --------------------------------------------------------------------
     def layout(self, key: str) -> QByteArray | None:
         value = self.qt.value(f"layout/{key}")
@@ -75,3 +85,8 @@ class AppSettings:
 
     def sync(self) -> None:
         self.qt.sync()
+
+
+def model_key(kind: str, cfg_path: str) -> str:
+    """The settings key remembering one of a model's files (its tree file, ...)."""
+    return f"{kind}/" + os.path.abspath(cfg_path).replace("\\", "/").lstrip("/").replace("/", "|")

@@ -65,7 +65,7 @@ def edited_network(network: Network, edits: Sequence[CfgEdit]) -> Network | None
     """The network the edited cfg text builds (None when it no longer parses)."""
     try:
         cfg = parse_cfg(apply_to_text(network, edits), network.cfg.path)
-        return build_network(cfg, network.net.width, network.net.height)
+        return build_network(cfg, network.net.width, network.net.height, network.tree)
     except CfgError:
         return None
 
@@ -98,7 +98,8 @@ def rebuilt_layers(network: Network, edit: CfgEdit, until: int | None = None
     known = {d.layer for d in network.errors}
     stop = len(sections) if until is None else min(until, len(sections))
     for index in range(at, stop):
-        layers.append(_build_layer(index, sections[index], network.net, layers, diagnostics))
+        layers.append(_build_layer(index, sections[index], network.net, layers, diagnostics,
+                                   network.tree))
         if any(d.severity == "error" and d.layer not in known for d in diagnostics):
             return None
     return layers

@@ -15,6 +15,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from darknet_inspector.core.cfg import Section
+from darknet_inspector.core.darknet_tree import DarknetTree
 from darknet_inspector.core.errors import Diagnostic
 
 Shape = tuple[int, ...]
@@ -85,6 +86,9 @@ class Built:
     inputs: tuple[int, ...] | None = None
     runnable: bool = True
     summary: str = ""
+    refusal: str | None = None
+    """Why a layer that is not runnable is not run, when its type can say more than
+    "not runnable in this tool" (e.g. which file the user must give)."""
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Layer:
     weights: tuple[TensorSpec, ...] = ()
     runnable: bool = True
     summary: str = ""
+    refusal: str | None = None
 
     def params_as(self, kind: builtins.type[P]) -> P:
         """This layer's facts as the dataclass its type builds (checked: a TypeError
@@ -150,12 +155,13 @@ class BuildContext:
     """What a layer type may look at while building layer `index`."""
 
     def __init__(self, index: int, section: Section, net: NetOptions, layers: list[Layer],
-                 diagnostics: list[Diagnostic]):
+                 diagnostics: list[Diagnostic], tree: DarknetTree | None = None):
         self.index = index
         self.section = section
         self.net = net
         self.layers = layers
         self.diagnostics = diagnostics
+        self.tree = tree  # the tree file the user gave for `tree=` layers (YOLO9000)
 
     @property
     def input_shape(self) -> Shape | None:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from darknet_inspector.core.darknet_tree import DarknetTree
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
@@ -35,7 +36,11 @@ FIRST_CLASS_ENTRY = 5
 class RegionParams(HeadParams):
     """[region] as `parse_region` reads it: `num` anchors (in grid cells), each with
     coords + 1 + classes entries; `softmax` over the classes; a `tree=` or `map=` file
-    name (YOLO9000), never opened."""
+    name (YOLO9000), never opened. `hierarchy`: the tree file the user gave for `tree=`
+    (core.darknet_tree); with it the classes get the hierarchical softmax.
+    `map=` changes nothing at inference: Darknet reads it into `l.map`, which only the
+    training branch of `forward_region_layer` uses (`detector test` passes map=0 to
+    `get_network_boxes`, src/detector.c)."""
 
     coords: int
     num: int
@@ -43,6 +48,7 @@ class RegionParams(HeadParams):
     softmax: bool = False
     tree: str | None = None
     map: str | None = None
+    hierarchy: DarknetTree | None = field(default=None, repr=False, compare=False)
 
     @property
     def entries(self) -> int:
@@ -82,20 +88,17 @@ class Region(HeadType):
                               softmax=bool(s.int("softmax", 0)), tree=s.str("tree"),
                               map=s.str("map"))
         check_head_filters(ctx, params.required_channels, params.channel_rule)
-        tree = params.tree
         runnable = c == params.required_channels
-        if tree:
-            runnable = False
-            ctx.warn(f"[region] tree={tree}: YOLO9000's hierarchical softmax and its "
-                     "decoding need that tree file, and this tool never opens a path written "
-                     "inside a cfg; this layer is not run by this tool (shapes and weights are "
-                     "shown)", s.line_of("tree"))
+        refusal = None
+        if params.tree:
+            params, refusal = with_tree_file(ctx, params)
+            runnable = runnable and refusal is None
         if coords < OBJECTNESS_ENTRY:
             runnable = False
             ctx.warn(f"[region] coords={coords}: Darknet always reads objectness at entry 4 "
                      "and classes from entry 5, past this layer's entries; not run by this "
                      "tool", s.line_of("coords"))
-        return Built((c, h, w), params, runnable=runnable,
+        return Built((c, h, w), params, runnable=runnable, refusal=refusal,
                      summary=f"{classes} classes, {num} anchors")
 
     def darknet_output(self, layer: Layer, output: np.ndarray) -> np.ndarray:
@@ -115,6 +118,29 @@ class Region(HeadType):
         _, h, w = layer.output_shape
         return region_as_opencv(self.darknet_output(layer, output), h, w, p.anchor_boxes,
                                 p.classes)
+
+
+def with_tree_file(ctx: BuildContext, params: RegionParams) -> tuple[RegionParams, str | None]:
+    """A `tree=` [region] (YOLO9000) takes the tree file the user gave (`ctx.tree`):
+    `parse_region` (src/parser.c) reads `tree=` with `read_tree`, a path relative to
+    Darknet's working directory, which this tool never follows. Returns the params with
+    the tree, or why the layer cannot run (a warning without a tree file, an error when
+    the file's class count is not the layer's)."""
+    s = ctx.section
+    line = s.line_of("tree")
+    where = f"layer {ctx.index} ([{s.name}], cfg line {line}: tree={params.tree})"
+    if ctx.tree is None:
+        ctx.warn(f"[{s.name}] tree={params.tree}: YOLO9000's hierarchical softmax needs that "
+                 "tree file, and this tool never opens a path written inside a cfg; give it "
+                 "(--tree FILE, or Tree file\u2026 in the app) to run this layer (shapes and "
+                 "weights are shown without it)", line)
+        return params, (f"{where} needs its tree file to run: give it with --tree FILE (in "
+                        "the app: Tree file\u2026 in the Detection preview tab)")
+    problem = ctx.tree.count_problem(params.classes)
+    if problem is not None:
+        ctx.error(f"{problem} (cfg line {line}: tree={params.tree})", line)
+        return params, f"{where}: {problem}"
+    return replace(params, hierarchy=ctx.tree), None
 
 
 def region_as_opencv(output: np.ndarray, h: int, w: int, anchors: list[tuple[float, float]],

@@ -12,6 +12,10 @@ from darknet_inspector.core.torch_layers.base import DarknetModule
 
 
 def not_runnable_message(layer: Layer) -> str:
+    """Why running stops at `layer`: its type's own reason (`Built.refusal`) when it has
+    one, e.g. the file to give, else that this tool shows the layer but does not run it."""
+    if layer.refusal:
+        return layer.refusal
     return (f"layer {layer.index} ([{layer.section.name}], cfg line {layer.line}) is not "
             "runnable in this tool; its shapes and weights are still shown")
 

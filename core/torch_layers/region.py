@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
+from darknet_inspector.core.darknet_tree import DarknetTree, hierarchy_levels
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.region import FIRST_CLASS_ENTRY, OBJECTNESS_ENTRY, RegionParams
 from darknet_inspector.core.torch_layers.base import DarknetModule
@@ -32,22 +35,92 @@ def decode_region(params: RegionParams, output: Tensor, input_size: Size) -> Dec
     xy = torch.sigmoid(entries[:, 0:2])
     boxes = torch.stack([(col + xy[:, 0]) / w, (row + xy[:, 1]) / h], dim=1)
     boxes = torch.cat([boxes, torch.exp(entries[:, 2:4]) * anchor / grid], dim=1)
+    if params.hierarchy is not None:
+        return Decoded(boxes, entries[:, OBJECTNESS_ENTRY],
+                       tree_class_probabilities(entries[:, 5:5 + classes], params.hierarchy))
     gate = torch.full((entries.shape[0],), float("inf"), device=output.device)
     probs = entries[:, 4:5] * entries[:, 5:5 + classes]
     return Decoded(boxes, gate, probs)
 
 
+TREE_PREDICTION_THRESHOLD = 0.5
+"""`get_region_boxes` (src/region_layer.c) keeps a tree class whose absolute probability
+is above this fixed .5; `detector test`'s `-hier` value (`hier_thresh`) reaches only
+`get_region_detections`, which AlexeyAB's and hank-ai's `fill_network_boxes` no longer
+call (both call `custom_get_region_detections` -> `get_region_boxes`)."""
+
+
+@lru_cache(maxsize=4)
+def _hierarchy_steps(tree: DarknetTree) -> list[tuple[Tensor, Tensor]]:
+    return [(torch.tensor(classes), torch.tensor(parents))
+            for classes, parents in hierarchy_levels(tree.parents)]
+
+
+def hierarchy_predictions(conditional: Tensor, tree: DarknetTree) -> Tensor:
+    """`hierarchy_predictions(..., only_leaves=0)` (src/tree.c): each class's probability
+    times its parent's, in Darknet's order (core.darknet_tree.hierarchy_levels), so that
+    (N, classes) conditional probabilities become absolute ones, bit for bit."""
+    absolute = conditional.clone()
+    for classes, parents in _hierarchy_steps(tree):
+        classes, parents = classes.to(absolute.device), parents.to(absolute.device)
+        absolute[:, classes] = conditional[:, classes] * absolute[:, parents]
+    return absolute
+
+
+def tree_class_probabilities(conditional: Tensor, tree: DarknetTree) -> Tensor:
+    """`get_region_boxes` with a `softmax_tree` and no map (what `detector test` runs):
+    after `hierarchy_predictions`, walking classes from the last index down, the first
+    whose absolute probability is above .5 keeps it and every other class gets 0 -- one
+    class per box (the deepest-listed confident one), its probability not multiplied by
+    the objectness, which gates the box instead (`probs = scale > thresh ? prob : 0`)."""
+    absolute = hierarchy_predictions(conditional, tree)
+    confident = absolute > TREE_PREDICTION_THRESHOLD
+    last = confident.shape[1] - 1 - confident.flip(1).to(torch.uint8).argmax(dim=1)
+    rows = torch.nonzero(confident.any(dim=1)).flatten()
+    probs = torch.zeros_like(absolute)
+    probs[rows, last[rows]] = absolute[rows, last[rows]]
+    return probs
+
+
+def softmax_tree(classes: Tensor, group_of: Tensor, groups: int) -> Tensor:
+    """`softmax_tree` (src/softmax_layer.c) as `forward_region_layer` calls it on the CPU
+    (src/region_layer.c: per box, on the location-major entries from entry 5, temp 1):
+    a softmax over each group of consecutive classes on its own, each shifted by its
+    group's largest value. `classes` is (M, C); `group_of` (C,) the group of each class."""
+    index = group_of.to(classes.device).expand_as(classes)
+    shape = (classes.shape[0], groups)
+    largest = classes.new_full(shape, float("-inf")).scatter_reduce(
+        1, index, classes, "amax", include_self=True)
+    e = torch.exp(classes - largest.gather(1, index))
+    total = classes.new_zeros(shape).scatter_add(1, index, e)
+    return e / total.gather(1, index)
+
+
+def group_of_each_class(tree: DarknetTree) -> Tensor:
+    """(C,) the softmax group of each class (`read_tree`'s groups, empty ones included)."""
+    group = torch.empty(tree.n, dtype=torch.int64)
+    for g, (offset, size) in enumerate(zip(tree.group_offsets, tree.group_sizes)):
+        group[offset:offset + size] = g
+    return group
+
+
 class RegionModule(DarknetModule):
     """`forward_region_layer` at inference, kept channel-major ([n][E][H][W]): logistic on
-    objectness (entry 4), softmax over the classes (from entry 5) when `softmax=1`;
-    x, y, w, h raw."""
+    objectness (entry 4), softmax over the classes (from entry 5) when `softmax=1`, or
+    the tree's group-wise softmax when a tree is given (`softmax_tree` wins over
+    `softmax`, as in Darknet); x, y, w, h raw."""
 
-    def __init__(self, num: int, entries: int, classes: int, softmax: bool):
+    def __init__(self, num: int, entries: int, classes: int, softmax: bool,
+                 tree: DarknetTree | None = None):
         super().__init__()
         self.num = num
         self.entries = entries
         self.classes = classes
         self.softmax = softmax
+        self.groups = len(tree.group_sizes) if tree is not None else 0
+        self.group_of: Tensor | None
+        self.register_buffer("group_of", group_of_each_class(tree) if tree is not None
+                             else None, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
@@ -55,7 +128,11 @@ class RegionModule(DarknetModule):
         head = v[:, :, :OBJECTNESS_ENTRY]
         objectness = torch.sigmoid(v[:, :, OBJECTNESS_ENTRY:FIRST_CLASS_ENTRY])
         classes = v[:, :, FIRST_CLASS_ENTRY:FIRST_CLASS_ENTRY + self.classes]
-        if self.softmax:
+        if self.group_of is not None:
+            per_box = classes.permute(0, 1, 3, 4, 2).reshape(-1, self.classes)
+            per_box = softmax_tree(per_box, self.group_of, self.groups)
+            classes = per_box.reshape(b, self.num, h, w, self.classes).permute(0, 1, 4, 2, 3)
+        elif self.softmax:
             classes = torch.softmax(classes, dim=2)
         rest = v[:, :, FIRST_CLASS_ENTRY + self.classes:]
         return torch.cat([head, objectness, classes, rest], dim=2).view(b, c, h, w)
@@ -64,7 +141,7 @@ class RegionModule(DarknetModule):
 @module_for("region")
 def _region_module(layer: Layer) -> DarknetModule:
     p = layer.params_as(RegionParams)
-    return RegionModule(p.num, p.entries, p.classes, p.softmax)
+    return RegionModule(p.num, p.entries, p.classes, p.softmax, p.hierarchy)
 
 
 @decoder_for("region")

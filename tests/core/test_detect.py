@@ -476,3 +476,123 @@ def test_class_thresholds_take_names_or_ids_and_name_a_bad_entry():
                       ("emu=0.5", "no class called 'emu'")):
         with pytest.raises(ValueError, match=said):
             parse_class_thresholds([bad], ["cat", "dog"])
+
+
+# ---------------------------------------------------------------- YOLO9000: [region] tree=
+
+TREE_CFG = """[net]
+width=64
+height=64
+channels=3
+
+[convolutional]
+filters=8
+size=3
+stride=8
+pad=1
+activation=leaky
+
+[convolutional]
+filters=24
+size=1
+activation=linear
+
+[region]
+anchors=1,1, 2,3
+classes=7
+coords=4
+num=2
+softmax=1
+tree=data/9k.tree
+map=data/coco9k.map
+"""
+TREE = "animal -1\nplant -1\ndog 0\ncat 0\nbird 0\ntree 1\nflower 1\n"
+
+
+@pytest.fixture
+def tree_model(tmp_path):
+    """A 7-class YOLO9000-style detector with random weights, its tree file, an image."""
+    cfg, tree = tmp_path / "y9k.cfg", tmp_path / "mine.tree"
+    cfg.write_text(TREE_CFG)
+    tree.write_text(TREE)
+    weights = tmp_path / "y9k.weights"
+    write_random_weights(load_network(cfg), weights, seed=2)
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(5).integers(0, 255, (40, 60, 3), np.uint8)).save(image)
+    return cfg, weights, image, tree
+
+
+def test_detect_with_the_tree_file_runs_the_tree_head(tree_model, capsys):
+    cfg, weights, image, tree = tree_model
+    assert main(["detect", str(cfg), str(weights), str(image), "--tree", str(tree),
+                 "--conf", "0.3", "--json", "-"]) == 0
+    found = json.loads(capsys.readouterr().out)["detections"]
+    assert found and all(0.5 < d["confidence"] <= 1 for d in found)  # absolute tree probs
+
+
+def test_running_a_tree_cfg_without_its_tree_file_names_option_line_and_layer(
+        tree_model, tmp_path, capsys):
+    cfg, weights, image, _ = tree_model
+    runs = [["detect", str(cfg), str(weights), str(image)],
+            ["dump", str(cfg), str(weights), "--input", str(image), "-o",
+             str(tmp_path / "o.npz")],
+            ["convert", str(cfg), str(weights), "-o", str(tmp_path / "o.pt")],
+            ["verify", str(cfg), str(weights)],
+            ["featuremaps", str(cfg), str(weights), str(image), "--layer", "0", "-o",
+             str(tmp_path / "o.png")]]
+    for argv in runs:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err == ("darknet-inspector: layer 2 ([region], cfg line 24: tree=data/9k.tree) "
+                       "needs its tree file to run: give it with --tree FILE (in the app: Tree "
+                       "file\u2026 in the Detection preview tab)\n"), argv
+    assert main(["inspect", str(cfg), str(weights)]) == 0
+
+
+def test_a_bad_tree_file_is_one_line_naming_the_file_and_line(tree_model, tmp_path, capsys):
+    cfg, weights, image, tree = tree_model
+    tree.write_text(TREE + "rose 9\n")
+    assert main(["detect", str(cfg), str(weights), str(image), "--tree", str(tree)]) == 2
+    assert capsys.readouterr().err == (
+        f"darknet-inspector: {tree}:8: parent index 9 is out of range: the file has 8 lines "
+        "(indices 0..7)\n")
+
+
+def test_a_tree_file_of_another_model_is_a_model_error_naming_it(tree_model, capsys):
+    cfg, weights, image, tree = tree_model
+    tree.write_text(TREE + "rose 1\n")
+    assert main(["detect", str(cfg), str(weights), str(image), "--tree", str(tree)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tree} has 8 classes (lines) but the layer has classes=7" in err
+
+
+def generated_tree(path, classes: int, fanout: int = 6) -> None:
+    """A structurally valid tree: class j's parent is (j-1)//fanout, one root, so each
+    class's children are consecutive lines (one softmax group each), as in 9k.tree."""
+    path.write_text("".join(f"n{j:08d} {(j - 1) // fanout if j else -1}\n"
+                            for j in range(classes)))
+
+
+def test_yolo9000_from_the_zoo_detects_with_a_generated_tree(tmp_path):
+    """The zoo's yolo9000.cfg (9418 classes, no public weights offline): it builds, and
+    with random weights and a generated tree of 9418 lines `detect` runs its tree head
+    (at 160x160 instead of 544x544, which changes no weight)."""
+    from darknet_inspector.core.darknet_tree import read_tree
+    from darknet_inspector.core.jobs import run_job
+    from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
+
+    cfg = zoo_path("cfg", "yolo9000.cfg")
+    assert not load_network(cfg).errors
+    tree_path = tmp_path / "9k.tree"
+    generated_tree(tree_path, 9418)
+    network = load_network(cfg, 160, 160, read_tree(tree_path))
+    assert network.runnable and not network.errors
+    weights = tmp_path / "yolo9000.weights"
+    write_random_weights(network, weights, seed=1)
+    key = DetectorKey(str(cfg), str(weights), None, "cpu", None)
+    outcome = run_job(detect(DetectRequest(network, key, str(zoo_path("data", "dog.jpg")),
+                                           0.25, 0.45)))
+    (candidates,) = outcome.inference.candidates
+    assert candidates.probs.shape == (5 * 5 * 3, 9418)
+    assert all(int((row > 0).sum()) <= 1 for row in candidates.probs)  # one class a box
+    assert outcome.detections and all(d.confidence > 0.5 for d in outcome.detections)

@@ -11,11 +11,14 @@ import pytest
 import torch
 
 from darknet_inspector.core.cli import main
+from darknet_inspector.core.darknet_tree import read_tree
 from darknet_inspector.core.errors import UsageError
 from darknet_inspector.core.model import load_model
+from darknet_inspector.core.network import load_network
 from darknet_inspector.core.pt_file import PT_FORMAT, load_pt, save_pt
 from darknet_inspector.core.weights import WeightsHeader
 from tests.core.test_cli import CFG
+from tests.core.test_detect import TREE, TREE_CFG
 from tests.helpers import net_from_text, write_random_weights
 
 
@@ -168,3 +171,26 @@ def test_convert_keeps_the_width_and_height_it_was_given(files, tmp_path):
     with torch.no_grad():
         heads = model(torch.rand(1, 3, 128, 96))
     assert [tuple(h.shape) for h in heads] == [(1, 18, 32, 24), (1, 18, 64, 48)]
+
+
+def test_a_tree_model_embeds_its_tree_file_and_runs_from_the_pt_alone(tmp_path):
+    """YOLO9000's tree file travels inside the .pt, as the cfg does: the reloaded model
+    runs the tree softmax with no --tree (and export-weights reads it back)."""
+    cfg, tree, weights = tmp_path / "y9k.cfg", tmp_path / "mine.tree", tmp_path / "y.weights"
+    cfg.write_text(TREE_CFG)
+    tree.write_text(TREE)
+    given = read_tree(tree)
+    write_random_weights(load_network(cfg, tree=given), weights, seed=4)
+    out = tmp_path / "y.pt"
+    assert main(["convert", str(cfg), str(weights), "--tree", str(tree), "-o", str(out)]) == 0
+    tree.unlink()
+    model = load_pt(out)
+    assert model.network.tree is not None
+    assert (model.network.tree.names, model.network.tree.parents) == (given.names,
+                                                                      given.parents)
+    ours, _ = load_model(cfg, weights, tree=given)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[0], ours(x)[0], rtol=0, atol=0)
+    assert main(["export-weights", str(out), "-o", str(tmp_path / "back.weights")]) == 0
+    assert (tmp_path / "back.weights").read_bytes() == weights.read_bytes()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from darknet_inspector.core.darknet_tree import DarknetTree
 from darknet_inspector.core.model import DarknetModel
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.weights import (
@@ -23,8 +24,8 @@ def cfg(body: str, width: int = 8, height: int = 8, channels: int = 3) -> str:
     return f"[net]\nwidth={width}\nheight={height}\nchannels={channels}\n\n{body}"
 
 
-def build(body: str, **size) -> Network:
-    return net_from_text(cfg(body, **size))
+def build(body: str, tree: DarknetTree | None = None, **size) -> Network:
+    return net_from_text(cfg(body, **size), tree=tree)
 
 
 def messages(network: Network, severity: str | None = None) -> list[str]:

@@ -4,7 +4,10 @@ its location-major `l.output`, against numpy and OpenCV's decoder."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from darknet_inspector.core.darknet_tree import parse_tree
+from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.layers.region import RegionParams
 from tests.core.layers.layer_support import (
@@ -105,8 +108,67 @@ def test_region_matches_opencv_decoded_boxes(tmp_path):
     assert compared_classes > 0
 
 
-def test_region_with_a_tree_file_is_shown_but_not_run():
-    network = build(region() + "tree=data/9k.tree\n")
-    assert not network.layers[1].runnable
+TREE = "animal -1\nplant -1\ndog 0\ncat 0\nbird 0\ntree 1\nflower 1\n"
+"""Two softmax groups under two roots: (animal, plant), (dog, cat, bird), (tree, flower)."""
+
+
+def tree_region(extra: str = "") -> str:
+    return region(filters=24, classes=7, extra=f"softmax=1\ntree=data/9k.tree\n{extra}")
+
+
+def test_region_tree_without_its_file_names_the_option_line_and_layer(tmp_path):
+    network = build(tree_region())
+    layer = network.layers[1]
+    assert not layer.runnable
     (warning,) = [m for m in messages(network, "warning") if "tree=data/9k.tree" in m]
-    assert "never opens a path written inside a cfg" in warning
+    assert "never opens a path written inside a cfg" in warning and "--tree FILE" in warning
+    assert messages(network, "error") == []
+    model, _, _ = loaded(network, tmp_path)
+    with pytest.raises(InspectorError) as caught:
+        outputs(model, random_input(network))
+    assert str(caught.value) == ("layer 1 ([region], cfg line 21: tree=data/9k.tree) needs its "
+                                 "tree file to run: give it with --tree FILE (in the app: Tree "
+                                 "file\u2026 in the Detection preview tab)")
+
+
+def test_region_tree_file_with_another_class_count_is_an_error_at_the_tree_line():
+    network = build(tree_region().replace("classes=7", "classes=6").replace("filters=24",
+                                                                             "filters=22"),
+                    tree=parse_tree(TREE, "small.tree"))
+    (error,) = network.diagnostics
+    assert (error.severity, error.layer, error.line) == ("error", 1, 21)
+    assert error.message.startswith("small.tree has 7 classes (lines) but the layer has "
+                                    "classes=6")
+    assert not network.layers[1].runnable
+
+
+def test_region_tree_softmaxes_each_group_of_the_location_major_entries(tmp_path):
+    """`forward_region_layer` on the CPU: flatten to [H*W][n][E], logistic on entry 4,
+    then `softmax_tree` on each box's classes, group by group (numpy, Darknet's loops)."""
+    tree = parse_tree(TREE, "t.tree")
+    network = build(tree_region(), tree=tree)
+    assert network.diagnostics == [] and network.layers[1].runnable
+    model, _, _ = loaded(network, tmp_path)
+    raw, got = outputs(model, random_input(network, seed=4))
+    want = darknet_region_tree_forward(raw[0], num=2, classes=7, group_sizes=tree.group_sizes)
+    dumped = layer_type("region").darknet_output(network.layers[1], got[0])
+    np.testing.assert_allclose(dumped.reshape(-1), want, rtol=1e-5, atol=1e-7)
+
+
+def darknet_region_tree_forward(raw: np.ndarray, num: int, classes: int,
+                                group_sizes: tuple[int, ...]) -> np.ndarray:
+    """Our own transcription of `forward_region_layer` (src/region_layer.c, CPU build,
+    state.train=0) with `l.softmax_tree` set: `l.output` as a flat array."""
+    size = 5 + classes
+    channels, h, w = raw.shape
+    out = raw.reshape(channels, h * w).T.reshape(-1).astype(np.float64)  # flatten(.., 1)
+    for i in range(h * w * num):
+        index = size * i
+        out[index + 4] = 1 / (1 + np.exp(-out[index + 4]))
+        count = index + 5
+        for group in group_sizes:
+            values = out[count:count + group]
+            e = np.exp(values - values.max())
+            out[count:count + group] = e / e.sum()
+            count += group
+    return out
