@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from darknet_inspector.core.detect import Detector, resolve_device  # noqa: E402
+from darknet_inspector.core.layers.registry import head_type  # noqa: E402
 from darknet_inspector.core.model import DarknetModel  # noqa: E402
 from darknet_inspector.core.network import load_network  # noqa: E402
 from darknet_inspector.core.weights import WeightsReader, random_weights, write_weights  # noqa: E402
@@ -84,7 +85,9 @@ def trained_like_weights(cfg: str, weights: str, image: str, seed: int = 0) -> N
     x = torch.from_numpy(detector.preprocess(image)[0])[None]
     with torch.inference_mode():
         outputs = detector.model(x, all_outputs=True)
-    for layer, head in zip(detector.heads, detector.head_types):
+    for layer in detector.heads:
+        head = head_type(layer.type)
+        assert head is not None  # detector.heads are heads
         feeder = layer.index - 1
         if (feeder, "scales") in tensors or (feeder, "biases") not in tensors:
             continue
