@@ -45,13 +45,14 @@ class DarknetTree:
         """The tree as a tree file's text (`parse_tree` reads it back to an equal tree)."""
         return "".join(f"{name} {parent}\n" for name, parent in zip(self.names, self.parents))
 
-    def count_problem(self, classes: int) -> str | None:
-        """Why this tree cannot serve a layer of `classes` classes (None: it can).
-        Darknet's `softmax_tree` and `hierarchy_predictions` walk both counts."""
+    def count_problem(self, classes: int, counted: str | None = None) -> str | None:
+        """Why this tree cannot serve a layer of `classes` classes (None: it can);
+        `counted` says what the layer's count is (default `classes=N`, a [softmax] has
+        `N inputs`). Darknet's `softmax_tree` and `hierarchy_predictions` walk both counts."""
         if self.n == classes:
             return None
-        return (f"{self.path} has {self.n} classes (lines) but the layer has classes="
-                f"{classes}; it is not this model's tree file")
+        return (f"{self.path} has {self.n} classes (lines) but the layer has "
+                f"{counted or f'classes={classes}'}; it is not this model's tree file")
 
 
 def softmax_groups(parents: list[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:

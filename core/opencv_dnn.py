@@ -354,13 +354,23 @@ def _softmax_unlike_darknet(network: Network, layer: Layer) -> str | None:
     return None
 
 
+def _tree_softmax(network: Network, layer: Layer) -> str | None:
+    """OpenCV's importer ignores `tree=` ([softmax], [region]): one softmax over all the
+    values (OpenCV 4.14 checked), not Darknet's `softmax_tree` per group of the tree."""
+    if isinstance(layer.params, (SoftmaxParams, RegionParams)) and layer.params.tree:
+        return (f"[{layer.section.name}] tree=: OpenCV ignores the tree file and softmaxes "
+                "all classes at once")
+    return None
+
+
 OPENCV_CANNOT_LOAD: tuple[Check, ...] = (
     _unknown_section, _unknown_activation, _anchor_count, _adjusting_crop,
     _mismatched_shortcut, _region_without_softmax, _flipped_conv,
 )
 OPENCV_COMPUTES_DIFFERENTLY: tuple[Check, ...] = (
     _dilation, _stride_xy, _antialiasing, _share_index, _xnor, _weighted_shortcut,
-    _softmax_unlike_darknet, _activation_darknet_replaces, _depthwise_kernel_on_1x1,
+    _tree_softmax, _softmax_unlike_darknet, _activation_darknet_replaces,
+    _depthwise_kernel_on_1x1,
 )
 
 

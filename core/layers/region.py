@@ -21,10 +21,11 @@ from darknet_inspector.core.layers.head import (
     anchor_pairs,
 )
 from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.layers.tree_option import given_tree_file
 from darknet_inspector.core.layers.yolo import check_head_filters, parse_anchors
 
 REGION_TRAINING_KEYS = frozenset({
-    "max", "log", "sqrt", "focal_loss", "jitter", "resize", "rescore", "thresh", "classfix",
+    "max", "log", "sqrt", "focal_loss", "jitter", "resize", "rescore", "thresh",
     "absolute", "random", "coord_scale", "object_scale", "noobject_scale", "mask_scale",
     "class_scale", "bias_match",
 })
@@ -40,7 +41,9 @@ class RegionParams(HeadParams):
     (core.darknet_tree); with it the classes get the hierarchical softmax.
     `map=` changes nothing at inference: Darknet reads it into `l.map`, which only the
     training branch of `forward_region_layer` uses (`detector test` passes map=0 to
-    `get_network_boxes`, src/detector.c)."""
+    `get_network_boxes`, src/detector.c). `classfix`: -1 zeroes an objectness below .5
+    when `detector test` decodes the boxes (`get_region_boxes`); its other values (1, 2)
+    only change the training deltas."""
 
     coords: int
     num: int
@@ -48,6 +51,7 @@ class RegionParams(HeadParams):
     softmax: bool = False
     tree: str | None = None
     map: str | None = None
+    classfix: int = 0
     hierarchy: DarknetTree | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -86,7 +90,7 @@ class Region(HeadType):
         anchors = parse_anchors(ctx, num)
         params = RegionParams(classes=classes, coords=coords, num=num, anchors=tuple(anchors),
                               softmax=bool(s.int("softmax", 0)), tree=s.str("tree"),
-                              map=s.str("map"))
+                              map=s.str("map"), classfix=s.int("classfix", 0))
         check_head_filters(ctx, params.required_channels, params.channel_rule)
         runnable = c == params.required_channels
         refusal = None
@@ -121,26 +125,10 @@ class Region(HeadType):
 
 
 def with_tree_file(ctx: BuildContext, params: RegionParams) -> tuple[RegionParams, str | None]:
-    """A `tree=` [region] (YOLO9000) takes the tree file the user gave (`ctx.tree`):
-    `parse_region` (src/parser.c) reads `tree=` with `read_tree`, a path relative to
-    Darknet's working directory, which this tool never follows. Returns the params with
-    the tree, or why the layer cannot run (a warning without a tree file, an error when
-    the file's class count is not the layer's)."""
-    s = ctx.section
-    line = s.line_of("tree")
-    where = f"layer {ctx.index} ([{s.name}], cfg line {line}: tree={params.tree})"
-    if ctx.tree is None:
-        ctx.warn(f"[{s.name}] tree={params.tree}: YOLO9000's hierarchical softmax needs that "
-                 "tree file, and this tool never opens a path written inside a cfg; give it "
-                 "(--tree FILE, or Tree file\u2026 in the app) to run this layer (shapes and "
-                 "weights are shown without it)", line)
-        return params, (f"{where} needs its tree file to run: give it with --tree FILE (in "
-                        "the app: Tree file\u2026 in the Detection preview tab)")
-    problem = ctx.tree.count_problem(params.classes)
-    if problem is not None:
-        ctx.error(f"{problem} (cfg line {line}: tree={params.tree})", line)
-        return params, f"{where}: {problem}"
-    return replace(params, hierarchy=ctx.tree), None
+    """A `tree=` [region] (YOLO9000) with the tree file the user gave
+    (core.layers.tree_option): the params with the tree, or why the layer cannot run."""
+    tree, refusal = given_tree_file(ctx, params.tree or "", params.classes)
+    return (replace(params, hierarchy=tree) if tree is not None else params), refusal
 
 
 def region_as_opencv(output: np.ndarray, h: int, w: int, anchors: list[tuple[float, float]],

@@ -1,11 +1,14 @@
 """[softmax] (alias [soft]): Darknet's `parse_softmax` (src/parser.c),
-`forward_softmax_layer` (src/softmax_layer.c) and `softmax_cpu` (src/blas.c)."""
+`forward_softmax_layer` (src/softmax_layer.c) and `softmax_cpu` (src/blas.c); with
+`tree=` (the darknet9000 classifier) its `softmax_tree`, run with the tree file the user
+gives (core.layers.tree_option)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from darknet_inspector.core.darknet_tree import DarknetTree
 from darknet_inspector.core.layers.base import (
     BuildContext,
     Built,
@@ -15,15 +18,19 @@ from darknet_inspector.core.layers.base import (
     positive,
 )
 from darknet_inspector.core.layers.registry import register
+from darknet_inspector.core.layers.tree_option import given_tree_file
 
 
 @dataclass(frozen=True)
 class SoftmaxParams(LayerParams):
-    """[softmax] as `parse_softmax` reads it (`tree` a file name, never opened)."""
+    """[softmax] as `parse_softmax` reads it (`tree` a file name, never opened).
+    `hierarchy`: the tree file the user gave for `tree=`; with it the layer runs
+    `softmax_tree` over its inputs (groups= unused), with its temperature."""
 
     groups: int
     temperature: float
     tree: str | None
+    hierarchy: DarknetTree | None = field(default=None, repr=False, compare=False)
 
 
 @register
@@ -44,15 +51,17 @@ class Softmax(LayerType):
             raise LayerProblem(f"[{s.name}] temperature=0 divides by zero",
                                s.line_of("temperature"))
         tree = s.str("tree")
+        hierarchy, refusal = None, None
         if tree:
-            ctx.warn(f"[{s.name}] tree={tree}: the hierarchical softmax needs that tree file; "
-                     "this layer is not run by this tool (shapes are shown)", s.line_of("tree"))
-        if s.float("spatial", 0.0):
+            hierarchy, refusal = given_tree_file(ctx, tree, inputs, f"{inputs} inputs")
+        if s.float("spatial", 0.0) and not tree:  # with a tree, every build runs the tree
             ctx.warn(f"[{s.name}] spatial=1 is used only by Darknet's GPU build (a softmax "
                      "over channels at each pixel); its CPU forward, which this tool follows, "
                      f"softmaxes {inputs // groups} values at a time", s.line_of("spatial"))
-        params = SoftmaxParams(groups=groups, temperature=temperature, tree=tree)
-        text = f"groups {groups}" if groups > 1 else ""
-        return Built((inputs,), params, runnable=not tree, summary=text)
+        params = SoftmaxParams(groups=groups, temperature=temperature, tree=tree,
+                               hierarchy=hierarchy)
+        text = "tree" if tree else (f"groups {groups}" if groups > 1 else "")
+        return Built((inputs,), params, runnable=refusal is None, refusal=refusal,
+                     summary=text)
 
 

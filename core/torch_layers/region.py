@@ -19,6 +19,7 @@ from darknet_inspector.core.torch_layers.head import (
     cell_entries,
 )
 from darknet_inspector.core.torch_layers.registry import decoder_for, module_for
+from darknet_inspector.core.torch_layers.softmax import group_of_each_class, softmax_tree
 
 
 def decode_region(params: RegionParams, output: Tensor, input_size: Size) -> Decoded:
@@ -26,7 +27,7 @@ def decode_region(params: RegionParams, output: Tensor, input_size: Size) -> Dec
     and go through the logistic here, w, h = exp(t)*anchor/grid (anchors in grid cells);
     objectness (entry 4, logistic) and classes (from entry 5, softmax) come from the layer;
     every box is a candidate (`custom_get_region_detections` sets objectness 1),
-    prob = objectness * class."""
+    prob = objectness * class (`classfix=-1`: objectness below .5 counts as 0)."""
     classes = params.classes
     _, h, w = output.shape
     entries, col, row = cell_entries(output, params.num)
@@ -35,12 +36,28 @@ def decode_region(params: RegionParams, output: Tensor, input_size: Size) -> Dec
     xy = torch.sigmoid(entries[:, 0:2])
     boxes = torch.stack([(col + xy[:, 0]) / w, (row + xy[:, 1]) / h], dim=1)
     boxes = torch.cat([boxes, torch.exp(entries[:, 2:4]) * anchor / grid], dim=1)
+    objectness = decoded_objectness(entries[:, OBJECTNESS_ENTRY], params.classfix)
     if params.hierarchy is not None:
-        return Decoded(boxes, entries[:, OBJECTNESS_ENTRY],
+        return Decoded(boxes, objectness,
                        tree_class_probabilities(entries[:, 5:5 + classes], params.hierarchy))
     gate = torch.full((entries.shape[0],), float("inf"), device=output.device)
-    probs = entries[:, 4:5] * entries[:, 5:5 + classes]
+    probs = objectness[:, None] * entries[:, 5:5 + classes]
     return Decoded(boxes, gate, probs)
+
+
+CLASSFIX_OBJECTNESS_FLOOR = 0.5
+
+
+def decoded_objectness(objectness: Tensor, classfix: int) -> Tensor:
+    """The objectness `get_region_boxes` (src/region_layer.c, AlexeyAB's and hank-ai's)
+    decodes with: `if (l.classfix == -1 && scale < .5) scale = 0;` -- with `classfix=-1`
+    a box below .5 gets 0 (no class survives: prob = 0 * class, or the tree's gate
+    `scale > thresh` fails); other classfix values change only training. The layer's own
+    output (what `dump` shows) keeps the logistic value."""
+    if classfix != -1:
+        return objectness
+    return torch.where(objectness < CLASSFIX_OBJECTNESS_FLOOR,
+                       torch.zeros_like(objectness), objectness)
 
 
 TREE_PREDICTION_THRESHOLD = 0.5
@@ -80,28 +97,6 @@ def tree_class_probabilities(conditional: Tensor, tree: DarknetTree) -> Tensor:
     probs = torch.zeros_like(absolute)
     probs[rows, last[rows]] = absolute[rows, last[rows]]
     return probs
-
-
-def softmax_tree(classes: Tensor, group_of: Tensor, groups: int) -> Tensor:
-    """`softmax_tree` (src/softmax_layer.c) as `forward_region_layer` calls it on the CPU
-    (src/region_layer.c: per box, on the location-major entries from entry 5, temp 1):
-    a softmax over each group of consecutive classes on its own, each shifted by its
-    group's largest value. `classes` is (M, C); `group_of` (C,) the group of each class."""
-    index = group_of.to(classes.device).expand_as(classes)
-    shape = (classes.shape[0], groups)
-    largest = classes.new_full(shape, float("-inf")).scatter_reduce(
-        1, index, classes, "amax", include_self=True)
-    e = torch.exp(classes - largest.gather(1, index))
-    total = classes.new_zeros(shape).scatter_add(1, index, e)
-    return e / total.gather(1, index)
-
-
-def group_of_each_class(tree: DarknetTree) -> Tensor:
-    """(C,) the softmax group of each class (`read_tree`'s groups, empty ones included)."""
-    group = torch.empty(tree.n, dtype=torch.int64)
-    for g, (offset, size) in enumerate(zip(tree.group_offsets, tree.group_sizes)):
-        group[offset:offset + size] = g
-    return group
 
 
 class RegionModule(DarknetModule):

@@ -448,3 +448,78 @@ def test_swapped_cfg_and_weights_say_they_look_swapped(files, capsys):
     assert code == 2
     assert_one_line_error(err)
     assert "swapped" in err
+
+
+TREE_CLASSIFIER = """[net]
+width=16
+height=16
+channels=3
+
+[convolutional]
+filters=5
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[avgpool]
+
+[softmax]
+groups=1
+temperature=2
+tree=data/9k.tree
+"""
+CLASSIFIER_TREE = "a 2\nb 2\nc -1\nd -1\ne -1\n"  # groups (), (a, b), (c, d, e)
+
+
+@pytest.fixture
+def tree_classifier(tmp_path):
+    """A darknet9000-style classifier: [softmax] tree= on 5 pooled values."""
+    cfg, tree = tmp_path / "c9k.cfg", tmp_path / "mine.tree"
+    cfg.write_text(TREE_CLASSIFIER)
+    tree.write_text(CLASSIFIER_TREE)
+    weights = tmp_path / "c9k.weights"
+    write_random_weights(net_from_text(TREE_CLASSIFIER), weights, seed=4)
+    x = np.random.default_rng(6).random((3, 16, 16), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    return cfg, weights, tree, tmp_path / "x.npy"
+
+
+def test_softmax_tree_without_its_tree_file_is_refused_naming_option_line_and_layer(
+        tree_classifier, capsys, tmp_path):
+    cfg, weights, _, x = tree_classifier
+    for argv in (["dump", cfg, weights, "--input", x, "-o", tmp_path / "o.npz"],
+                 ["convert", cfg, weights, "-o", tmp_path / "o.pt"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, argv
+        assert err == ("darknet-inspector: layer 2 ([softmax], cfg line 18: tree=data/9k.tree) "
+                       "needs its tree file to run: give it with --tree FILE (in the app: Tree "
+                       "file\u2026 in the Detection preview tab)\n"), argv
+    assert not (tmp_path / "o.npz").exists() and not (tmp_path / "o.pt").exists()
+    assert run(capsys, "inspect", cfg, weights)[0] == 0
+
+
+def test_dump_with_the_tree_file_runs_the_tree_softmax(tree_classifier, capsys, tmp_path):
+    """The dumped [softmax] is `forward_softmax_layer`'s output (before `classifier
+    predict`'s hierarchy_predictions): Darknet's softmax_tree of the dumped avgpool."""
+    from tests.core.layers.layer_support import darknet_softmax_tree
+
+    cfg, weights, tree, x = tree_classifier
+    code, _, err = run(capsys, "dump", cfg, weights, "--input", x, "-o", tmp_path / "o.npz",
+                       "--tree", tree)
+    assert code == 0, err
+    dumped = np.load(tmp_path / "o.npz")
+    want = darknet_softmax_tree(dumped["layer_001"], (0, 2, 3), temperature=2)
+    np.testing.assert_allclose(dumped["layer_002"], want, rtol=2e-6, atol=1e-7)
+    assert run(capsys, "convert", cfg, weights, "--tree", tree, "-o", tmp_path / "o.pt")[0] == 0
+
+
+def test_verify_marks_the_tree_softmax_as_where_opencv_differs(tree_classifier, capsys):
+    """OpenCV's importer ignores tree= (one softmax over all five values): that layer is
+    "reference differs", not a divergence of ours."""
+    cfg, weights, tree, _ = tree_classifier
+    code, out, err = run(capsys, "verify", cfg, weights, "--tree", tree)
+    assert code == 0, err
+    (row,) = [line for line in out.splitlines() if " softmax " in line]
+    assert row.endswith("reference differs (reference differs from Darknet here: [softmax] "
+                        "tree=: OpenCV ignores the tree file and softmaxes all classes at once)")

@@ -78,3 +78,28 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def darknet_softmax_tree(values: np.ndarray, group_sizes, temperature: float = 1.0
+                         ) -> np.ndarray:
+    """Our own transcription of `forward_softmax_layer` with `l.softmax_tree`
+    (src/softmax_layer.c) for one sample: `softmax` (src/blas.c) on each group of
+    consecutive values in turn, float32 as in C (exp in double, stored as float)."""
+    x = np.asarray(values, dtype=np.float32).ravel()
+    out = np.zeros_like(x)
+    t = np.float32(temperature)
+    count = 0
+    for size in group_sizes:
+        group = x[count:count + size]
+        largest = np.float32(-np.finfo(np.float32).max)
+        for v in group:
+            if v > largest:
+                largest = v
+        total = np.float32(0)
+        for i, v in enumerate(group):
+            e = np.float32(np.exp(np.float64(v / t - largest / t)))
+            total = np.float32(total + e)
+            out[count + i] = e
+        out[count:count + size] /= total
+        count += size
+    return out
