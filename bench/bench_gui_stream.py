@@ -107,6 +107,13 @@ def run(cfg: Path, weights: Path, settings_file: Path) -> int:
     window = MainWindow(AppSettings(QSettings(str(settings_file), QSettings.Format.IniFormat)))
     window.show()
     window.open_cfg(str(cfg))
+    if not window.torch.is_ready:  # it loads in the background once the window is up
+        loaded = QEventLoop()  # (bench_gui_start.py); the stream here runs after it
+        window.torch.ready.connect(loaded.quit)
+        window.torch.failed.connect(loaded.quit)
+        window.torch.start()
+        if window.torch.state == "loading":
+            loaded.exec()
     for _ in range(20):
         app.processEvents()
     floor = idle_floor()

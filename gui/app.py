@@ -59,6 +59,10 @@ def run_app(cfg: str | None, weights: str | None) -> int:
     check_display()
     app = make_application()
     quiet_library_warnings()  # the Log panel reports problems; no library text on stderr
+    if weights or cfg:  # the stream's stats process starts while the window is built
+        from darknet_inspector.core.stats_process import StatsChild
+
+        StatsChild.prestart()
     from darknet_inspector.gui.main_window import MainWindow
 
     window = MainWindow()

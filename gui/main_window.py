@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -30,7 +31,6 @@ from darknet_inspector.core.network import load_network
 from darknet_inspector.core.stats_process import StatsChild
 from darknet_inspector.gui.banner import Banner, verdict
 from darknet_inspector.gui.cfg_view import CfgSectionView
-from darknet_inspector.gui.convert_dialog import ConvertDialog
 from darknet_inspector.gui.diff_view import ChangedLayersDelegate, DiffTab
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.file_watch import FileWatch
@@ -41,13 +41,17 @@ from darknet_inspector.gui.screen_fit import first_start_size, fit_window, scrol
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.stream_strip import StreamStrip
 from darknet_inspector.gui.tensor_view import TensorView
-from darknet_inspector.gui.verify_view import VerifyTab
+from darknet_inspector.gui.torch_loader import LOADING_TEXT, TorchLoader, torch_loader
 from darknet_inspector.gui.workers import TaskRunner, cancel_all, describe_error, running_tasks
+
+if TYPE_CHECKING:
+    from darknet_inspector.gui.convert_dialog import ConvertDialog
 
 CFG_SUFFIXES = (".cfg",)
 WEIGHTS_SUFFIXES = (".weights",)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LIVE_VIEW_INTERVAL_MS = 100
+MODEL_TABS = ("Detection preview", "Verify", "Feature maps")  # the tabs that need torch
 
 
 def _demo_module():
@@ -79,9 +83,14 @@ def largest_tensor(layer) -> str | None:
 class MainWindow(QMainWindow):
     stream_finished = Signal(str)  # the document's final stream state, once diagnosed
 
-    def __init__(self, settings: AppSettings | None = None, parent=None):
+    def __init__(self, settings: AppSettings | None = None, parent=None,
+                 torch: TorchLoader | None = None):
         super().__init__(parent)
         self.settings = settings or AppSettings()
+        self.torch = torch or torch_loader()  # the model-running tabs wait for it
+        self.preview = self.verify_tab = self.feature_maps = None  # built when it is ready
+        self._model_tabs: dict[str, QLabel] = {}  # their stand-ins until then
+        self._pending_image: tuple[str, bool] | None = None  # (path, run) for the preview
         self.doc = ModelDocument(self)
         self.stream_runner: TaskRunner | None = None
         self.diagnosis_runner: TaskRunner | None = None
@@ -118,6 +127,8 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self._refresh_banner()
         self._refresh_problem_count()
+        self.write_back_action.setEnabled(False)  # until PyTorch is loaded
+        self._load_model_tabs()
 
     # -- construction ---------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -142,9 +153,11 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.main_split, "Layers")
-        self.preview = self._make_preview()
-        self._add_check_tabs()
-        self._add_insight_tabs()
+        for title in MODEL_TABS[:2]:  # Detection preview, Verify
+            self._add_stand_in(title)
+        self._add_diff_tab()
+        self._add_graph_tab()
+        self._add_stand_in(MODEL_TABS[2])  # Feature maps
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -152,44 +165,97 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-    def _add_check_tabs(self) -> None:
-        """Verify and Weights-diff tabs; the layers a diff finds changed paint in the tree."""
+    def _add_stand_in(self, title: str) -> None:
+        """A model-running tab's place while PyTorch loads (`_build_model_tabs`)."""
+        note = QLabel(f"{LOADING_TEXT}\n\n{title} runs the model and opens by itself once "
+                      "PyTorch is loaded;\nthe layer tree, the weights and the diagnosis work "
+                      "meanwhile.")
+        note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        note.setWordWrap(True)
+        self._model_tabs[title] = note
+        self.tabs.addTab(note, title)
+
+    def _replace_stand_in(self, title: str, widget: QWidget) -> None:
+        note = self._model_tabs.pop(title)
+        index, current = self.tabs.indexOf(note), self.tabs.currentIndex()
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, widget, title)
+        if current == index:
+            self.tabs.setCurrentIndex(index)
+        note.deleteLater()
+
+    def _load_model_tabs(self) -> None:
+        """Build the model-running tabs now if PyTorch is loaded, else when it is."""
+        if self.torch.loaded_already():
+            self._build_model_tabs()
+            return
+        self.torch.ready.connect(self._build_model_tabs)
+        self.torch.failed.connect(self._torch_failed)
+        if self.torch.state == "failed":
+            self._torch_failed(self.torch.error)
+
+    def _start_torch(self) -> None:
+        """Import PyTorch in the background once the window is up and no weights stream
+        runs (both would compete for the UI process's GIL and the two cores)."""
+        if self.torch.state == "idle" and self.isVisible() and not self.strip.running:
+            self.torch.start()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self._start_torch)  # after the first paint
+
+    def _build_model_tabs(self) -> None:
+        if self.preview is not None or self.verify_tab is not None:
+            return
+        from darknet_inspector.gui.featuremap_view import FeatureMapTab
+        from darknet_inspector.gui.preview import PreviewTab
+        from darknet_inspector.gui.verify_view import VerifyTab
+
+        self.preview = PreviewTab(self.doc, self.settings, self.log)
+        self._replace_stand_in(MODEL_TABS[0], self.preview)
         self.verify_tab = VerifyTab(self.doc, self.settings, self.log)
         self.verify_tab.layer_activated.connect(self.select_layer)
-        self.tabs.addTab(self.verify_tab, "Verify")
+        self._replace_stand_in(MODEL_TABS[1], self.verify_tab)
+        self.feature_maps = FeatureMapTab(self.doc, self.preview, self.log)
+        self._replace_stand_in(MODEL_TABS[2], self.feature_maps)
+        self.feature_maps.layer_activated.connect(lambda index: self.layers.select(index))
+        self.layers.current_changed.connect(self._feature_maps_follow)
+        if self._pending_image is not None:
+            path, run = self._pending_image
+            self._pending_image = None
+            self.preview.open_image(path, run=False)
+            self.preview.run_when_ready = run
+        self.write_back_action.setEnabled(True)
+        self._update_convert_action()
+
+    def _feature_maps_follow(self, layer: int, tensor: str) -> None:
+        if self.feature_maps is not None:
+            self.feature_maps.select_layer(layer)
+
+    def _torch_failed(self, message: str) -> None:
+        for note in self._model_tabs.values():
+            note.setText(f"PyTorch could not be loaded: {message}. This tab runs the model; "
+                         "the layer tree, the weights and the diagnosis work without it.")
+        self.log(f"PyTorch could not be loaded: {message}", "error")
+
+    def _add_diff_tab(self) -> None:
+        """The Weights-diff tab; the layers a diff finds changed paint in the tree."""
         self.diff_tab = DiffTab(self.doc, self.settings, self.log)
         self.diff_tab.tensor_activated.connect(self.select_layer)
         self.diff_tab.changed.connect(self.layers.tree.viewport().update)
         self.tabs.addTab(self.diff_tab, "Weights diff")
         self.layers.tree.setItemDelegate(ChangedLayersDelegate(self.diff_tab, self.layers.tree))
 
-    def _add_insight_tabs(self) -> None:
-        """Graph and Feature maps tabs; a layer selected there is selected in the tree
-        (without leaving the tab) and the other way round."""
-        from darknet_inspector.gui.featuremap_view import FeatureMapTab
+    def _add_graph_tab(self) -> None:
+        """The Graph tab (and Feature maps, once built): a layer selected there is
+        selected in the tree (without leaving the tab) and the other way round."""
         from darknet_inspector.gui.graph_view import GraphView
 
         self.graph = GraphView(self.doc)
-        self.feature_maps = FeatureMapTab(self.doc, self.preview, self.log)
         self.tabs.addTab(self.graph, "Graph")
-        self.tabs.addTab(self.feature_maps, "Feature maps")
-        for view in (self.graph, self.feature_maps):
-            view.layer_activated.connect(lambda index: self.layers.select(index))
-            self.layers.current_changed.connect(
-                lambda layer, tensor, view=view: view.select_layer(layer))
-
-    def _make_preview(self):
-        try:
-            from darknet_inspector.gui.preview import PreviewTab
-        except ImportError as exc:
-            note = QLabel(f"Detection preview is not available: {exc}")
-            note.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            note.setWordWrap(True)
-            self.tabs.addTab(note, "Detection preview")
-            return None
-        preview = PreviewTab(self.doc, self.settings, self.log)
-        self.tabs.addTab(preview, "Detection preview")
-        return preview
+        self.graph.layer_activated.connect(lambda index: self.layers.select(index))
+        self.layers.current_changed.connect(
+            lambda layer, tensor: self.graph.select_layer(layer))
 
     def _build_docks(self) -> None:
         self.problems = ProblemsPanel(self.doc)
@@ -414,6 +480,7 @@ class MainWindow(QMainWindow):
         if runner is self.stream_runner:
             if self.strip.running:
                 self.strip.set_running(False)
+            QTimer.singleShot(0, self._start_torch)  # it waited for the stream to end
         else:
             runner.deleteLater()
 
@@ -535,14 +602,15 @@ class MainWindow(QMainWindow):
     def _update_convert_action(self) -> None:
         ready = (self.doc.network is not None and self.doc.stream_state == "done"
                  and not self.doc.errors())
-        self.convert_action.setEnabled(ready)
+        runs = ready and self.torch.is_ready  # converting and verifying run the model
+        self.convert_action.setEnabled(runs)
         self.save_fixed_action.setEnabled(self.doc.fix_to_save() is not None)
-        for action in (self.verify_action, self.diff_action):
-            action.setEnabled(ready)
-        self.verify_tab.model_ready(ready)
+        self.verify_action.setEnabled(runs)
+        self.diff_action.setEnabled(ready)
         self.diff_tab.model_ready(ready)
-        if self.preview is not None:
-            self.preview.model_ready(ready)
+        for tab in (self.verify_tab, self.preview):
+            if tab is not None:
+                tab.model_ready(ready)
 
     # -- selection ------------------------------------------------------------------------
     def select_layer(self, index: int, tensor: str | None = None) -> None:
@@ -560,6 +628,9 @@ class MainWindow(QMainWindow):
 
     # -- actions --------------------------------------------------------------------------
     def run_verify(self) -> None:
+        if self.verify_tab is None:
+            self.log("PyTorch is still loading: Verify runs the model", "warning")
+            return
         self.tabs.setCurrentWidget(self.verify_tab)
         self.verify_tab.start()
 
@@ -568,6 +639,9 @@ class MainWindow(QMainWindow):
         self.diff_tab.ask_other()
 
     def open_write_back_dialog(self):
+        if not self.torch.is_ready:
+            self.log("PyTorch is still loading: exporting reads a PyTorch model", "warning")
+            return None
         from darknet_inspector.gui.write_back_dialog import WriteBackDialog
 
         dialog = WriteBackDialog(self.settings, self.log, self.doc.cfg_path, self)
@@ -582,6 +656,11 @@ class MainWindow(QMainWindow):
             self.log("the model has errors (see Problems); fix them before converting",
                      "warning")
             return None
+        if not self.torch.is_ready:
+            self.log("PyTorch is still loading: converting runs the model", "warning")
+            return None
+        from darknet_inspector.gui.convert_dialog import ConvertDialog
+
         dialog = ConvertDialog(self.doc.network, self.doc.weights_path, self.settings,
                                self.log, self)
         dialog.show()
@@ -664,6 +743,8 @@ class MainWindow(QMainWindow):
         if self.preview is not None:  # the sample's boxes are ready when its tab is opened
             self.preview.open_image(str(files.image), run=False)
             self.preview.run_when_ready = True
+        else:  # the preview is built when PyTorch is loaded
+            self._pending_image = (str(files.image), True)
         return self.open_cfg(str(files.cfg), str(files.weights))
 
     def open_broken_demo(self) -> bool:
@@ -721,6 +802,9 @@ class MainWindow(QMainWindow):
         if images and self.preview is not None:
             self.preview.open_image(images[0])
             self.tabs.setCurrentWidget(self.preview)
+        elif images:  # shown (not run) once the preview is built
+            self._pending_image = (images[0], False)
+            self.tabs.setCurrentWidget(self._model_tabs[MODEL_TABS[0]])
 
     # -- layout ---------------------------------------------------------------------------
     def _restore_layout(self) -> None:
@@ -766,7 +850,8 @@ class MainWindow(QMainWindow):
         self._close_when_idle.stop()
         if self.preview is not None:
             self.preview.shutdown()
-        self.verify_tab.shutdown()
+        if self.verify_tab is not None:
+            self.verify_tab.shutdown()
         self.diff_tab.shutdown()
         self.save_layout()
         super().closeEvent(event)

@@ -106,7 +106,15 @@ def take(args: argparse.Namespace, settings_file: str, temp: str) -> None:
     window = MainWindow(AppSettings(QSettings(settings_file, QSettings.Format.IniFormat)))
     window.resize(*args.size)
     window.show()
+    if args.tab == "loading":  # the Detection preview while PyTorch loads (issue 15)
+        window.tabs.setCurrentIndex(1)
+        settle(100)
+        grab(window, args.output)
+        print(f"saved {args.output} (torch: {window.torch.state})")
+        return
     settle()
+    if args.tab in ("preview", "featuremaps", "verify") and not window.torch.is_ready:
+        wait_for(window.torch.ready)  # those tabs are built once PyTorch is loaded
     weights = args.weights
     if weights and args.truncate is not None:
         weights = truncated_copy(weights, args.truncate, temp)
@@ -220,7 +228,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("cfg")
     parser.add_argument("weights", nargs="?")
     parser.add_argument("-o", "--output", required=True)
-    parser.add_argument("--tab", choices=["layers", "preview", "graph", "featuremaps",
+    parser.add_argument("--tab", choices=["layers", "loading", "preview", "graph", "featuremaps",
                                           "verify", "diff"],
                         default="layers")
     parser.add_argument("--select", help="layer index, or index.tensor (e.g. 12.weights)")

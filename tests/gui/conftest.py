@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from PySide6.QtCore import QSettings  # noqa: E402
 
 from darknet_inspector.gui.main_window import MainWindow  # noqa: E402
 from darknet_inspector.gui.settings import AppSettings  # noqa: E402
+from darknet_inspector.gui.torch_loader import MODEL_MODULES  # noqa: E402
+
+for _module in MODEL_MODULES:  # loaded: every window builds its model tabs at once
+    importlib.import_module(_module)  # (tests/gui/test_torch_loader.py: the wait for it)
 
 STREAM_TIMEOUT_MS = 20_000
 
