@@ -174,7 +174,7 @@ def test_an_exception_opening_a_cfg_reaches_the_banner_and_the_log(window, tmp_p
                                                                    monkeypatch):
     cfg, _, _, _ = write_model(tmp_path, conv_cfg(2))
 
-    def broken_builder(path):
+    def broken_builder(path, tree=None):
         raise RecursionError("injected fault in the builder")
 
     monkeypatch.setattr(main_window, "load_network", broken_builder)
@@ -359,6 +359,7 @@ def test_comparing_with_a_broken_weights_file_is_a_message(qtbot, window, tmp_pa
 
 def test_an_exception_in_the_verify_worker_reaches_the_tab_and_the_log(
         qtbot, window, tmp_path, monkeypatch):
+    from darknet_inspector.core.jobs.verify import MODEL, VerifyProgress
     from darknet_inspector.gui import verify_view
 
     cfg, weights, _, _ = write_model(tmp_path, conv_cfg(2))
@@ -366,7 +367,7 @@ def test_an_exception_in_the_verify_worker_reaches_the_tab_and_the_log(
         window.open_cfg(str(cfg), str(weights))
 
     def failing_verify(request):
-        yield "loading"
+        yield VerifyProgress(MODEL, "loading", 0.0)
         raise KeyError("injected fault in verify")
 
     monkeypatch.setattr(verify_view, "verify", failing_verify)
