@@ -495,7 +495,7 @@ def run_detect(args: argparse.Namespace) -> int:
         class_conf = _class_thresholds(args.class_conf, names)
         outcome = _run_checked(detect(DetectRequest(
             network, key, image_path, args.conf, args.nms, args.agnostic,
-            draw=bool(args.save), class_conf=class_conf, ahead=ahead)))
+            draw=bool(args.save), class_conf=class_conf, ahead=ahead, once=True)))
     if outcome is None:
         return EXIT_PROBLEMS
     inference, found = outcome.inference, outcome.detections

@@ -17,6 +17,7 @@ from darknet_inspector.core.layers.head import HeadParams
 from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.read_ahead import ReadAhead
+from darknet_inspector.core.torch_layers.fastconv import never_pack
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class DetectRequest:
     draw: bool = True  # also draw the boxes (DetectOutcome.drawn)
     class_conf: dict[int, float] = field(default_factory=dict)  # per-class thresholds
     ahead: ReadAhead | None = None  # key.weights, already being read (core.read_ahead)
+    once: bool = False  # a detector built here runs this image only: weights never packed
 
 
 @dataclass
@@ -102,6 +104,8 @@ def detect(request: DetectRequest) -> Generator[str, None, DetectOutcome]:
     if detector is None:
         yield f"loading the model on {request.key.device}"
         detector = build_detector(request.network, request.key, request.ahead)
+        if request.once:  # packing the weights would cost more than it saves (fastconv)
+            never_pack(detector.model)
     yield "running the network"
     inference = detector.infer(image)
     detections = filtered(detector, inference, request.conf, request.nms, request.agnostic,

@@ -222,6 +222,22 @@ def test_packed_weights_follow_changed_weights_and_skip_autograd(tmp_path):
     assert all(module.packed.key is None for module in fresh.layers)
 
 
+def test_a_model_run_once_never_packs_and_agrees_with_f_conv2d(tmp_path):
+    """`never_pack` (`detect` on the command line runs the network once): oneDNN takes
+    the plain weights, nothing is packed, and every run gives the same numbers."""
+    from darknet_inspector.core.torch_layers.fastconv import never_pack
+
+    model, _, _, _ = loaded(PLAIN_CONVS, tmp_path / "w.weights")
+    never_pack(model)
+    x = torch.rand(1, 4, 10, 12, generator=torch.Generator().manual_seed(2))
+    first = _conv_outputs(model, x, packed=True)
+    second = _conv_outputs(model, x, packed=True)
+    assert all(m.packed.packed is None and not m.packed.broken for m in model.layers)
+    for a, b, c in zip(first, second, _conv_outputs(model, x, packed=False)):
+        assert torch.equal(a, b)
+        np.testing.assert_allclose(a.numpy(), c.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_packed_conv_falls_back_when_onednn_refuses(tmp_path, monkeypatch):
     from darknet_inspector.core.torch_layers import fastconv
 

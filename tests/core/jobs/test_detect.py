@@ -34,18 +34,35 @@ def test_the_cli_detect_runs_the_detect_job_and_its_detector(monkeypatch, capsys
     built = []
 
     def recorded(network, key, ahead=None):
-        built.append((key, ahead))
-        return build(network, key, ahead)
+        detector = build(network, key, ahead)
+        built.append((key, ahead, detector))
+        return detector
 
     build = detect_job.build_detector
     monkeypatch.setattr(detect_job, "build_detector", recorded)
     assert main(["detect", str(files.cfg), str(files.weights), str(files.image),
                  "--names", str(files.names)]) == 0
-    assert [(k.weights, k.device, k.half) for k, _ in built] == [(str(files.weights), "cpu",
-                                                                   False)]
-    # the weights were already being read (on a thread, while torch imported: issue 15)
-    assert [ahead.path for _, ahead in built] == [str(files.weights)]
+    assert [(k.weights, k.device, k.half) for k, _, _ in built] == [
+        (str(files.weights), "cpu", False)]
+    # the weights were already being read (on a thread, while torch imported: issue 15),
+    # and the detector that runs one image never packed its weights (fastconv)
+    assert [ahead.path for _, ahead, _ in built] == [str(files.weights)]
+    convs = [m for _, _, d in built for m in d.model.layers if hasattr(m, "packed")]
+    assert convs and all(not m.packed.packs and m.packed.packed is None for m in convs)
     assert "detection" in capsys.readouterr().out
+
+
+def test_a_detector_run_once_detects_what_a_packed_one_detects():
+    files = demo_files()
+    network = load_network(str(files.cfg))
+    key = DetectorKey(str(files.cfg), str(files.weights), str(files.names), "cpu", None)
+    packed, once = (run_job(detect(DetectRequest(network, key, str(files.image), 0.25, 0.45,
+                                                 once=once))) for once in (False, True))
+    assert packed.detections and len(once.detections) == len(packed.detections)
+    for a, b in zip(once.detections, packed.detections):
+        assert (a.class_id, a.name) == (b.class_id, b.name)
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+        assert a.box == pytest.approx(b.box, abs=1e-3)
 
 
 def test_a_detector_built_from_a_read_under_way_detects_the_same():
