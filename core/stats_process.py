@@ -11,27 +11,38 @@ the GIL released) and waits on a pipe.
 
 The child imports numpy and `core.tensor_stats` only (never torch) and starts in about
 0.1 s; `StatsChild.prestart()` starts one ahead, and a child whose stream ended
-cleanly waits for the next one (`recycle`). Protocol over its stdin/stdout:
-length-prefixed pickles. Request: `(path, dtype, [(layer, [(name, offset, shape), ...]),
-...])`; replies: `(layer, {name: TensorStats})` per layer, in order, then `None`. A tensor
-the child cannot read (the file changed) ends its replies early; the caller measures
-what is missing itself, as it does when the child cannot start or dies.
+cleanly waits for the next one (`recycle`). A tensor the child cannot read (the file
+changed) ends its replies early; the caller measures what is missing itself, as it does
+when the child cannot start, dies or sends something malformed.
+
+Protocol over its stdin/stdout, nothing pickled or evaluated (`send` / `receive`): each
+message is an 8-byte little-endian length, that many bytes of a UTF-8 JSON object (the
+header), then the raw bytes of the arrays its `"arrays"` entry lists (`[[dtype, shape],
+...]`, dtypes from `ARRAY_DTYPES` only), one after another, C order.
+- Request: `{"path": str, "dtype": "<f4", "plan": [[layer, [[name, offset, shape], ...]],
+  ...]}` (`LayerPlan`s).
+- Reply, one per layer in plan order: `{"layer": int, "stats": {name: {field: value}}}`
+  where each `TensorStats` field is a JSON number (NaN/Infinity as Python's json writes
+  them), null, or `{"array": i}`, the i-th array of the message.
+- End of the replies to one request: `{"end": true}`.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import io
+import json
+import math
 import os
-import pickle
 import struct
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 import numpy as np
 
@@ -44,22 +55,119 @@ _LENGTH = struct.Struct("<Q")
 MODULE = "darknet_inspector.core.stats_process"
 
 
-def send(stream: IO[bytes], value: object) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)) + data)
+MAX_HEADER = 1 << 24  # bytes: a yolov4 request is ~30 KB
+MAX_ARRAY_BYTES = 1 << 30
+ARRAY_DTYPES = frozenset({"<f4", "<f8", "<i8", "<i4", "<u8", "<u4", "|u1", "|b1"})
+"""The only array dtypes a message may carry (numbers; never objects)."""
+_STATS_FIELDS = {f.name for f in dataclasses.fields(TensorStats)}
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol (the other side is not ours, or broke)."""
+
+
+def send(stream: IO[bytes], header: dict, arrays: Sequence[np.ndarray] = ()) -> None:
+    """One message: `header` as JSON, listing `arrays`, then their bytes."""
+    blobs = [np.ascontiguousarray(a) for a in arrays]
+    if blobs:
+        header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in blobs])
+    data = json.dumps(header, separators=(",", ":")).encode()
+    stream.write(b"".join([_LENGTH.pack(len(data)), data, *(a.tobytes() for a in blobs)]))
     stream.flush()
 
 
-def receive(stream: IO[bytes]) -> object:
-    """The next value, or EOFError when the other side has gone."""
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the other side closed the pipe mid-message")
+    return data
+
+
+def receive(stream: IO[bytes]) -> tuple[dict, list[np.ndarray]]:
+    """The next message's header and arrays; EOFError when the other side has gone,
+    ProtocolError when what came is not a message of this protocol."""
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
         raise EOFError("the other side closed the pipe")
     (size,) = _LENGTH.unpack(head)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the other side closed the pipe mid-message")
-    return pickle.loads(data)
+    if size > MAX_HEADER:
+        raise ProtocolError(f"a {size}-byte header")
+    try:
+        header = json.loads(_read_exactly(stream, size))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"a header that is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("a header that is not a JSON object")
+    arrays = [_read_array(stream, entry) for entry in header.get("arrays", ())]
+    return header, arrays
+
+
+def _read_array(stream: IO[bytes], entry: object) -> np.ndarray:
+    if not (isinstance(entry, list) and len(entry) == 2 and entry[0] in ARRAY_DTYPES
+            and isinstance(entry[1], list)
+            and all(isinstance(n, int) and n >= 0 for n in entry[1])):
+        raise ProtocolError(f"an array entry {entry!r:.80}")
+    dtype, shape = np.dtype(entry[0]), tuple(entry[1])
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_ARRAY_BYTES:
+        raise ProtocolError(f"a {size}-byte array")
+    return np.frombuffer(bytearray(_read_exactly(stream, size)), dtype).reshape(shape)
+
+
+def encode_stats(stats: dict[str, TensorStats]) -> tuple[dict, list[np.ndarray]]:
+    """A layer's stats as JSON fields and the arrays they point to."""
+    arrays: list[np.ndarray] = []
+    encoded: dict[str, dict] = {}
+    for name, one in stats.items():
+        fields: dict[str, object] = {}
+        for key in _STATS_FIELDS:
+            value = getattr(one, key)
+            if isinstance(value, np.ndarray):
+                fields[key] = {"array": len(arrays)}
+                arrays.append(value)
+            else:
+                fields[key] = value.item() if isinstance(value, np.generic) else value
+        encoded[name] = fields
+    return encoded, arrays
+
+
+def decode_stats(encoded: object, arrays: list[np.ndarray]) -> dict[str, TensorStats]:
+    """`encode_stats` undone; ProtocolError for anything but its own output."""
+    if not isinstance(encoded, dict):
+        raise ProtocolError("stats that are not a JSON object")
+    stats = {}
+    for name, fields in encoded.items():
+        if not isinstance(fields, dict) or fields.keys() != _STATS_FIELDS:
+            raise ProtocolError(f"stats of {name!r:.80} with other fields than TensorStats")
+        values: dict[str, object] = {}
+        for key, value in fields.items():
+            if isinstance(value, dict):
+                index = value.get("array")
+                if not (isinstance(index, int) and 0 <= index < len(arrays)):
+                    raise ProtocolError(f"{name}.{key} points to no array")
+                value = arrays[index]
+            elif not (value is None or isinstance(value, (int, float))):
+                raise ProtocolError(f"{name}.{key} is not a number")
+            values[key] = value
+        stats[name] = TensorStats(**values)  # type: ignore[arg-type]
+    return stats
+
+
+def parse_request(header: dict) -> tuple[str, str, list[LayerPlan]]:
+    """A request's path, dtype and plan, checked; ProtocolError otherwise."""
+    path, dtype, plan = header.get("path"), header.get("dtype"), header.get("plan")
+    if not (isinstance(path, str) and dtype in ARRAY_DTYPES and isinstance(plan, list)):
+        raise ProtocolError("a request without path, dtype and plan")
+    layers: list[LayerPlan] = []
+    for item in plan:
+        try:
+            layer, tensors = item
+            checked = [(str(name), int(offset), tuple(int(n) for n in shape))
+                       for name, offset, shape in tensors]
+        except (TypeError, ValueError):
+            raise ProtocolError(f"a plan entry {item!r:.80}") from None
+        layers.append((int(layer), checked))
+    return path, dtype, layers
 
 
 def read_tensor(handle: io.FileIO, offset: int, shape: tuple[int, ...], dtype: np.dtype
@@ -93,19 +201,20 @@ def measure(path: str, dtype: str, plan: Sequence[LayerPlan]) -> Iterator[LayerS
 
 
 def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    """The child's loop: one request, its replies, `None`, and again until stdin ends."""
+    """The child's loop: one request, its replies, the end mark, and again until stdin
+    ends (or brings something that is not a request)."""
     while True:
         try:
-            request = receive(requests)
-        except EOFError:
+            path, dtype, plan = parse_request(receive(requests)[0])
+        except (EOFError, ProtocolError):
             return
-        path, dtype, plan = cast(tuple[str, str, list[LayerPlan]], request)
         try:
-            for item in measure(path, dtype, plan):
-                send(replies, item)
+            for layer, stats in measure(path, dtype, plan):
+                encoded, arrays = encode_stats(stats)
+                send(replies, {"layer": layer, "stats": encoded}, arrays)
         except OSError:  # unreadable now: the caller measures what is missing itself
             pass
-        send(replies, None)
+        send(replies, {"end": True})
 
 
 def _child_environment() -> dict[str, str]:
@@ -130,17 +239,24 @@ class StatsChild:
 
     def request(self, path: str, dtype: str, plan: Sequence[LayerPlan]) -> None:
         assert self._process.stdin is not None
-        send(self._process.stdin, (path, dtype, list(plan)))
+        send(self._process.stdin, {"path": path, "dtype": dtype,
+                                   "plan": [[layer, [[name, offset, list(shape)]
+                                                     for name, offset, shape in tensors]]
+                                            for layer, tensors in plan]})
 
     def replies(self) -> Iterator[LayerStats]:
-        """Each layer's stats as the child sends them; ends at its `None` (or raises
-        EOFError/OSError when the child has died)."""
+        """Each layer's stats as the child sends them; ends at its end mark (or raises
+        EOFError/OSError when the child has died, ProtocolError when it sent something
+        malformed)."""
         assert self._process.stdout is not None
         while True:
-            item = receive(self._process.stdout)
-            if item is None:
+            header, arrays = receive(self._process.stdout)
+            if header.get("end") is True:
                 return
-            yield item  # type: ignore[misc]
+            layer = header.get("layer")
+            if not isinstance(layer, int):
+                raise ProtocolError("a reply without its layer")
+            yield layer, decode_stats(header.get("stats"), arrays)
 
     @property
     def alive(self) -> bool:
@@ -171,7 +287,7 @@ class StatsChild:
 
     @classmethod
     def recycle(cls, child: StatsChild) -> None:
-        """A child whose stream ended cleanly (its `None` received) waits for the next
+        """A child whose stream ended cleanly (its end mark received) waits for the next
         stream; one spare at most, the other is closed."""
         with cls._lock:
             if cls._spare is None and child.alive:

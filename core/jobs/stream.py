@@ -4,7 +4,6 @@ stream to its end (`read_streamed`)."""
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 
@@ -115,7 +114,7 @@ class ChildStats:
                 self._next = next(self._replies)
             except StopIteration:
                 self._replies, self.ended = None, True
-            except (EOFError, OSError, ValueError, pickle.PickleError):
+            except (EOFError, OSError, ValueError):  # ProtocolError is a ValueError
                 self._replies = None
         return self._next
 

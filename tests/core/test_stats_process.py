@@ -1,9 +1,15 @@
 """Tensor stats measured in a child process (the app's stream, issue 15): the same numbers
-as measured here, a child reused after a clean stream, and a stream that measures for
-itself whatever a dead or early-stopping child did not send."""
+as measured here, a child reused after a clean stream, a stream that measures for
+itself whatever a dead, early-stopping or garbling child did not send, and a protocol
+(JSON headers, raw array bytes) that never unpickles or evaluates what it reads."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
+import math
+import struct
 import subprocess
 import sys
 
@@ -13,7 +19,18 @@ import pytest
 from darknet_inspector.core.jobs import run_job, stream
 from darknet_inspector.core.jobs.stream import StreamUpdate, stats_plan, stream_weights
 from darknet_inspector.core.network import load_network
-from darknet_inspector.core.stats_process import StatsChild, measure
+from darknet_inspector.core.stats_process import (
+    ProtocolError,
+    StatsChild,
+    decode_stats,
+    encode_stats,
+    measure,
+    parse_request,
+    receive,
+    send,
+    serve,
+)
+from darknet_inspector.core.tensor_stats import tensor_stats
 from darknet_inspector.core.weights import FLOAT, WeightsReader, random_weights, write_weights
 from tests.core.test_report import CFG
 
@@ -96,3 +113,87 @@ def test_the_child_imports_neither_torch_nor_qt():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+# -- the protocol: JSON headers and raw array bytes, nothing unpickled -------------------
+
+def message(header: dict, arrays=()) -> io.BytesIO:
+    buffer = io.BytesIO()
+    send(buffer, header, arrays)
+    buffer.seek(0)
+    return buffer
+
+
+def test_stats_cross_the_pipe_exactly_nan_and_none_included():
+    weights = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2) - 7.25
+    biases = tensor_stats("biases", np.array([np.inf, 3.0, np.nan], np.float32))
+    original = {"weights": tensor_stats("weights", weights),
+                "biases": dataclasses.replace(biases, mean=math.nan, maximum=math.inf)}
+    assert original["biases"].filter_norms is None
+    assert original["weights"].filter_norms is not None
+    encoded, arrays = encode_stats(original)
+    header, received = receive(message({"layer": 4, "stats": encoded}, arrays))
+    back = decode_stats(header["stats"], received)
+    assert header["layer"] == 4 and back.keys() == original.keys()
+    for name, stats in original.items():
+        for field in dataclasses.fields(stats):
+            a, b = getattr(stats, field.name), getattr(back[name], field.name)
+            if isinstance(a, np.ndarray):
+                assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+            else:
+                assert a == b or (math.isnan(a) and math.isnan(b)), field.name
+        assert back[name].flags == stats.flags
+
+
+def test_a_request_crosses_the_pipe_as_a_checked_plan():
+    plan = [(0, [("biases", 20, (4,)), ("weights", 36, (4, 3, 3, 3))])]
+    child_side = io.BytesIO()
+    send(child_side, {"path": "m.weights", "dtype": "<f4",
+                      "plan": [[0, [["biases", 20, [4]], ["weights", 36, [4, 3, 3, 3]]]]]})
+    child_side.seek(0)
+    assert parse_request(receive(child_side)[0]) == ("m.weights", "<f4", plan)
+
+
+@pytest.mark.parametrize("raw", [
+    b"\x80\x04\x95" + b"\x00" * 8,  # a pickle's opening bytes where the length goes
+    struct.pack("<Q", 5) + b"cos(1",  # not JSON
+    struct.pack("<Q", 2) + b"[]",  # not an object
+    struct.pack("<Q", 1 << 40),  # an absurd header size
+])
+def test_what_is_not_a_message_is_refused_without_being_evaluated(raw):
+    with pytest.raises((ProtocolError, EOFError)):
+        receive(io.BytesIO(raw))
+
+
+@pytest.mark.parametrize("entry", [["|O", [1]], ["<f4", [-1]], ["<f4", "3"], ["<f4"]])
+def test_an_array_of_objects_or_a_bad_shape_is_refused(entry):
+    data = json.dumps({"arrays": [entry]}).encode()
+    with pytest.raises(ProtocolError):
+        receive(io.BytesIO(struct.pack("<Q", len(data)) + data + b"\x00" * 64))
+
+
+@pytest.mark.parametrize("stats", [
+    {"w": {"count": 1}},  # fields missing
+    {"w": {"__class__": "os.system"}},
+    [1, 2],
+])
+def test_stats_other_than_tensor_stats_fields_are_refused(stats):
+    with pytest.raises(ProtocolError):
+        decode_stats(stats, [])
+
+
+def test_the_child_ends_at_something_that_is_not_a_request():
+    replies = io.BytesIO()
+    serve(message({"path": 3}), replies)
+    assert replies.getvalue() == b""  # no reply, no traceback: it has gone
+
+
+def test_a_child_replying_garbage_leaves_the_stream_to_measure_itself(model):
+    network, path = model
+    child = StatsChild()
+    child._process.kill()
+    child._process.wait()
+    child._process.stdout = io.BytesIO(struct.pack("<Q", 4) + b"nope")
+    child._process.stdin = io.BytesIO()
+    there = stats_of(network, path, child)
+    assert there.keys() == stats_of(network, path).keys()
