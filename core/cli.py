@@ -475,7 +475,7 @@ def run_featuremaps(args: argparse.Namespace) -> int:
 
 @command("detect")
 def run_detect(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.read_ahead import ReadAhead
+    from darknet_inspector.core.read_ahead import ImageAhead, ReadAhead
 
     image_path = _require_file(args.image, "image")
     for target in (args.json, args.save):
@@ -484,9 +484,13 @@ def run_detect(args: argparse.Namespace) -> int:
                              args.tree)
     save_format = _image_format(args.save) if args.save else None
     names = _require_file(args.names, "names") if args.names else None
-    network = _load_network(args)
-    with ReadAhead(network, _require_file(args.weights, "weights")) as ahead:
-        # torch is imported here, on this thread, while the weights are read (issue 15)
+    with contextlib.ExitStack() as reading:
+        # the image is decoded and the weights are read on threads while torch is
+        # imported here, on this one (issue 15)
+        picture = reading.enter_context(ImageAhead(image_path))
+        network = _load_network(args)
+        ahead = reading.enter_context(ReadAhead(network, _require_file(args.weights,
+                                                                       "weights")))
         from darknet_inspector.core.detect import resolve_device
         from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
 
@@ -495,7 +499,8 @@ def run_detect(args: argparse.Namespace) -> int:
         class_conf = _class_thresholds(args.class_conf, names)
         outcome = _run_checked(detect(DetectRequest(
             network, key, image_path, args.conf, args.nms, args.agnostic,
-            draw=bool(args.save), class_conf=class_conf, ahead=ahead, once=True)))
+            draw=bool(args.save), class_conf=class_conf, ahead=ahead, picture=picture,
+            once=True)))
     if outcome is None:
         return EXIT_PROBLEMS
     inference, found = outcome.inference, outcome.detections

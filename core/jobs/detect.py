@@ -16,7 +16,7 @@ from darknet_inspector.core.image import load_image
 from darknet_inspector.core.layers.head import HeadParams
 from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
-from darknet_inspector.core.read_ahead import ReadAhead
+from darknet_inspector.core.read_ahead import ImageAhead, ReadAhead
 from darknet_inspector.core.torch_layers.fastconv import never_pack
 
 
@@ -44,6 +44,7 @@ class DetectRequest:
     draw: bool = True  # also draw the boxes (DetectOutcome.drawn)
     class_conf: dict[int, float] = field(default_factory=dict)  # per-class thresholds
     ahead: ReadAhead | None = None  # key.weights, already being read (core.read_ahead)
+    picture: ImageAhead | None = None  # `image`, already being decoded (core.read_ahead)
     once: bool = False  # a detector built here runs this image only: weights never packed
 
 
@@ -99,7 +100,7 @@ def detect(request: DetectRequest) -> Generator[str, None, DetectOutcome]:
     """Yield progress words; return the inference, detections and the drawn image. The
     image is read first: a bad image fails before a long model load."""
     yield f"reading {os.path.basename(request.image)}"
-    image = load_image(request.image)
+    image = load_image(request.image) if request.picture is None else request.picture.result()
     detector = request.detector
     if detector is None:
         yield f"loading the model on {request.key.device}"

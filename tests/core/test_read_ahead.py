@@ -88,3 +88,30 @@ def test_reading_ahead_and_choosing_the_format_import_no_torch():
 
     starts = (f"{PACKAGE}.read_ahead", f"{PACKAGE}.format_choice")
     assert forbidden_paths(import_graph(), TORCH, starts) == []
+
+
+def test_an_image_decoded_ahead_is_what_load_image_gives(tmp_path):
+    from PIL import Image
+
+    from darknet_inspector.core.image import load_image
+    from darknet_inspector.core.read_ahead import ImageAhead
+
+    path = tmp_path / "a.png"
+    Image.new("RGB", (7, 5), (10, 200, 30)).save(path)
+    with ImageAhead(path) as picture:
+        decoded = picture.result()
+    assert decoded.size == (7, 5)
+    assert list(decoded.getdata()) == list(load_image(path).getdata())
+
+
+def test_a_bad_image_decoded_ahead_raises_its_one_line_error_from_result(tmp_path):
+    from darknet_inspector.core.errors import UsageError
+    from darknet_inspector.core.read_ahead import ImageAhead
+
+    path = tmp_path / "not.jpg"
+    path.write_bytes(b"no image here")
+    picture = ImageAhead(path)
+    with pytest.raises(UsageError) as caught:
+        picture.result()
+    assert "\n" not in str(caught.value) and "not.jpg" in str(caught.value)
+    assert not picture.running

@@ -38,8 +38,12 @@ def test_the_cli_detect_runs_the_detect_job_and_its_detector(monkeypatch, capsys
         built.append((key, ahead, detector))
         return detector
 
+    def not_here(path):
+        raise AssertionError("the CLI decodes the image on a thread (ImageAhead)")
+
     build = detect_job.build_detector
     monkeypatch.setattr(detect_job, "build_detector", recorded)
+    monkeypatch.setattr(detect_job, "load_image", not_here)
     assert main(["detect", str(files.cfg), str(files.weights), str(files.image),
                  "--names", str(files.names)]) == 0
     assert [(k.weights, k.device, k.half) for k, _, _ in built] == [
