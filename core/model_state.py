@@ -7,15 +7,17 @@ and announces each change with a Qt signal.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.core.errors import Diagnostic
 from darknet_inspector.core.jobs.stream import StreamResult, StreamStart, StreamUpdate
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network
-from darknet_inspector.core.report import agreeing_problems
 from darknet_inspector.core.tensor_stats import TensorStats
 from darknet_inspector.core.weights import LayerRecord, Ledger, TensorRecord
+
+if TYPE_CHECKING:  # the diagnosis is imported when one runs (the app's start, issue 15)
+    from darknet_inspector.core.diagnosis import Finding
 
 UNREAD = "unread"
 READ_BAD = ("partial", "missing")
@@ -124,6 +126,8 @@ class ModelState:
         if self.ledger is not None:
             found += self.ledger.diagnostics
         if self.findings:
+            from darknet_inspector.core.report import agreeing_problems  # diagnosis ran
+
             return agreeing_problems(found, self.ledger, self.findings)
         return found
 

@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -45,6 +44,7 @@ from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.hints import model_hint
 from darknet_inspector.gui.layer_model import LAYER_ROLE, TENSOR_ROLE, shape_text
+from darknet_inspector.gui.plots import PlotSlot, pyqtgraph
 from darknet_inspector.gui.settings import AppSettings
 from darknet_inspector.gui.workers import TaskRunner, describe_error, start_task
 
@@ -55,7 +55,8 @@ COLUMNS = ("Layer", "Type", "Tensor", "Shape", "Changed values", "Relative chang
            "Max abs change")
 COL_LAYER, COL_TYPE, COL_TENSOR, COL_SHAPE, COL_CHANGED, COL_REL, COL_MAX = range(len(COLUMNS))
 WEIGHTS_FILTER = "Darknet weights (*.weights);;All files (*)"
-BAR_BRUSH = pg.mkBrush(47, 109, 181, 150)
+BAR_BRUSH = (47, 109, 181, 150)
+BAR_PEN = "#2f6db5"
 
 
 def relative_text(row: TensorDiff) -> str:
@@ -137,12 +138,7 @@ class DiffTab(QWidget):
         self.columns = ColumnSpreader(self.table)
         self.table.currentCellChanged.connect(self._row_selected)
         self.table.cellDoubleClicked.connect(self._row_activated)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setMenuEnabled(False)
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setLabel("bottom", "B - A")
-        self.plot.setLabel("left", "values")
-        self.plot.setMinimumHeight(160)
+        self.plot = PlotSlot(self._make_plot, 160)  # pyqtgraph: with the first histogram
         self.histogram: Histogram | None = None
 
         top = QHBoxLayout()
@@ -160,6 +156,15 @@ class DiffTab(QWidget):
         self.doc.network_changed.connect(self.clear)
         self.doc.weights_cleared.connect(self.clear)
         self.model_ready(False)
+
+    @staticmethod
+    def _make_plot():
+        plot = pyqtgraph().PlotWidget(background="w")
+        plot.setMenuEnabled(False)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setLabel("bottom", "B - A")
+        plot.setLabel("left", "values")
+        return plot
 
     # -- state ----------------------------------------------------------------------------
     def model_ready(self, ready: bool) -> None:
@@ -282,15 +287,18 @@ class DiffTab(QWidget):
 
     def _plot(self, histogram: Histogram | None, title: str) -> None:
         self.histogram = histogram
-        self.plot.clear()
-        self.plot.setTitle(title, color="#333", size="9pt")
+        if histogram is None and not self.plot.built:
+            return  # nothing drawn yet: nothing to clear
+        plot, pg = self.plot.plot(), pyqtgraph()
+        plot.clear()
+        plot.setTitle(title, color="#333", size="9pt")
         if histogram is None or not histogram.counts:
             return
         edges = np.asarray(histogram.edges)
         bars = pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=histogram.counts,
-                               brush=BAR_BRUSH, pen=pg.mkPen("#2f6db5"))
-        self.plot.addItem(bars)
-        self.plot.setTitle(f"{title} ({sum(histogram.counts):,} changed, "
+                               brush=pg.mkBrush(*BAR_BRUSH), pen=pg.mkPen(BAR_PEN))
+        plot.addItem(bars)
+        plot.setTitle(f"{title} ({sum(histogram.counts):,} changed, "
                            f"{histogram.unchanged:,} unchanged)", color="#333", size="9pt")
 
     # -- the tree -------------------------------------------------------------------------

@@ -6,12 +6,16 @@ of `ModelState`) and connect to its signals; they keep no model state.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 
-from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.core.jobs.stream import StreamResult, StreamStart, StreamUpdate
 from darknet_inspector.core.model_state import ModelState
 from darknet_inspector.core.network import Network
+
+if TYPE_CHECKING:  # imported when a diagnosis runs (issue 15: the app's start)
+    from darknet_inspector.core.diagnosis import Finding
 
 
 class ModelDocument(QObject):

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 from darknet_inspector.core.darknet_tree import DarknetTree, TreeFileError, read_tree
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.jobs import run_job
-from darknet_inspector.core.jobs.diagnose import diagnose_weights
 from darknet_inspector.core.jobs.save import save_array, save_fixed_cfg
 from darknet_inspector.core.jobs.stream import StreamStart, StreamUpdate, stream_weights
 from darknet_inspector.core.network import load_network
@@ -541,6 +540,9 @@ class MainWindow(QMainWindow):
         `stream_finished` follows its result."""
         if not self.doc.needs_diagnosis():
             return False
+        # the diagnosis engine is imported when one first runs, not at the app's start
+        from darknet_inspector.core.jobs.diagnose import diagnose_weights
+
         network, path = self.doc.network, self.doc.weights_path
         runner = TaskRunner(lambda: diagnose_weights(network, path), "diagnose", self)
 

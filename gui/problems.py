@@ -5,6 +5,7 @@ legend of the tree's marks; a click selects the layer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
@@ -16,9 +17,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
+
+if TYPE_CHECKING:  # imported when a diagnosis runs (issue 15: the app's start)
+    from darknet_inspector.core.diagnosis import Finding
 
 PROBLEM_COLUMNS = ("Severity", "Layer", "Line", "Message")
 NO_PARENT = QModelIndex()

@@ -2,47 +2,67 @@
 tensor just read, bytes/layers progress and Cancel.
 
 Its widgets keep fixed sizes so that updating them never re-lays out the window (a
-relayout would repaint the layer tree, the costly part of a repaint).
+relayout would repaint the layer tree, the costly part of a repaint). The live histogram
+is painted with QPainter, not pyqtgraph: the strip shows while the app starts, and
+pyqtgraph's import (0.5-1 s) waits until a plot is first shown (issue 15).
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from darknet_inspector.core.tensor_stats import TensorStats
 
-SPARK_PEN = pg.mkPen("#2f6db5", width=1)
-SPARK_BRUSH = pg.mkBrush(47, 109, 181, 110)
+SPARK_PEN = QColor("#2f6db5")
+SPARK_BRUSH = QColor(47, 109, 181, 110)
+SPARK_SIZE = (150, 30)
 
 
-class LiveHistogram(pg.PlotWidget):
+def step_outline(counts, width: float, height: float) -> list[tuple[float, float]]:
+    """The outline of a step histogram of `counts` (equal-width bins, as np.histogram
+    over a range makes them) filling width x height, the tallest bin touching the top;
+    y grows downwards, as widgets count."""
+    top = max((float(c) for c in counts), default=0.0)
+    if top <= 0:
+        return []
+    step = width / len(counts)
+    points = [(0.0, height)]
+    for i, count in enumerate(counts):
+        y = height - (height - 1) * float(count) / top
+        points += [(i * step, y), ((i + 1) * step, y)]
+    return points + [(width, height)]
+
+
+class LiveHistogram(QWidget):
     """A small histogram without axes: its repaint is cheap enough to follow a stream."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, background=None)
-        for axis in ("left", "bottom"):
-            self.hideAxis(axis)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setFixedSize(150, 30)
-        self.getPlotItem().setContentsMargins(0, 0, 0, 0)
-        self._item = self.plot([0.0, 1.0], [0.0], stepMode="center", fillLevel=0,
-                               pen=SPARK_PEN, brush=SPARK_BRUSH)
-        self._empty = True
+        super().__init__(parent)
+        self.setFixedSize(*SPARK_SIZE)
+        self._counts: list[float] = []
+
+    @property
+    def _empty(self) -> bool:
+        return not self._counts
 
     def show_stats(self, stats: TensorStats | None) -> None:
-        if stats is None or stats.counts.size == 0:
-            if not self._empty:
-                self._item.setData([0.0, 1.0], [0.0])
-                self._empty = True
+        counts = [] if stats is None else [float(c) for c in stats.counts]
+        if counts == self._counts:
             return
-        self._empty = False
-        self._item.setData(np.asarray(stats.edges, float), np.asarray(stats.counts, float))
-        self.enableAutoRange()
+        self._counts = counts
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        points = step_outline(self._counts, self.width(), self.height())
+        if not points:
+            return
+        painter = QPainter(self)
+        painter.setPen(QPen(SPARK_PEN, 1))
+        painter.setBrush(QBrush(SPARK_BRUSH))
+        painter.drawPolygon(QPolygonF([QPointF(x, y) for x, y in points]))
+        painter.end()
 
 
 class StreamStrip(QWidget):

@@ -1,9 +1,12 @@
-"""One tensor up close: histogram, summary numbers, per-filter norms, flags, export."""
+"""One tensor up close: histogram, summary numbers, per-filter norms, flags, export.
+
+The two plots are built (and pyqtgraph imported) when a first tensor is shown: until
+then a hint stands where the histogram goes (gui/plots.py, issue 15).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,16 +22,17 @@ from darknet_inspector.core.tensor_stats import DEAD_FILTER_NORM, TensorStats
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.layer_model import shape_text
+from darknet_inspector.gui.plots import PlotSlot, pyqtgraph
 
 NO_VALUES = {
     "partial": "the weights file ends inside this tensor",
     "missing": "the weights file ends before this tensor",
 }
 STAT_NAMES = ("values", "min", "max", "mean", "std", "zeros", "NaN", "Inf")
-HIST_PEN = pg.mkPen("#2f6db5", width=1)
-HIST_BRUSH = pg.mkBrush(47, 109, 181, 90)
-FILTER_BRUSH = pg.mkBrush("#5b8fd0")
-DEAD_BRUSH = pg.mkBrush("#c62828")
+HIST_PEN = ("#2f6db5", 1)  # colour, width
+HIST_BRUSH = (47, 109, 181, 90)
+FILTER_BRUSH = "#5b8fd0"
+DEAD_BRUSH = "#c62828"
 
 
 def stat_values(stats: TensorStats) -> dict[str, str]:
@@ -44,8 +48,9 @@ def stat_values(stats: TensorStats) -> dict[str, str]:
     }
 
 
-def _plot(title: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
+def _plot(title: str):
+    """A pyqtgraph PlotWidget styled as the tab's plots are."""
+    plot = pyqtgraph().PlotWidget(background="w")
     plot.setTitle(title, color="#333", size="9pt")
     plot.showGrid(x=True, y=True, alpha=0.2)
     plot.setMenuEnabled(False)
@@ -90,13 +95,10 @@ class TensorView(QWidget):
         self.export_button = QPushButton("Export .npy\u2026")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._export)
-        self.histogram = _plot("Histogram")
-        self.histogram.setLabel("left", "count")
-        self._hist_item = self.histogram.plot([0, 1], [0], stepMode="center", fillLevel=0,
-                                              pen=HIST_PEN, brush=HIST_BRUSH)
-        self.filters = _plot("Norm per output filter (red: dead)")
-        self.filters.setLabel("bottom", "filter")
-        self._bars: pg.BarGraphItem | None = None
+        self.histogram = PlotSlot(self._make_histogram, 140)
+        self._hist_item = None  # the histogram's curve, once built
+        self.filters = PlotSlot(self._make_filters, 140)
+        self._bars = None  # the filter norms' BarGraphItem, once shown
         tools = QHBoxLayout()
         tools.addWidget(self.log_scale)
         tools.addStretch(1)
@@ -121,6 +123,23 @@ class TensorView(QWidget):
         document.network_changed.connect(self.clear)
         document.weights_cleared.connect(self.clear)
 
+    def _make_histogram(self):
+        plot = _plot("Histogram")
+        plot.setLabel("left", "count")
+        pg = pyqtgraph()
+        self._hist_item = plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
+                                    pen=pg.mkPen(HIST_PEN[0], width=HIST_PEN[1]),
+                                    brush=pg.mkBrush(*HIST_BRUSH))
+        if self.log_scale.isChecked():
+            plot.setLogMode(False, True)
+            plot.setLabel("left", "count (log)")
+        return plot
+
+    def _make_filters(self):
+        plot = _plot("Norm per output filter (red: dead)")
+        plot.setLabel("bottom", "filter")
+        return plot
+
     def clear(self) -> None:
         if self.current is None and not self.flags.text():
             return  # nothing shown: keep the plots untouched (no repaint)
@@ -143,6 +162,7 @@ class TensorView(QWidget):
         """Show the document's stats for one tensor."""
         self.current = (layer, name)
         self._show_hint(False)
+        self.histogram.plot()  # built (pyqtgraph imported) with the first tensor shown
         spec = next((s for s in self.doc.layers[layer].weights if s.name == name), None)
         shape = shape_text(spec.shape) if spec else "?"
         kind = self.doc.layers[layer].type
@@ -163,33 +183,42 @@ class TensorView(QWidget):
         sampled = "" if stats.sampled >= stats.count else \
             f" (histogram of {stats.sampled:,} evenly spaced values)"
         self.flags.setText("\u26a0 " + "; ".join(stats.messages) if stats.flags else "")
-        self.histogram.setTitle(f"Histogram{sampled}", color="#333", size="9pt")
+        histogram = self.histogram.plot()
+        histogram.setTitle(f"Histogram{sampled}", color="#333", size="9pt")
         self._hist_item.setData(stats.edges, stats.counts)
-        self.histogram.enableAutoRange()
+        histogram.enableAutoRange()
         self._show_filters(stats.filter_norms)
 
     def _empty_histogram(self) -> None:
+        if not self.histogram.built:  # nothing drawn yet: nothing to empty
+            return
         self._hist_item.setData([0.0, 1.0], [0.0])
-        self.histogram.disableAutoRange()
-        self.histogram.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.05)
+        histogram = self.histogram.plot()
+        histogram.disableAutoRange()
+        histogram.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.05)
 
     def _show_filters(self, norms: np.ndarray | None) -> None:
         if norms is None:
             self.filters.hide()
             return
+        plot, pg = self.filters.plot(), pyqtgraph()
         if self._bars is not None:
-            self.filters.removeItem(self._bars)
+            plot.removeItem(self._bars)
         dead = norms < DEAD_FILTER_NORM
-        brushes = [DEAD_BRUSH if d else FILTER_BRUSH for d in dead]
+        live, dead_brush = pg.mkBrush(FILTER_BRUSH), pg.mkBrush(DEAD_BRUSH)
+        brushes = [dead_brush if d else live for d in dead]
         self._bars = pg.BarGraphItem(x=np.arange(norms.size), height=norms, width=0.9,
                                      brushes=brushes, pen=None)
-        self.filters.addItem(self._bars)
-        self.filters.enableAutoRange()
+        plot.addItem(self._bars)
+        plot.enableAutoRange()
         self.filters.show()
 
     def _apply_log(self, on: bool) -> None:
-        self.histogram.setLogMode(False, on)
-        self.histogram.setLabel("left", "count (log)" if on else "count")
+        if not self.histogram.built:  # built with the box's state when first shown
+            return
+        histogram = self.histogram.plot()
+        histogram.setLogMode(False, on)
+        histogram.setLabel("left", "count (log)" if on else "count")
 
     def _export(self) -> None:
         if self.current is not None:

@@ -6,6 +6,8 @@ Export do. Importing torch takes 1.5-2.5 s on two cores: the window used to wait
 Now `TorchLoader` imports torch and the model-running core modules on a worker thread
 (a `TaskRunner`, so the GC and exit rules of every task hold) and says `ready` (or
 `failed`) on the UI thread; until then those tabs show that PyTorch is loading.
+pyqtgraph comes first (0.5-1 s): no plot shows at the start, so the app does not import
+it then (gui/plots.py), and the first plot asked for afterwards finds it loaded.
 
 One loader per process (`torch_loader()`): once loaded, every window has it.
 """
@@ -20,9 +22,11 @@ from collections.abc import Callable, Generator, Sequence
 from PySide6.QtCore import QObject, Signal
 
 from darknet_inspector.core.errors import InspectorError
+from darknet_inspector.gui.plots import PLOT_MODULE
 from darknet_inspector.gui.workers import TaskRunner
 
 MODEL_MODULES = (
+    PLOT_MODULE,  # the plots (tensor view, diff, feature maps): no torch, but 0.5-1 s
     "torch",
     "darknet_inspector.core.detect",
     "darknet_inspector.core.jobs.detect",
