@@ -15,11 +15,12 @@ from functools import cached_property
 import numpy as np
 
 HISTOGRAM_BINS = 64
-HISTOGRAM_SAMPLE = 1 << 16
+HISTOGRAM_SAMPLE = 1 << 14  # 256 values per bin on average: the shape, at a quarter of the cost
 DEAD_FILTER_NORM = 1e-6
 TINY_VARIANCE = 1e-6
 ZERO_CHUNK = 1 << 18
 SUM_CHUNK = 1 << 16
+SHIFT_SAMPLE = 1 << 10
 
 HEALTH_FLAGS = ("nan", "inf", "negative_variance", "zero_variance", "dead_filters",
                 "all_zero")
@@ -110,8 +111,23 @@ def histogram(flat: np.ndarray, lo: float, hi: float, bins: int = HISTOGRAM_BINS
         lo, hi = _finite_range(flat, lo, hi)
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(sample, bins=bins, range=(lo, hi))
-    return counts, edges, int(sample.size)
+    return (*uniform_histogram(sample, lo, hi, bins), int(sample.size))
+
+
+def uniform_histogram(sample: np.ndarray, lo: float, hi: float, bins: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """`np.histogram(sample, bins, range=(lo, hi))`, same counts and edges, without its
+    general-purpose overhead (checks, block loop, weights): each value's bin from
+    (x - lo) * bins / (hi - lo), moved by one where float rounding put it across an
+    edge (the correction numpy makes), the last bin closed on the right."""
+    edges = np.linspace(lo, hi, bins + 1, dtype=np.result_type(lo, hi, sample))
+    x = sample.astype(edges.dtype, copy=False)
+    x = x[(x >= lo) & (x <= hi)]
+    index = ((x - lo) / (hi - lo) * bins).astype(np.intp)
+    index[index == bins] -= 1
+    index[x < edges[index]] -= 1
+    index[(x >= edges[index + 1]) & (index != bins - 1)] += 1
+    return np.bincount(index, minlength=bins), edges
 
 
 def count_zeros(flat: np.ndarray, chunk: int = ZERO_CHUNK) -> int:
@@ -123,30 +139,39 @@ def count_zeros(flat: np.ndarray, chunk: int = ZERO_CHUNK) -> int:
     return int(flat.size - nonzero)
 
 
-def chunked_sums(flat: np.ndarray, with_squares: bool = True, chunk: int = SUM_CHUNK
-                 ) -> tuple[float, float, int]:
-    """Sum, sum of squares (float64 accumulation) and zero count of a finite tensor in
-    one sweep of cache-sized chunks, instead of `mean`, `std` and `count_nonzero` each
-    walking the whole tensor (`std` twice, through a float64 copy of it): with float64
-    sums, E[x^2] - E[x]^2 loses nothing that float32 weights can show. Short calls: the
-    UI thread never waits long for the GIL."""
+def chunked_moments(flat: np.ndarray, shift: float, chunk: int = SUM_CHUNK
+                    ) -> tuple[float, float, int]:
+    """Sum and sum of squares of (x - shift), and the zero count, of a finite tensor in
+    one sweep of cache-sized chunks (instead of `mean`, `std` and `count_nonzero` each
+    walking the whole tensor, `std` twice through a float64 copy). Each chunk is summed
+    pairwise in float32 (numpy's `add.reduce`), the chunks in float64; with `shift` near
+    the mean, E[d^2] - E[d]^2 has no cancellation to lose digits to. Short calls: a UI
+    thread never waits long for the GIL."""
     total = squares = 0.0
-    nonzero = 0
+    zeros = 0
+    k = np.float32(shift)
+    size = min(chunk, flat.size)
+    d, dd = np.empty(size, np.float32), np.empty(size, np.float32)
+    is_zero = np.empty(size, np.bool_)
     for start in range(0, flat.size, chunk):
         part = flat[start:start + chunk]
-        total += float(np.add.reduce(part, dtype=np.float64))
-        if with_squares:
-            squares += float(np.einsum("i,i->", part, part, dtype=np.float64))
-        nonzero += int(np.count_nonzero(part))
-    return total, squares, int(flat.size - nonzero)
+        n = part.size
+        np.subtract(part, k, out=d[:n])
+        np.multiply(d[:n], d[:n], out=dd[:n])
+        total += float(np.add.reduce(d[:n]))
+        squares += float(np.add.reduce(dd[:n]))
+        np.equal(part, 0, out=is_zero[:n])  # then counting booleans: 3x faster than
+        zeros += int(np.count_nonzero(is_zero[:n]))  # count_nonzero on floats
+    return total, squares, zeros
 
 
 def filter_norms(values: np.ndarray) -> np.ndarray | None:
-    """L2 norm of each output filter of a 4-D weight tensor (first axis = filters)."""
+    """L2 norm of each output filter of a 4-D weight tensor (first axis = filters),
+    each filter's squares summed in float32 (a dead filter's norm is ~0 either way)."""
     if values.ndim != 4 or values.shape[0] == 0:
         return None
     rows = values.reshape(values.shape[0], -1)
-    return np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows).astype(np.float64))
 
 
 def variance_counts(name: str, values: np.ndarray) -> tuple[int, int]:
@@ -179,11 +204,11 @@ def tensor_stats(name: str, values: np.ndarray) -> TensorStats:
         lo, hi = _finite_range(flat, lo, hi)
         zeros = count_zeros(flat)
     else:
-        total, squares, zeros = chunked_sums(flat, with_squares=norms is None)
-        if norms is not None:  # the filters' squared norms add up to the tensor's
-            squares = float(np.dot(norms, norms))
-        mean = total / count
-        std = math.sqrt(max(squares / count - mean * mean, 0.0))
+        shift = float(np.float32(strided_sample(flat, SHIFT_SAMPLE).mean(dtype=np.float64)))
+        total, squares, zeros = chunked_moments(flat, shift)
+        centred = total / count
+        mean = shift + centred
+        std = math.sqrt(max(squares / count - centred * centred, 0.0))
     counts, edges, sampled = histogram(flat, lo, hi)
     negative, tiny = variance_counts(name, values)
     return TensorStats(count, lo, hi, mean, std, zeros, nans, infs, counts, edges, sampled,

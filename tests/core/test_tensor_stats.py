@@ -13,6 +13,7 @@ from darknet_inspector.core.tensor_stats import (
     filter_norms,
     strided_sample,
     tensor_stats,
+    uniform_histogram,
 )
 from tests.conftest import ROOT
 
@@ -84,12 +85,26 @@ def test_the_flags_and_the_stream_need_numpy_only():
 
 @pytest.mark.parametrize("shape", [(70_001,), (33, 8, 3, 3), (5, 3000, 3, 3)])
 def test_one_sweep_mean_and_std_equal_numpys_two_pass_ones(shape):
-    """Chunked float64 sums (and, for 4-D weights, the filters' norms) give numpy's
-    mean and std, also for an offset much larger than the spread."""
+    """Chunked sums around a shift give numpy's mean and std, also for an offset much
+    larger than the spread."""
     rng = np.random.default_rng(1)
     values = (rng.standard_normal(shape) * 0.01 + 3.0).astype(np.float32)
     values.reshape(-1)[::7] = 0.0
     stats = tensor_stats("weights", values)
-    assert stats.mean == pytest.approx(values.mean(dtype=np.float64), rel=1e-12)
+    assert stats.mean == pytest.approx(values.mean(dtype=np.float64), rel=1e-9)
     assert stats.std == pytest.approx(values.std(dtype=np.float64), rel=1e-6)
     assert stats.zeros == int(np.count_nonzero(values == 0))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_uniform_histogram_counts_as_numpy_does(seed):
+    """Edges, values on edges, the closed last bin, values outside the range."""
+    rng = np.random.default_rng(seed)
+    sample = rng.standard_normal(5000).astype(np.float32)
+    lo, hi = float(sample.min()), float(sample.max())
+    edges = np.linspace(lo, hi, 65).astype(np.float32)
+    sample = np.concatenate([sample, edges, [lo - 1, hi + 1]]).astype(np.float32)
+    counts, got_edges = uniform_histogram(sample, lo, hi, 64)
+    want, want_edges = np.histogram(sample, bins=64, range=(lo, hi))
+    assert got_edges.tolist() == want_edges.tolist()
+    assert counts.tolist() == want.tolist()
