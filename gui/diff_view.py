@@ -299,7 +299,7 @@ class DiffTab(QWidget):
                                brush=pg.mkBrush(*BAR_BRUSH), pen=pg.mkPen(BAR_PEN))
         plot.addItem(bars)
         plot.setTitle(f"{title} ({sum(histogram.counts):,} changed, "
-                           f"{histogram.unchanged:,} unchanged)", color="#333", size="9pt")
+                      f"{histogram.unchanged:,} unchanged)", color="#333", size="9pt")
 
     # -- the tree -------------------------------------------------------------------------
     def is_changed(self, layer: int, tensor: str | None) -> bool:
@@ -322,6 +322,7 @@ class ChangedLayersDelegate(QStyledItemDelegate):
             return
         if index.data(Qt.ItemDataRole.BackgroundRole) is not None:
             return  # a problem colour (missing, partial, error) stays visible
-        layer = index.data(LAYER_ROLE)
-        if layer is not None and self.tab.is_changed(int(layer), index.data(TENSOR_ROLE)):
+        first = index.siblingAtColumn(0)  # the row's roles live in its first cell
+        layer = first.data(LAYER_ROLE)
+        if layer is not None and self.tab.is_changed(int(layer), first.data(TENSOR_ROLE)):
             option.backgroundBrush = QBrush(CHANGED)

@@ -65,19 +65,41 @@ class GraphView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
-        self.nodes: list[LayerNode] = []
+        self._nodes: list[LayerNode] = []
         self.selected: int | None = None
         self._stale = False  # colours to redo when next shown (hidden, nothing is drawn)
+        self._unbuilt = False  # the nodes to build again when next shown or asked for
         document.network_changed.connect(self.rebuild)
         document.stream_ended.connect(self.recolour)
         document.weights_cleared.connect(self.recolour)
         document.problems_changed.connect(self.recolour)
         self.rebuild()
 
+    @property
+    def nodes(self) -> list[LayerNode]:
+        """One node per layer (built now if the network changed while hidden)."""
+        self._ensure_built()
+        return self._nodes
+
     def rebuild(self) -> None:
+        """A new network: new nodes, built at once when the tab shows, else when it is
+        next shown (a hidden tab's 162 nodes for yolov4 cost ~70 ms of the UI thread at
+        every cfg opened, the app's start included: issue 15)."""
+        self.selected = None
+        if not self.isVisible():
+            self._unbuilt = True
+            return
+        self._rebuild()
+
+    def _ensure_built(self) -> None:
+        if self._unbuilt:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._unbuilt = False
         scene = self.scene()
         scene.clear()
-        self.nodes, self.selected = [], None
+        self._nodes = []
         network = self.doc.network
         if network is None:
             return
@@ -92,9 +114,11 @@ class GraphView(QGraphicsView):
             node.setPos(position)
             node.setToolTip(f"[{layer.section.name}] cfg line {layer.line}\n{layer.summary}")
             scene.addItem(node)
-            self.nodes.append(node)
+            self._nodes.append(node)
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-40, -40, 40, 40))
-        self.recolour()
+        self._recolour()
+        if self.selected is not None and self.selected < len(self._nodes):
+            self.ensureVisible(self._nodes[self.selected], 60, 60)  # chosen while hidden
 
     def recolour(self) -> None:
         """The nodes' fills and outlines from the document; while the tab is hidden only
@@ -109,7 +133,7 @@ class GraphView(QGraphicsView):
         self._stale = False
         bad = self.doc.first_bad_layer()
         divergent = self.doc.divergent_layer()
-        for node in self.nodes:
+        for node in self._nodes:
             status = self.doc.layer_status(node.index)
             fill = STATUS_FILL.get(status, STATUS_FILL["none"])
             if bad is not None and node.index > bad and status in ("none", UNREAD):
@@ -127,24 +151,31 @@ class GraphView(QGraphicsView):
         return DIVERGENT_PEN if index == self.doc.divergent_layer() else NODE_PEN
 
     def status_colour(self, index: int) -> QColor:
+        self._ensure_built()
         if self._stale:
             self._recolour()
-        return self.nodes[index].brush().color()
+        return self._nodes[index].brush().color()
 
     def showEvent(self, event) -> None:
+        self._ensure_built()
         if self._stale:
             self._recolour()
         super().showEvent(event)
 
     def select_layer(self, index: int) -> None:
-        """Highlight a layer's node and bring it into view (no signal)."""
-        if not 0 <= index < len(self.nodes):
+        """Highlight a layer's node and bring it into view (no signal); while the nodes
+        wait to be built, only noted."""
+        if self._unbuilt:
+            if 0 <= index < len(self.doc.layers):
+                self.selected = index
+            return
+        if not 0 <= index < len(self._nodes):
             return
         previous, self.selected = self.selected, index
-        if previous is not None and previous < len(self.nodes):
-            self.nodes[previous].setPen(self._pen(previous))
-        self.nodes[index].setPen(SELECTED_PEN)
-        self.ensureVisible(self.nodes[index], 60, 60)
+        if previous is not None and previous < len(self._nodes):
+            self._nodes[previous].setPen(self._pen(previous))
+        self._nodes[index].setPen(SELECTED_PEN)
+        self.ensureVisible(self._nodes[index], 60, 60)
 
     def mouseReleaseEvent(self, event) -> None:
         super().mouseReleaseEvent(event)

@@ -1,24 +1,35 @@
-"""The layer tree: one row per layer, a child row per tensor, fed by a ModelDocument."""
+"""The layer tree: one row per layer, a child row per tensor, fed by a ModelDocument.
+
+The rows live in a QStandardItemModel (C++): a repaint of the tree calls no Python. A
+Python item model answered ~1,300 callbacks (index, data per role, rowCount) per repaint
+of the visible rows, 15-30 ms of UI-thread work that busy cores stretched into the
+longest event-loop stalls of a weights stream (issue 15). Here Python only writes the
+cells that changed: what each row shows is worked out (`RowView`), compared with what it
+showed, and only differing texts and colours are set; while a stream runs the changed
+layers are written at most every FLUSH_MS. A layer's tensor rows are made when first
+needed (the layer expanded in a view: Qt's fetchMore; or asked for by `layer_index` /
+`tensor_index`): yolov4's 541 tensor rows were 2/3 of the tree's build, on the way to
+the app's first window. A row's tooltip is in its first cell; the view shows it over
+the whole row.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import (
-    QAbstractItemModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-)
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
 from darknet_inspector.core.model_state import UNREAD
 from darknet_inspector.core.network import layer_bflops
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
+
+if TYPE_CHECKING:
+    from darknet_inspector.core.diagnosis import Finding
 
 COLUMNS = ("#", "Type", "Options", "Input", "Output", "Params", "BFLOPS", "Offset", "Weights",
            "Line")
@@ -26,26 +37,23 @@ COL_INDEX, COL_TYPE, COL_OPTIONS, COL_INPUT, COL_OUTPUT, COL_PARAMS, COL_BFLOPS,
     COL_STATUS, COL_LINE = range(len(COLUMNS))
 DIVERGENT_MARK = "\u2691"  # the first layer where cfg and weights disagree
 NUMERIC = {COL_INDEX, COL_PARAMS, COL_BFLOPS, COL_OFFSET, COL_LINE}
-LAYER_ROLE = Qt.ItemDataRole.UserRole + 1  # int: the layer index of any row
-TENSOR_ROLE = Qt.ItemDataRole.UserRole + 2  # str | None: the tensor name of a child row
+LAYER_ROLE = Qt.ItemDataRole.UserRole + 1  # int: the layer index (column 0 of any row)
+TENSOR_ROLE = Qt.ItemDataRole.UserRole + 2  # str | None: the tensor name (column 0)
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 NO_PARENT = QModelIndex()
 FLUSH_MS = 250
 
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_ROLES = frozenset({_DISPLAY, _BACKGROUND, _FOREGROUND, _ALIGN, _TOOLTIP, int(LAYER_ROLE),
-                    int(TENSOR_ROLE)})
+_BACKGROUND = Qt.ItemDataRole.BackgroundRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RowView:
-    """What one row shows, computed once per change (paints read it many times)."""
+    """What one row shows: worked out per change and compared with what it showed."""
 
     texts: tuple[str, ...]
     background: QColor | None
@@ -85,57 +93,54 @@ def input_text(layer, layers) -> str:
     return " + ".join(f"L{index} {shape_text(shape)}" for index, shape in sources)
 
 
-class LayerTreeModel(QAbstractItemModel):
-    """internalId 0 marks a layer row; n > 0 marks a tensor row of layer n - 1."""
+def static_texts(layer, layers) -> tuple[str, ...]:
+    """A layer row's cells that only the cfg decides (type, options, shapes, params,
+    BFLOPS, line): worked out once per network."""
+    return (layer.type, layer.summary, input_text(layer, layers),
+            shape_text(layer.output_shape), f"{layer.param_count:,}" if layer.weights else "",
+            bflops_text(layer_bflops(layer)), str(layer.line))
+
+
+@dataclass
+class _DocFacts:
+    """The document-wide answers every row's view needs, asked once per refresh."""
+
+    divergent: int | None
+    first_bad: int | None
+    error_layers: set[int]
+    top: Finding | None
+    diagnostics: dict[int | None, list[str]]
+    stream_state: str
+
+
+class LayerTreeModel(QStandardItemModel):
+    """Rows are (0, layer) for a layer and (layer + 1, n) for its n-th tensor."""
 
     def __init__(self, document: ModelDocument, parent=None):
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
         self.doc = document
-        self._cache: dict[tuple[int, int], RowView] = {}
-        self._dirty: dict[int, bool] = {}  # changed layer rows -> tensor rows shown
+        self._shown: dict[tuple[int, int], RowView] = {}
+        self._items: dict[tuple[int, int], list[QStandardItem]] = {}
+        self._static: list[tuple[str, ...]] = []
+        self._made: set[int] = set()  # layers whose tensor rows exist
+        self._dirty: set[int] = set()  # layers whose rows changed since the last flush
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self.flush)
         document.network_changed.connect(self._reset)
-        document.weights_cleared.connect(self._all_changed)
+        document.weights_cleared.connect(self._weights_cleared)
         document.layer_updated.connect(self._layer_changed)
         document.stream_ended.connect(self._all_changed)
         document.problems_changed.connect(self._all_changed)
+        if document.network is not None:
+            self._reset()
 
     # -- structure ------------------------------------------------------------------------
-    def index(self, row: int, column: int, parent: AnyIndex = NO_PARENT) -> QModelIndex:
-        # bounds checked here, not with hasIndex(): views call this thousands of times
-        if not 0 <= column < len(COLUMNS) or row < 0:
-            return QModelIndex()
-        layers = self.doc.layers
-        if not parent.isValid():
-            return self.createIndex(row, column, 0) if row < len(layers) else QModelIndex()
-        if parent.internalId() != 0 or row >= len(layers[parent.row()].weights):
-            return QModelIndex()
-        return self.createIndex(row, column, parent.row() + 1)
-
-    def parent(self, index: AnyIndex = NO_PARENT) -> QModelIndex:  # type: ignore[override]
-        if not index.isValid() or index.internalId() == 0:
-            return QModelIndex()
-        return self.createIndex(index.internalId() - 1, 0, 0)
-
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        if not parent.isValid():
-            return len(self.doc.layers)
-        if parent.internalId() == 0 and parent.column() == 0:
-            return len(self.doc.layers[parent.row()].weights)
-        return 0
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def layer_index(self, row: int) -> QModelIndex:
+        """A layer's row, its tensor rows made (if they were not yet)."""
+        self._make_tensor_rows(row)
         return self.index(row, 0)
 
     def tensor_index(self, layer: int, name: str) -> QModelIndex:
@@ -143,74 +148,157 @@ class LayerTreeModel(QAbstractItemModel):
         row = next((i for i, s in enumerate(specs) if s.name == name), None)
         return QModelIndex() if row is None else self.index(row, 0, self.layer_index(layer))
 
-    # -- data -----------------------------------------------------------------------------
-    def data(self, index: AnyIndex, role=Qt.ItemDataRole.DisplayRole):
-        """Served from a per-row cache: views ask for many roles per cell on every paint."""
-        role = int(role)
-        if role not in _ROLES or not index.isValid():
+    def _unmade_layer(self, parent: AnyIndex) -> int | None:
+        """The layer of `parent` when it is a layer row whose tensor rows are not made."""
+        if not parent.isValid() or parent.column() != 0 or parent.parent().isValid():
             return None
-        parent_id, row = index.internalId(), index.row()
-        view = self._cache.get((parent_id, row))
-        if view is None:
-            view = self._build_row(parent_id, row)
-            self._cache[(parent_id, row)] = view
-        column = index.column()
-        if role == _DISPLAY:
-            return view.texts[column]
-        if role == _BACKGROUND:
-            return view.background
-        if role == _FOREGROUND:
-            return view.status_colour if column == COL_STATUS else None
-        if role == _ALIGN:
-            return _RIGHT if column in NUMERIC else None
-        if role == _TOOLTIP:
-            return view.tooltip
-        if role == LAYER_ROLE:
-            return view.layer
-        return view.tensor  # TENSOR_ROLE
+        row = parent.row()
+        if row in self._made or row >= len(self._static):
+            return None
+        return row
 
-    def _build_row(self, parent_id: int, row: int) -> RowView:
-        if parent_id == 0:
-            return self._layer_row(row)
-        return self._tensor_row(parent_id - 1, row)
+    def hasChildren(self, parent: AnyIndex = NO_PARENT) -> bool:
+        row = self._unmade_layer(parent)
+        if row is not None:
+            return bool(self.doc.layers[row].weights)
+        return super().hasChildren(parent)
 
-    def _layer_row(self, row: int) -> RowView:
-        layer = self.doc.layers[row]
-        record = self.doc.records.get(row)
-        status = self.doc.layer_status(row)
-        divergent = row == self.doc.divergent_layer()
+    def canFetchMore(self, parent: AnyIndex) -> bool:
+        row = self._unmade_layer(parent)
+        return row is not None and bool(self.doc.layers[row].weights)
+
+    def fetchMore(self, parent: AnyIndex) -> None:
+        row = self._unmade_layer(parent)
+        if row is not None:
+            self._make_tensor_rows(row)
+
+    def _make_tensor_rows(self, row: int) -> None:
+        if row in self._made or not 0 <= row < len(self._static):
+            return
+        self._made.add(row)
+        parent = self._items[(0, row)][0]
+        for child in range(len(self.doc.layers[row].weights)):
+            parent.appendRow(self._new_row(self._tensor_row(row, child), key=(row + 1, child)))
+
+    # -- rows -----------------------------------------------------------------------------
+    def _reset(self) -> None:
+        """A new network: every row built again (a failed cfg leaves none), as one model
+        reset: row by row, the views and the filter proxy took each insertion in turn
+        (150 ms for yolov4's 703 rows, on the way to the app's first window)."""
+        self._flush_timer.stop()
+        self._dirty.clear()
+        self._shown.clear()
+        self._items.clear()
+        self._made.clear()
+        layers = self.doc.layers
+        self._static = [static_texts(layer, layers) for layer in layers]
+        self.beginResetModel()
+        blocked = self.blockSignals(True)  # the rows' own insert signals: the reset says it
+        try:
+            self.removeRows(0, self.rowCount())
+            facts = self._facts() if layers else None
+            root = self.invisibleRootItem()
+            for row in range(len(layers)):
+                root.appendRow(self._new_row(self._layer_row(row, facts), layer=row))
+        finally:
+            self.blockSignals(blocked)
+            self.endResetModel()
+
+    def _new_row(self, view: RowView, layer: int | None = None,
+                 key: tuple[int, int] | None = None) -> list[QStandardItem]:
+        key = key if key is not None else (0, layer or 0)
+        items = []
+        for column, text in enumerate(view.texts):
+            item = QStandardItem(text)  # editable, but the tree never edits (its triggers)
+            if column in NUMERIC:
+                item.setData(_RIGHT, _ALIGN)
+            items.append(item)
+        items[0].setData(view.layer, LAYER_ROLE)
+        items[0].setData(view.tensor, TENSOR_ROLE)
+        self._items[key] = items
+        self._write(key, view)
+        return items
+
+    def _write(self, key: tuple[int, int], view: RowView) -> None:
+        """Set what differs between `view` and what the row shows."""
+        old, items = self._shown.get(key), self._items[key]
+        if old == view:
+            return
+        if old is not None:  # a new row's items were made with their texts
+            for column, text in enumerate(view.texts):
+                if old.texts[column] != text:
+                    items[column].setText(text)
+        if old is None or old.background != view.background:
+            if view.background is not None or old is not None:
+                for item in items:
+                    item.setData(view.background, _BACKGROUND)
+        if old is None or old.status_colour != view.status_colour:
+            items[COL_STATUS].setData(view.status_colour, _FOREGROUND)
+        if old is None or old.tooltip != view.tooltip:
+            if view.tooltip or old is not None:
+                items[0].setData(view.tooltip or None, _TOOLTIP)
+        self._shown[key] = view
+
+    def _refresh(self, layers, tensors_of) -> None:
+        """Write the rows of `layers`, and the tensor rows of the layers in `tensors_of`
+        (a tensor row shows only what was read of it), as the document has them now."""
+        if not self._items:
+            return
+        facts = self._facts()
+        specs = self.doc.layers
+        for row in layers:
+            self._write((0, row), self._layer_row(row, facts))
+        for row in tensors_of:
+            if row not in self._made:  # made later, from the document as it is then
+                continue
+            for child in range(len(specs[row].weights)):
+                self._write((row + 1, child), self._tensor_row(row, child))
+
+    def _facts(self) -> _DocFacts:
+        doc = self.doc
+        diagnostics: dict[int | None, list[str]] = defaultdict(list)
+        for diagnostic in doc.diagnostics():
+            diagnostics[diagnostic.layer].append(str(diagnostic))
+        return _DocFacts(doc.divergent_layer(), doc.first_bad_layer(), doc.error_layers(),
+                         doc.top_finding(), diagnostics, doc.stream_state)
+
+    def _layer_row(self, row: int, facts: _DocFacts) -> RowView:
+        doc = self.doc
+        layer = doc.layers[row]
+        record = doc.records.get(row)
+        status = doc.layer_status(row)
+        divergent = row == facts.divergent
+        static = self._static[row]
         texts = (
-            f"{DIVERGENT_MARK} {layer.index}" if divergent else str(layer.index), layer.type,
-            layer.summary, input_text(layer, self.doc.layers),
-            shape_text(layer.output_shape), f"{layer.param_count:,}" if layer.weights else "",
-            bflops_text(layer_bflops(layer)),
+            f"{DIVERGENT_MARK} {layer.index}" if divergent else str(layer.index),
+            *static[:6],
             f"{record.tensors[0].offset:,}" if record and record.tensors else "",
-            self._status_text(row, status), str(layer.line))
-        top = self.doc.top_finding()
+            self._status_text(row, status, facts), static[6])
+        top = facts.top
         tooltip = "\n".join([f"[{layer.section.name}] on cfg line {layer.line}"]
                             + ([f"{DIVERGENT_MARK} first divergent layer ({top.cause}): "
                                 f"{top.message}"] if divergent and top else [])
-                            + [str(d) for d in self.doc.layer_diagnostics(row)])
-        return RowView(texts, self._layer_background(row, status), _status_colour(status),
-                       tooltip, row, None)
+                            + facts.diagnostics.get(row, []))
+        return RowView(texts, self._layer_background(row, status, facts),
+                       _status_colour(status), tooltip, row, None)
 
-    def _status_text(self, index: int, status: str) -> str:
+    def _status_text(self, index: int, status: str, facts: _DocFacts) -> str:
         if status == "none":
             return "\u2014"
         if status == UNREAD:
-            if self.doc.stream_state in ("cancelled", "failed"):
+            if facts.stream_state in ("cancelled", "failed"):
                 return "not read"
             return ""
         return status + (" \u26a0" if index in self.doc.flagged else "")
 
-    def _layer_background(self, row: int, status: str):
+    def _layer_background(self, row: int, status: str, facts: _DocFacts):
         if status == "partial":
             return palette.ERROR_STRONG
-        if row == self.doc.divergent_layer():
+        if row == facts.divergent:
             return palette.DIVERGENT
-        bad = self.doc.first_bad_layer()
+        bad = facts.first_bad
         if status == "missing" or (bad is not None and row > bad) \
-                or row in self.doc.error_layers():
+                or row in facts.error_layers:
             return palette.ERROR_LIGHT
         if not self.doc.layers[row].known:
             return palette.ERROR_LIGHT
@@ -236,48 +324,35 @@ class LayerTreeModel(QAbstractItemModel):
                        spec.name)
 
     # -- updates --------------------------------------------------------------------------
-    def _reset(self) -> None:
-        self.beginResetModel()
-        self._cache.clear()
-        self._dirty.clear()
-        self.endResetModel()
-
     def _layer_changed(self, row: int) -> None:
-        """Mark a row changed; views hear about it at most every FLUSH_MS (throttled)."""
-        if row >= len(self.doc.layers):
+        """A layer was read: its rows are written at the next flush (at most every
+        FLUSH_MS), so a stream repaints the tree a few times a second, not per layer."""
+        if row >= len(self._static):
             return
-        self._cache.pop((0, row), None)
-        shown_children = False
-        for child in range(len(self.doc.layers[row].weights)):
-            shown_children |= self._cache.pop((row + 1, child), None) is not None
-        self._dirty[row] = self._dirty.get(row, False) or shown_children
+        self._dirty.add(row)
         if not self._flush_timer.isActive():
             self._flush_timer.start()
 
     def flush(self) -> None:
-        """Tell the views about every row changed since the last flush (tensor rows only
-        where a view has asked for them, i.e. under expanded layers)."""
+        """Write every layer changed since the last flush."""
         self._flush_timer.stop()
-        dirty, self._dirty = self._dirty, {}
-        if not dirty:
-            return
-        rows = sorted(dirty)
-        last = len(COLUMNS) - 1
-        self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], last))
-        for row in rows:
-            if dirty[row]:
-                parent = self.layer_index(row)
-                children = len(self.doc.layers[row].weights)
-                self.dataChanged.emit(self.index(0, 0, parent),
-                                      self.index(children - 1, last, parent))
+        dirty, self._dirty = sorted(self._dirty), set()
+        self._refresh(dirty, dirty)
 
     def _all_changed(self) -> None:
-        self._cache.clear()
-        self._dirty.clear()
+        """Something every layer row may show changed (the verdict, the problems, the
+        stream's state): all layer rows worked out again and the differing cells written
+        now, with the tensor rows of the layers read since the last flush."""
         self._flush_timer.stop()
-        rows = len(self.doc.layers)
-        if rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, len(COLUMNS) - 1))
+        dirty, self._dirty = sorted(self._dirty), set()
+        self._refresh(range(len(self._static)), dirty)
+
+    def _weights_cleared(self) -> None:
+        """Another weights file: nothing read is shown any more, tensor rows included."""
+        self._flush_timer.stop()
+        self._dirty.clear()
+        every = range(len(self._static))
+        self._refresh(every, every)
 
 
 def _status_colour(status: str):

@@ -6,12 +6,13 @@ proxy doubles the Python calls of every repaint, which matters while weights str
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Signal
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QToolTip,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -49,6 +50,7 @@ class LayerTreeView(QTreeView):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setUniformRowHeights(True)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setAllColumnsShowFocus(True)
@@ -65,6 +67,20 @@ class LayerTreeView(QTreeView):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_options()
+
+    def viewportEvent(self, event) -> bool:
+        """A row's tooltip (kept in its first cell) over any of its cells."""
+        if event.type() != QEvent.Type.ToolTip:
+            return super().viewportEvent(event)
+        index = self.indexAt(event.pos())
+        text = index.siblingAtColumn(0).data(Qt.ItemDataRole.ToolTipRole) \
+            if index.isValid() else None
+        if text:
+            QToolTip.showText(event.globalPos(), text, self.viewport(), self.visualRect(index))
+        else:
+            QToolTip.hideText()
+            event.ignore()
+        return True
 
     def _fit_options(self) -> None:
         header = self.header()
@@ -146,6 +162,7 @@ class LayerPanel(QWidget):
         self.tree.scrollTo(view_index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        layer = current.data(LAYER_ROLE) if current.isValid() else None
+        first = current.siblingAtColumn(0)  # the row's roles live in its first cell
+        layer = first.data(LAYER_ROLE) if first.isValid() else None
         if layer is not None:
-            self.current_changed.emit(int(layer), current.data(TENSOR_ROLE) or "")
+            self.current_changed.emit(int(layer), first.data(TENSOR_ROLE) or "")

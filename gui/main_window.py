@@ -241,9 +241,18 @@ class MainWindow(QMainWindow):
         """The Weights-diff tab; the layers a diff finds changed paint in the tree."""
         self.diff_tab = DiffTab(self.doc, self.settings, self.log)
         self.diff_tab.tensor_activated.connect(self.select_layer)
-        self.diff_tab.changed.connect(self.layers.tree.viewport().update)
+        self.diff_tab.changed.connect(self._diff_changed)
         self.tabs.addTab(self.diff_tab, "Weights diff")
-        self.layers.tree.setItemDelegate(ChangedLayersDelegate(self.diff_tab, self.layers.tree))
+        self._plain_delegate = self.layers.tree.itemDelegate()
+        self._changed_delegate = ChangedLayersDelegate(self.diff_tab, self.layers.tree)
+
+    def _diff_changed(self) -> None:
+        """The tree paints through the diff's delegate only while a diff found changes:
+        a Python delegate is a callback per painted cell (issue 15)."""
+        tree = self.layers.tree
+        tree.setItemDelegate(self._changed_delegate if self.diff_tab.changed_layers
+                             else self._plain_delegate)
+        tree.viewport().update()
 
     def _add_graph_tab(self) -> None:
         """The Graph tab (and Feature maps, once built): a layer selected there is

@@ -163,3 +163,20 @@ def test_the_columns_fill_the_table_width_at_both_window_sizes(qtbot, tab, files
             assert header_gap(tab.table) == 0, (width, only_changed)
             for column in range(header.count()):
                 assert header.sectionSize(column) >= tab.table.sizeHintForColumn(column)
+
+
+def test_the_tree_paints_through_the_diff_delegate_only_while_a_diff_found_changes(
+        qtbot, window, files):
+    """A Python delegate is a callback per painted cell: without changes to show, the
+    tree keeps Qt's own (issue 15)."""
+    from tests.gui.conftest import open_and_stream
+
+    cfg, a, b = files
+    assert open_and_stream(qtbot, window, cfg, a) == "done"
+    assert not isinstance(window.layers.tree.itemDelegate(), ChangedLayersDelegate)
+    with qtbot.waitSignal(window.diff_tab.changed, timeout=TIMEOUT_MS):
+        window.diff_tab.compare_with(str(b))
+    assert isinstance(window.layers.tree.itemDelegate(), ChangedLayersDelegate)
+    with qtbot.waitSignal(window.diff_tab.changed, timeout=TIMEOUT_MS):
+        window.open_cfg(str(cfg))  # a new model clears the diff
+    assert not isinstance(window.layers.tree.itemDelegate(), ChangedLayersDelegate)

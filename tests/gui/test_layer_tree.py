@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 
 from darknet_inspector.gui.layer_model import (
     COL_BFLOPS,
     COL_INPUT,
+    COL_OFFSET,
     COL_OUTPUT,
+    COL_STATUS,
     COL_TYPE,
     layer_matches,
 )
@@ -211,3 +213,50 @@ def test_tree_and_status_line_show_darknets_bflops(window):
     assert _cell(model, 0, COL_BFLOPS) == "0.150"  # Darknet: conv 16 3x3/1 ... 0.150 BF
     assert _cell(model, 16, COL_BFLOPS) == ""  # [yolo]: Darknet counts none
     assert window.model_summary.text().endswith("5.571 BFLOPS")  # Darknet's Total BFLOPS
+
+
+def test_tensor_rows_are_made_when_their_layer_is_expanded(qtbot, window):
+    """A layer's tensor rows are made when first needed (yolov4's 541 were 2/3 of the
+    tree's build before the first window, issue 15); the expand arrow shows before."""
+    window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
+    tree, model = window.layers.tree, window.layers.model
+    row = model.index(2, 0)
+    assert model.hasChildren(row) and model.rowCount(row) == 0  # not made yet
+    assert not model.hasChildren(model.index(1, 0))  # a maxpool stores nothing
+    tree.expand(row)  # the view lays the rows out (and fetches them) on its next turn
+    qtbot.waitUntil(lambda: model.rowCount(row) > 0, timeout=2000)
+    names = [model.index(r, COL_TYPE, row).data() for r in range(model.rowCount(row))]
+    assert names == ["biases", "scales", "rolling_mean", "rolling_variance", "weights"]
+
+
+def test_a_stream_rewrites_only_the_cells_that_changed(qtbot, window, tmp_path):
+    """The tree is Qt's item model: a stream's flush sets the cells whose text or colour
+    changed (the Offset and Weights columns of the layers read), not whole rows."""
+    from tests.gui.conftest import open_and_stream
+    from tests.gui.helpers import conv_cfg, write_model
+
+    cfg, weights, _, _ = write_model(tmp_path, conv_cfg(3))
+    window.open_cfg(str(cfg))
+    model = window.layers.model
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, roles: changed.append((a.row(), a.column())))
+    assert open_and_stream(qtbot, window, cfg, weights) == "done"
+    columns = {column for _, column in changed}
+    assert columns <= {COL_OFFSET, COL_STATUS} and (0, COL_STATUS) in changed
+    assert _cell(model, 0, COL_STATUS) == "ok"
+
+
+def test_a_rows_tooltip_shows_over_any_of_its_cells(window, monkeypatch):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    window.open_cfg(str(zoo_path("cfg", "yolov3-tiny.cfg")))
+    tree = window.layers.tree
+    shown: list[str] = []
+    monkeypatch.setattr(QToolTip, "showText", lambda pos, text, *args: shown.append(text))
+    rect = tree.visualRect(tree.model().index(0, COL_BFLOPS))
+    event = QHelpEvent(QEvent.Type.ToolTip, rect.center(), tree.viewport().mapToGlobal(
+        rect.center()) + QPoint(0, 0))
+    assert tree.viewportEvent(event)
+    assert shown and shown[0].startswith("[convolutional] on cfg line")
