@@ -153,7 +153,8 @@ class Banner(QFrame):
         layout.addWidget(self._button)
         self.level = "info"
         lines = self._label.fontMetrics().lineSpacing() * 2
-        self.setMinimumHeight(max(lines, self._button.sizeHint().height()) + 16)
+        self._base_height = max(lines, self._button.sizeHint().height()) + 16
+        self.setMinimumHeight(self._base_height)
         self.show_verdict(Verdict("info", ""))
 
     def text(self) -> str:
@@ -176,3 +177,21 @@ class Banner(QFrame):
             self._button.setText(v.action[0])
             self._action_key = v.action[1]
         self._button.setVisible(v.action is not None)
+        self._keep_height()
+
+    def _keep_height(self) -> None:
+        """Grow to fit the text, never shrink, while one model is open (`reset_height`):
+        a change of the banner's height re-lays out the whole window and repaints the
+        layer tree, and a stream's verdicts alternate between one and two lines at its
+        start and end (two full repaints in the stream's busiest event-loop turn,
+        issue 15)."""
+        if not self.isVisible():
+            return
+        needed = self.heightForWidth(self.width())
+        if needed > self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+    def reset_height(self) -> None:
+        """Another model: the banner takes the height its text needs again."""
+        self.setMinimumHeight(self._base_height)
+        self._keep_height()

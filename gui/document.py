@@ -6,6 +6,7 @@ of `ModelState`) and connect to its signals; they keep no model state.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -16,6 +17,22 @@ from darknet_inspector.core.network import Network
 
 if TYPE_CHECKING:  # imported when a diagnosis runs (issue 15: the app's start)
     from darknet_inspector.core.diagnosis import Finding
+
+
+def release_elsewhere(box: list[dict]) -> None:
+    """Empty the dicts in `box` (its caller holds no other reference to them) on a
+    short-lived thread, one entry at a time: the last weights read (258 MB of arrays for
+    yolov4) took ~30 ms to free on the UI thread at the start of the next stream, and
+    freed in one call (dict.clear) it would hold the GIL as long (issue 15). Plain
+    Python objects and arrays only, never Qt objects."""
+    threading.Thread(target=_empty, args=(box,), name="release-weights", daemon=True).start()
+
+
+def _empty(box: list[dict]) -> None:
+    for values in box:
+        while values:
+            values.popitem()  # one layer's arrays freed; the GIL may change hands here
+    box.clear()
 
 
 class ModelDocument(QObject):
@@ -52,7 +69,9 @@ class ModelDocument(QObject):
         self.problems_changed.emit()
 
     def begin_stream(self, path: str) -> None:
+        read = [self.state.records, self.state.stats]  # the only references, once reset
         if self.state.begin_stream(path):  # a first stream changes nothing shown
+            release_elsewhere(read)
             self.weights_cleared.emit()
         self.stream_started.emit()
         self.problems_changed.emit()

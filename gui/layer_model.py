@@ -103,14 +103,15 @@ def static_texts(layer, layers) -> tuple[str, ...]:
 
 @dataclass
 class _DocFacts:
-    """The document-wide answers every row's view needs, asked once per refresh."""
+    """The document-wide answers every layer row's view needs, asked once per refresh;
+    with the same facts, only the layers read since show anything new."""
 
     divergent: int | None
     first_bad: int | None
     error_layers: set[int]
     top: Finding | None
     diagnostics: dict[int | None, list[str]]
-    stream_state: str
+    unread_text: str  # what a layer not read shows: "" or "not read" (cancelled, failed)
 
 
 class LayerTreeModel(QStandardItemModel):
@@ -124,6 +125,7 @@ class LayerTreeModel(QStandardItemModel):
         self._items: dict[tuple[int, int], list[QStandardItem]] = {}
         self._static: list[tuple[str, ...]] = []
         self._made: set[int] = set()  # layers whose tensor rows exist
+        self._facts_shown: _DocFacts | None = None  # what the layer rows were written with
         self._dirty: set[int] = set()  # layers whose rows changed since the last flush
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
@@ -190,13 +192,14 @@ class LayerTreeModel(QStandardItemModel):
         self._shown.clear()
         self._items.clear()
         self._made.clear()
+        self._facts_shown = None
         layers = self.doc.layers
         self._static = [static_texts(layer, layers) for layer in layers]
         self.beginResetModel()
         blocked = self.blockSignals(True)  # the rows' own insert signals: the reset says it
         try:
             self.removeRows(0, self.rowCount())
-            facts = self._facts() if layers else None
+            facts = self._facts_shown = self._facts() if layers else None
             root = self.invisibleRootItem()
             for row in range(len(layers)):
                 root.appendRow(self._new_row(self._layer_row(row, facts), layer=row))
@@ -245,6 +248,8 @@ class LayerTreeModel(QStandardItemModel):
         if not self._items:
             return
         facts = self._facts()
+        if facts != self._facts_shown:  # every layer row may show it
+            layers, self._facts_shown = range(len(self._static)), facts
         specs = self.doc.layers
         for row in layers:
             self._write((0, row), self._layer_row(row, facts))
@@ -259,8 +264,9 @@ class LayerTreeModel(QStandardItemModel):
         diagnostics: dict[int | None, list[str]] = defaultdict(list)
         for diagnostic in doc.diagnostics():
             diagnostics[diagnostic.layer].append(str(diagnostic))
+        unread = "not read" if doc.stream_state in ("cancelled", "failed") else ""
         return _DocFacts(doc.divergent_layer(), doc.first_bad_layer(), doc.error_layers(),
-                         doc.top_finding(), diagnostics, doc.stream_state)
+                         doc.top_finding(), diagnostics, unread)
 
     def _layer_row(self, row: int, facts: _DocFacts) -> RowView:
         doc = self.doc
@@ -286,9 +292,7 @@ class LayerTreeModel(QStandardItemModel):
         if status == "none":
             return "\u2014"
         if status == UNREAD:
-            if facts.stream_state in ("cancelled", "failed"):
-                return "not read"
-            return ""
+            return facts.unread_text
         return status + (" \u26a0" if index in self.doc.flagged else "")
 
     def _layer_background(self, row: int, status: str, facts: _DocFacts):
@@ -341,17 +345,19 @@ class LayerTreeModel(QStandardItemModel):
 
     def _all_changed(self) -> None:
         """Something every layer row may show changed (the verdict, the problems, the
-        stream's state): all layer rows worked out again and the differing cells written
-        now, with the tensor rows of the layers read since the last flush."""
+        stream's state): written now, all layer rows if the document-wide facts they
+        show changed, else the layers read since the last flush (a stream's start
+        changes nothing shown)."""
         self._flush_timer.stop()
         dirty, self._dirty = sorted(self._dirty), set()
-        self._refresh(range(len(self._static)), dirty)
+        self._refresh(dirty, dirty)
 
     def _weights_cleared(self) -> None:
         """Another weights file: nothing read is shown any more, tensor rows included."""
         self._flush_timer.stop()
         self._dirty.clear()
         every = range(len(self._static))
+        self._facts_shown = None  # every layer row shows what was read
         self._refresh(every, every)
 
 
@@ -413,10 +419,15 @@ class LayerFilterProxy(QSortFilterProxyModel):
 
     def __init__(self, source: LayerTreeModel, parent=None):
         super().__init__(parent)
+        self.setDynamicSortFilter(False)  # until a filter is typed (`set_query`)
         self.setSourceModel(source)
         self._query = ""
 
     def set_query(self, text: str) -> None:
+        # a dynamic filter asks filterAcceptsRow (Python) again for every row whose data
+        # changed: 220 calls at a stream's start, for a proxy nobody looks at without a
+        # filter (the tree shows the model then)
+        self.setDynamicSortFilter(bool(text.strip()))
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
             self.beginFilterChange()
             self._query = text.strip()

@@ -494,6 +494,7 @@ class MainWindow(QMainWindow):
 
     # -- reacting to the document ---------------------------------------------------------
     def _network_changed(self) -> None:
+        self.banner.reset_height()
         self._refresh_banner()
         has_model = self.doc.network is not None
         network = self.doc.network
