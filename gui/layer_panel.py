@@ -37,6 +37,7 @@ from darknet_inspector.gui.layer_model import (
 )
 
 OPTIONS_MIN_WIDTH = 170
+INPUT_WIDE_WIDTH = 240
 COLUMN_WIDTHS = {COL_INDEX: 62, COL_TYPE: 128, COL_INPUT: 104, COL_OUTPUT: 104,
                  COL_PARAMS: 86, COL_BFLOPS: 64, COL_OFFSET: 96, COL_STATUS: 70, COL_LINE: 48}
 FILTER_HINT = ("Filter layers: 12 \u00b7 10-20 \u00b7 conv \u00b7 yolo \u00b7 leaky \u00b7 "
@@ -57,11 +58,13 @@ class LayerTreeView(QTreeView):
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._input_width = COLUMN_WIDTHS[COL_INPUT]  # as last set here (not by hand)
 
     def setModel(self, model) -> None:
         super().setModel(model)
         for column, width in COLUMN_WIDTHS.items():
             self.header().resizeSection(column, width)
+        self._input_width = COLUMN_WIDTHS[COL_INPUT]
         self._fit_options()
 
     def resizeEvent(self, event) -> None:
@@ -83,7 +86,17 @@ class LayerTreeView(QTreeView):
         return True
 
     def _fit_options(self) -> None:
+        """Options takes the room left; in a wide window the Input column first grows up
+        to INPUT_WIDE_WIDTH so a [route]/[shortcut] row's sources ("L13 24x20x20 + L12
+        ...") show whole, unless the user has resized Input by hand."""
         header = self.header()
+        if header.sectionSize(COL_INPUT) == self._input_width:
+            others = sum(header.sectionSize(c) for c in range(header.count())
+                         if c not in (COL_OPTIONS, COL_INPUT))
+            spare = self.viewport().width() - others - 2 * OPTIONS_MIN_WIDTH
+            self._input_width = min(INPUT_WIDE_WIDTH,
+                                    COLUMN_WIDTHS[COL_INPUT] + max(0, spare // 2))
+            header.resizeSection(COL_INPUT, self._input_width)
         others = sum(header.sectionSize(c) for c in range(header.count()) if c != COL_OPTIONS)
         header.resizeSection(COL_OPTIONS, max(OPTIONS_MIN_WIDTH,
                                               self.viewport().width() - others))

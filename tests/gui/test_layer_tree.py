@@ -10,6 +10,7 @@ from darknet_inspector.gui.layer_model import (
     COL_BFLOPS,
     COL_INPUT,
     COL_OFFSET,
+    COL_OPTIONS,
     COL_OUTPUT,
     COL_STATUS,
     COL_TYPE,
@@ -260,3 +261,33 @@ def test_a_rows_tooltip_shows_over_any_of_its_cells(window, monkeypatch):
         rect.center()) + QPoint(0, 0))
     assert tree.viewportEvent(event)
     assert shown and shown[0].startswith("[convolutional] on cfg line")
+
+
+def test_a_wide_window_gives_the_input_column_room_for_route_sources(qtbot):
+    """Wide: Input grows (up to INPUT_WIDE_WIDTH) before Options takes the rest; narrow:
+    it keeps its default; resized by hand: it stays as the user left it."""
+    from PySide6.QtGui import QStandardItemModel
+
+    from darknet_inspector.gui.layer_panel import (
+        COLUMN_WIDTHS,
+        INPUT_WIDE_WIDTH,
+        OPTIONS_MIN_WIDTH,
+        LayerTreeView,
+    )
+
+    view = LayerTreeView()
+    qtbot.addWidget(view)
+    view.setModel(QStandardItemModel(0, 11))
+    header = view.header()
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    assert header.sectionSize(COL_INPUT) == COLUMN_WIDTHS[COL_INPUT]
+    view.resize(1900, 400)
+    qtbot.waitUntil(lambda: header.sectionSize(COL_INPUT) == INPUT_WIDE_WIDTH)
+    assert header.sectionSize(COL_OPTIONS) >= OPTIONS_MIN_WIDTH
+    assert sum(header.sectionSize(c) for c in range(11)) == view.viewport().width()
+    header.resizeSection(COL_INPUT, 150)  # by hand
+    view.resize(1000, 400)
+    qtbot.waitUntil(lambda: view.viewport().width() < 1000)
+    assert header.sectionSize(COL_INPUT) == 150
