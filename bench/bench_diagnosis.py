@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from darknet_inspector.core.cfg import split_lines  # noqa: E402
-from darknet_inspector.core.diagnosis import diagnose  # noqa: E402
+from darknet_inspector.core.diagnosis.engine import diagnose  # noqa: E402
 from darknet_inspector.core.network import load_network  # noqa: E402
 from darknet_inspector.core.report import inspection_text, make_report  # noqa: E402
 from darknet_inspector.core.weights import random_weights, read_weights, write_weights  # noqa: E402

@@ -188,7 +188,7 @@ def _writable_target(path: str, *inputs: str | None) -> str:
 
 @command("inspect")
 def run_inspect(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.diagnosis import diagnose
+    from darknet_inspector.core.diagnosis.engine import diagnose
     from darknet_inspector.core.jobs.stream import read_streamed
     from darknet_inspector.core.network import load_network
     from darknet_inspector.core.report import inspection_text, make_report, report_to_dict

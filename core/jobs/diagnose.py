@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 from collections.abc import Generator
 
-from darknet_inspector.core.diagnosis import Finding, diagnose, diagnose_buffer
+from darknet_inspector.core.diagnosis import Finding
+from darknet_inspector.core.diagnosis.engine import diagnose, diagnose_buffer
 from darknet_inspector.core.errors import WeightsError
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.weights import parse_header

@@ -11,7 +11,7 @@ import pytest
 
 from darknet_inspector.core.cfg import parse_cfg, split_lines
 from darknet_inspector.core.demo import demo_files, make_broken_demo
-from darknet_inspector.core.diagnosis import diagnose
+from darknet_inspector.core.diagnosis.engine import diagnose
 from darknet_inspector.core.network import build_network, load_network
 from darknet_inspector.core.weights import random_weights, write_weights
 from tests.conftest import zoo_path

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from darknet_inspector.core.cfg import parse_cfg
-from darknet_inspector.core.diagnosis import diagnose
+from darknet_inspector.core.diagnosis.engine import diagnose
 from darknet_inspector.core.network import build_network
 from darknet_inspector.core.weights import random_weights, write_weights
 from tests.core.test_cli import CFG, line_of

@@ -31,3 +31,14 @@ def test_inspect_with_weights_never_imports_torch(extra):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["code"] == 0, done.stderr
     assert result["torch"] == []
+
+
+def test_naming_a_finding_does_not_load_the_diagnosis_engine():
+    """The report, detect and convert name Findings; the hypotheses and the zoo table
+    load only when a diagnosis runs (`detect` never runs one)."""
+    code = ("import sys, darknet_inspector.core.report, darknet_inspector.core.model_state; "
+            "print('darknet_inspector.core.diagnosis.engine' in sys.modules, "
+            "'darknet_inspector.core.diagnosis.zoo' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == ["False", "False"], done.stderr

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from darknet_inspector.core.demo import demo_files, make_broken_demo
-from darknet_inspector.core.diagnosis import diagnose
+from darknet_inspector.core.diagnosis.engine import diagnose
 from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.jobs.diagnose import diagnose_weights
 from darknet_inspector.core.network import load_network
