@@ -101,7 +101,7 @@ def test_an_image_decoded_ahead_is_what_load_image_gives(tmp_path):
     with ImageAhead(path) as picture:
         decoded = picture.result()
     assert decoded.size == (7, 5)
-    assert list(decoded.getdata()) == list(load_image(path).getdata())
+    assert np.array_equal(np.asarray(decoded), np.asarray(load_image(path)))
 
 
 def test_a_bad_image_decoded_ahead_raises_its_one_line_error_from_result(tmp_path):
