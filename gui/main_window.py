@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.diagnosis_runner: TaskRunner | None = None
         self._runners: set[TaskRunner] = set()
         self._close_when_idle = QTimer(self, interval=50)  # closing waits for tasks to end
+        self._layout_saved = False  # by this close (a close may wait for tasks)
         self._close_when_idle.timeout.connect(self._close_if_idle)
         self._sibling: str | None = None
         self._stream_started_at = 0.0
@@ -201,6 +202,8 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if not self._close_when_idle.isActive():
+            self._layout_saved = False  # shown again: a later close saves anew
         QTimer.singleShot(0, self._start_torch)  # after the first paint
 
     def _build_model_tabs(self) -> None:
@@ -853,6 +856,9 @@ class MainWindow(QMainWindow):
                 app.quit()  # does nothing unless the app's own event loop runs
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._layout_saved:  # as the user left it, also when the close must
+            self.save_layout()  # wait for tasks (the window is hidden by then)
+            self._layout_saved = True
         if cancel_all():  # a task still runs (a long forward pass): never destroy it
             self.hide()  # the window goes at once, the event loop keeps running
             event.ignore()
@@ -865,5 +871,4 @@ class MainWindow(QMainWindow):
         if self.verify_tab is not None:
             self.verify_tab.shutdown()
         self.diff_tab.shutdown()
-        self.save_layout()
         super().closeEvent(event)

@@ -45,3 +45,27 @@ def test_thresholds_persist(settings):
     settings.set_number("preview/conf", 0.6)
     assert settings.number("preview/conf", 0.25) == 0.6
     assert settings.number("preview/nms", 0.45) == 0.45
+
+
+def test_a_close_that_waits_for_a_task_saves_the_layout_at_once(qtbot, window, settings,
+                                                                monkeypatch):
+    """Closing while a task runs hides the window and finishes later; the layout the
+    user left is saved at the close, not when the task ends (a window opened meanwhile
+    restores it)."""
+    from darknet_inspector.gui import main_window as module
+
+    busy = [True]
+    monkeypatch.setattr(module, "cancel_all", lambda: busy[0])
+    monkeypatch.setattr(module, "running_tasks", lambda: busy[0])
+    window.show()
+    window.main_split.setSizes([300, 900])
+    saved = window.main_split.sizes()
+    window.close()
+    assert window.isHidden()
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    again.resize(window.size())
+    again.show()
+    assert again.main_split.sizes() == saved
+    busy[0] = False
+    qtbot.waitUntil(lambda: not window._close_when_idle.isActive(), timeout=5000)
