@@ -25,20 +25,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-ZOO = ROOT.parent / "shared" / "zoo"
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+
+from process_runs import BIN, ZOO, alternated, described, model_with_random_weights, ratio  # noqa: E402,I001
+
 OPENCV = """
 import sys
 import cv2
@@ -64,37 +60,16 @@ print(len(kept), "detections")
 """
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall and CPU (user + sys) seconds of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=ENV)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def bench_case(name: str, cfg: str, weights: str, image: str, conf: float, repeat: int
                ) -> None:
-    ours_command = [str(BIN / "darknet-inspector"), "detect", cfg, weights, image,
-                    "--conf", str(conf)]
-    their_command = [sys.executable, "-c", OPENCV, cfg, weights, image, str(conf)]
-    timed(ours_command)  # warm-up: page cache, .pyc files
-    timed(their_command)
-    ours_runs, their_runs = [], []
-    for _ in range(repeat):
-        ours_runs.append(timed(ours_command))
-        their_runs.append(timed(their_command))
-    ours, ours_cpu = [w for w, _ in ours_runs], [c for _, c in ours_runs]
-    theirs, their_cpu = [w for w, _ in their_runs], [c for _, c in their_runs]
-    ratio = statistics.median(ours) / statistics.median(theirs)
-    print(f"{name}, conf {conf}: ours {statistics.median(ours):.2f} s (min {min(ours):.2f}), "
-          f"OpenCV {statistics.median(theirs):.2f} s (min {min(theirs):.2f}); ratio "
-          f"{ratio:.2f}x (mins {min(ours) / min(theirs):.2f}x); CPU ours "
-          f"{statistics.median(ours_cpu):.2f} s, OpenCV {statistics.median(their_cpu):.2f} s "
-          f"({statistics.median(ours_cpu) / statistics.median(their_cpu):.2f}x)")
+    ours, theirs = alternated(
+        [str(BIN / "darknet-inspector"), "detect", cfg, weights, image, "--conf", str(conf)],
+        [sys.executable, "-c", OPENCV, cfg, weights, image, str(conf)], repeat, ok=(0, 1))
+    print(f"{name}, conf {conf}:")
+    print(described("ours", ours))
+    print(described("OpenCV", theirs))
+    print(f"  ratio ours / OpenCV: wall {ratio(ours, theirs)}, "
+          f"cpu {ratio(ours, theirs, cpu=True)}")
 
 
 def main() -> int:
@@ -102,19 +77,12 @@ def main() -> int:
     parser.add_argument("--image", default=str(ZOO / "data" / "dog.jpg"))
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    from bench_detect import cfg_at_size, trained_like_weights
-
-    from darknet_inspector.core.network import load_network
-    from darknet_inspector.core.weights import random_weights, write_weights
+    from bench_detect import trained_like_weights
 
     with tempfile.TemporaryDirectory() as folder:
-        cfg = os.path.join(folder, "yolov4-416.cfg")
-        Path(cfg).write_text(cfg_at_size((ZOO / "cfg" / "yolov4.cfg").read_text(), 416))
+        cfg, untrained = model_with_random_weights(folder)
         trained = os.path.join(folder, "trained-like.weights")
         trained_like_weights(cfg, trained, args.image)
-        untrained = os.path.join(folder, "untrained.weights")
-        network = load_network(cfg)
-        write_weights(untrained, network, random_weights(network, seed=0))
         print(f"yolov4 416, {args.image}, {args.repeat} rounds, load average "
               f"{os.getloadavg()[0]:.1f}:")
         bench_case("trained-like weights", cfg, trained, args.image, 0.6, args.repeat)
