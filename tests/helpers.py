@@ -20,3 +20,14 @@ def write_random_weights(network: Network, path: Path, seed: int = 0,
     tensors = random_weights(network, seed)
     write_weights(path, network, tensors, header)
     return tensors
+
+
+def tree_model_files(folder: Path, name: str, cfg_text: str, tree_text: str, seed: int
+                     ) -> tuple[Path, Path, Path]:
+    """A cfg with a `tree=` layer, random weights for it and a tree file, in `folder`:
+    (cfg, weights, tree)."""
+    cfg, tree, weights = folder / f"{name}.cfg", folder / "mine.tree", folder / f"{name}.weights"
+    cfg.write_text(cfg_text)
+    tree.write_text(tree_text)
+    write_random_weights(net_from_text(cfg_text), weights, seed=seed)
+    return cfg, weights, tree

@@ -3,37 +3,17 @@ layouts, diagnostics): each family's modules and head decoders, registered by la
 name. Importing this package imports torch and registers them all; `inspect`, the byte
 ledger and the diagnosis never import it."""
 
-from darknet_inspector.core.torch_layers import (  # noqa: F401  (imported to register)
-    activation,
-    attention,
-    batchnorm,
-    connected,
-    contrastive,
-    convolutional,
-    cost,
-    crop,
-    detection,
-    dropout,
-    empty,
-    gaussian_yolo,
-    implicit,
-    local,
-    normalization,
-    pooling,
-    recurrent,
-    region,
-    reorg,
-    route,
-    shortcut,
-    softmax,
-    upsample,
-    yolo,
-)
+from importlib import import_module
+
+from darknet_inspector.core.layers import FAMILIES
 from darknet_inspector.core.torch_layers.registry import (
     build_module,
     decoded_types,
     head_decoder,
     module_types,
 )
+
+for _family in FAMILIES:  # each family's torch side registers its modules and decoders
+    import_module(f"{__name__}.{_family}")
 
 __all__ = ["build_module", "decoded_types", "head_decoder", "module_types"]

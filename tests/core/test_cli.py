@@ -17,7 +17,7 @@ from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.weights import WeightsHeader
 from tests.conftest import ROOT
-from tests.helpers import net_from_text, write_random_weights
+from tests.helpers import net_from_text, tree_model_files, write_random_weights
 
 CFG = """[net]
 width=64
@@ -475,11 +475,7 @@ CLASSIFIER_TREE = "a 2\nb 2\nc -1\nd -1\ne -1\n"  # groups (), (a, b), (c, d, e)
 @pytest.fixture
 def tree_classifier(tmp_path):
     """A darknet9000-style classifier: [softmax] tree= on 5 pooled values."""
-    cfg, tree = tmp_path / "c9k.cfg", tmp_path / "mine.tree"
-    cfg.write_text(TREE_CLASSIFIER)
-    tree.write_text(CLASSIFIER_TREE)
-    weights = tmp_path / "c9k.weights"
-    write_random_weights(net_from_text(TREE_CLASSIFIER), weights, seed=4)
+    cfg, weights, tree = tree_model_files(tmp_path, "c9k", TREE_CLASSIFIER, CLASSIFIER_TREE, 4)
     x = np.random.default_rng(6).random((3, 16, 16), dtype=np.float32)
     np.save(tmp_path / "x.npy", x)
     return cfg, weights, tree, tmp_path / "x.npy"

@@ -32,7 +32,7 @@ from darknet_inspector.core.torch_layers.gaussian_yolo import decode_gaussian_yo
 from darknet_inspector.core.torch_layers.region import decode_region
 from darknet_inspector.core.torch_layers.yolo import YoloModule, decode_yolo
 from tests.conftest import zoo_path
-from tests.helpers import write_random_weights
+from tests.helpers import tree_model_files, write_random_weights
 
 CUDA = torch.cuda.is_available()
 PHOTOS = ("dog", "person", "horses", "eagle", "giraffe")
@@ -512,11 +512,7 @@ TREE = "animal -1\nplant -1\ndog 0\ncat 0\nbird 0\ntree 1\nflower 1\n"
 @pytest.fixture
 def tree_model(tmp_path):
     """A 7-class YOLO9000-style detector with random weights, its tree file, an image."""
-    cfg, tree = tmp_path / "y9k.cfg", tmp_path / "mine.tree"
-    cfg.write_text(TREE_CFG)
-    tree.write_text(TREE)
-    weights = tmp_path / "y9k.weights"
-    write_random_weights(load_network(cfg), weights, seed=2)
+    cfg, weights, tree = tree_model_files(tmp_path, "y9k", TREE_CFG, TREE, 2)
     image = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(5).integers(0, 255, (40, 60, 3), np.uint8)).save(image)
     return cfg, weights, image, tree

@@ -103,3 +103,21 @@ def darknet_softmax_tree(values: np.ndarray, group_sizes, temperature: float = 1
         out[count:count + size] /= total
         count += size
     return out
+
+
+def refusal_without_tree(network: Network, folder: Path) -> str:
+    """What running a network whose `tree=` layer has no tree file says (InspectorError)."""
+    import pytest
+
+    from darknet_inspector.core.errors import InspectorError
+
+    model, _, _ = loaded(network, folder)
+    with pytest.raises(InspectorError) as caught:
+        outputs(model, random_input(network))
+    return str(caught.value)
+
+
+def tree_refusal_text(index: int, kind: str, line: int) -> str:
+    return (f"layer {index} ([{kind}], cfg line {line}: tree=data/9k.tree) needs its tree "
+            "file to run: give it with --tree FILE (in the app: Tree file\u2026 in the "
+            "Detection preview tab)")

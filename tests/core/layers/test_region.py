@@ -4,10 +4,8 @@ its location-major `l.output`, against numpy and OpenCV's decoder."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from darknet_inspector.core.darknet_tree import parse_tree
-from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.layers.region import RegionParams
 from tests.core.layers.layer_support import (
@@ -17,8 +15,10 @@ from tests.core.layers.layer_support import (
     opencv_output,
     outputs,
     random_input,
+    refusal_without_tree,
     sigmoid,
     softmax,
+    tree_refusal_text,
 )
 
 
@@ -123,12 +123,7 @@ def test_region_tree_without_its_file_names_the_option_line_and_layer(tmp_path):
     (warning,) = [m for m in messages(network, "warning") if "tree=data/9k.tree" in m]
     assert "never opens a path written inside a cfg" in warning and "--tree FILE" in warning
     assert messages(network, "error") == []
-    model, _, _ = loaded(network, tmp_path)
-    with pytest.raises(InspectorError) as caught:
-        outputs(model, random_input(network))
-    assert str(caught.value) == ("layer 1 ([region], cfg line 21: tree=data/9k.tree) needs its "
-                                 "tree file to run: give it with --tree FILE (in the app: Tree "
-                                 "file\u2026 in the Detection preview tab)")
+    assert refusal_without_tree(network, tmp_path) == tree_refusal_text(1, "region", 21)
 
 
 def test_region_tree_file_with_another_class_count_is_an_error_at_the_tree_line():

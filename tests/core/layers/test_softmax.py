@@ -5,10 +5,8 @@ group of the tree file the user gives, against our transcription of Darknet's lo
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from darknet_inspector.core.darknet_tree import parse_tree
-from darknet_inspector.core.errors import InspectorError
 from tests.core.layers.layer_support import (
     build,
     darknet_softmax_tree,
@@ -17,7 +15,9 @@ from tests.core.layers.layer_support import (
     opencv_output,
     outputs,
     random_input,
+    refusal_without_tree,
     softmax,
+    tree_refusal_text,
 )
 
 HEAD = "[convolutional]\nfilters=12\nsize=1\nactivation=linear\n\n[avgpool]\n\n"
@@ -95,12 +95,7 @@ def test_softmax_tree_without_its_file_names_the_option_line_and_layer(tmp_path)
     (warning,) = messages(network, "warning")
     assert warning.startswith("[softmax] tree=data/9k.tree: the hierarchical softmax")
     assert "--tree FILE" in warning
-    model, _, _ = loaded(network, tmp_path)
-    with pytest.raises(InspectorError) as caught:
-        outputs(model, random_input(network))
-    assert str(caught.value) == ("layer 2 ([softmax], cfg line 14: tree=data/9k.tree) needs "
-                                 "its tree file to run: give it with --tree FILE (in the app: "
-                                 "Tree file\u2026 in the Detection preview tab)")
+    assert refusal_without_tree(network, tmp_path) == tree_refusal_text(2, "softmax", 14)
 
 
 def test_softmax_tree_file_with_another_count_is_an_error_at_the_tree_line():
