@@ -18,7 +18,6 @@ import pytest
 
 from darknet_inspector.core.jobs import run_job, stream
 from darknet_inspector.core.jobs.stream import StreamUpdate, stats_plan, stream_weights
-from darknet_inspector.core.network import load_network
 from darknet_inspector.core.stats_process import (
     ProtocolError,
     StatsChild,
@@ -31,21 +30,12 @@ from darknet_inspector.core.stats_process import (
     serve,
 )
 from darknet_inspector.core.tensor_stats import tensor_stats
-from darknet_inspector.core.weights import FLOAT, WeightsReader, random_weights, write_weights
-from tests.core.test_report import CFG
+from darknet_inspector.core.weights import FLOAT, WeightsReader
 
 
 @pytest.fixture
-def model(tmp_path):
-    cfg = tmp_path / "m.cfg"
-    cfg.write_text(CFG)
-    network = load_network(str(cfg))
-    tensors = random_weights(network, 0)
-    tensors[(0, "rolling_variance")] = -np.abs(tensors[(0, "rolling_variance")])
-    tensors[(1, "weights")][2] = 0.0  # a dead filter
-    path = tmp_path / "m.weights"
-    write_weights(path, network, tensors)
-    return network, str(path)
+def model(flagged_model):
+    return flagged_model
 
 
 def stats_of(network, path, child=None) -> dict:

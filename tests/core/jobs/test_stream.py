@@ -3,8 +3,6 @@ reads the same stream to its end."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.jobs.stream import (
     StreamStart,
@@ -12,27 +10,19 @@ from darknet_inspector.core.jobs.stream import (
     read_streamed,
     stream_weights,
 )
-from darknet_inspector.core.network import load_network
-from darknet_inspector.core.weights import random_weights, write_weights
-from tests.core.test_report import CFG
 
 
-def test_stream_sizes_itself_then_updates_each_layer_and_returns_the_ledger(tmp_path):
-    cfg = tmp_path / "m.cfg"
-    cfg.write_text(CFG)
-    network = load_network(str(cfg))
-    tensors = random_weights(network, 0)
-    tensors[(0, "rolling_variance")] = -np.abs(tensors[(0, "rolling_variance")])
-    write_weights(tmp_path / "m.weights", network, tensors)
+def test_stream_sizes_itself_then_updates_each_layer_and_returns_the_ledger(flagged_model):
+    network, path = flagged_model
     records: list = []
-    result = run_job(stream_weights(network, str(tmp_path / "m.weights")), records.append)
+    result = run_job(stream_weights(network, path), records.append)
     assert isinstance(records[0], StreamStart) and records[0].layers == 2
     updates = [r for r in records if isinstance(r, StreamUpdate)]
     assert [u.record.index for u in updates] == [0, 1]
     assert updates[-1].bytes_done == records[0].total_bytes
     assert updates[0].stats["rolling_variance"].flags == ["negative_variance"]
     assert result.ledger.status == "ok"
-    streamed = read_streamed(network, str(tmp_path / "m.weights"))
+    streamed = read_streamed(network, path)
     assert streamed.flags == {(u.record.index, name): stats.flags
                               for u in updates for name, stats in u.stats.items()}
     assert [r.index for r in streamed.records] == [0, 1]
