@@ -1,6 +1,7 @@
 """Load and run full-size YOLOv4 at 416x416; print our times against the floor and OpenCV.
 
     .venv/bin/python bench/bench_load.py [--cfg CFG] [--size 416] [--repeat 5] [--threads N]
+                                         [--numpy]
 
 Writes random weights for the cfg with our writer to a temp file (~258 MB for yolov4),
 then, alternating ours and the reference in every round so the page cache and the machine
@@ -12,7 +13,12 @@ load treat both alike, measures:
 - forward: one 1x3xHxW forward pass (BN folded, as Darknet's detector runs), against
   OpenCV DNN's Darknet importer on the same input with the same number of threads.
 
-Targets: load <= 1.3x the floor, parse+build < 0.1 s, forward <= 1.0x OpenCV.
+- with --numpy: the torch-free engine (core.numpy_engine, what CPU `detect` runs without
+  importing torch) on the same input with the same threads: its build (BN folding and
+  weight layout) and forward, against OpenCV and against our torch forward.
+
+Targets: load <= 1.3x the floor, parse+build < 0.1 s, forward <= 1.0x OpenCV; numpy
+forward <= 1.3x our torch forward.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from darknet_inspector.core.model import DarknetModel  # noqa: E402
 from darknet_inspector.core.network import load_network  # noqa: E402
+from darknet_inspector.core.numpy_engine import NumpyNetwork  # noqa: E402
 from darknet_inspector.core.weights import WeightsReader, random_weights, write_weights  # noqa: E402
 
 DEFAULT_CFG = ROOT.parent / "shared" / "zoo" / "cfg" / "yolov4.cfg"
@@ -84,6 +91,8 @@ def main() -> int:
     parser.add_argument("--nchw", action="store_true",
                         help="run the forward in NCHW (default: channels_last on CPU)")
     parser.add_argument("--device", default="cpu", help="run our forward on this device")
+    parser.add_argument("--numpy", action="store_true",
+                        help="also time the torch-free numpy engine (core.numpy_engine)")
     args = parser.parse_args()
     if not os.path.isfile(args.cfg):
         print(f"cfg not found: {args.cfg}", file=sys.stderr)
@@ -129,14 +138,28 @@ def main() -> int:
             cv_outputs = cv_net.getUnconnectedOutLayersNames()
             cv_net.setInput(x.numpy())
             cv_net.forward(cv_outputs)  # warm-up
-        ours, theirs = [], []
+        engine = None
+        if args.numpy:
+            reader = WeightsReader(network, weights, copy=True)
+            read = reader.read_all()
+            build_s, engine = timed(lambda: NumpyNetwork(network, read, reader.header.transposed,
+                                                         threads=args.threads))
+            print(f"numpy build  {build_s:8.4f} s  (BN folded, weights laid out for NHWC)")
+            engine.forward(x[0].numpy())  # warm-up
+        ours, theirs, mine = [], [], []
         for _ in range(args.repeat):
             with torch.inference_mode():
                 ours.append(timed(lambda: _synced(model(ours_x)))[0])
             if cv_net is not None:
                 cv_net.setInput(x.numpy())
                 theirs.append(timed(lambda: cv_net.forward(cv_outputs))[0])
+            if engine is not None:
+                mine.append(timed(lambda: engine.forward(x[0].numpy()))[0])
         print(summary("forward", ours, theirs or None, "OpenCV DNN"))
+        if engine is not None:
+            print(summary("numpy fwd", mine, theirs or None, "OpenCV DNN"))
+            print(summary("numpy fwd", mine, ours, "torch"))
+            engine.close()
     return 0
 
 
