@@ -104,11 +104,17 @@ class NumpyNetwork:
         self.last_use = last_uses(network)
         self.rows = RowPool(threads)
         tensors = natural_tensors(network, records, transposed)
-        self.steps: list[Step] = []
-        for layer in network.layers:
+
+        def step(layer: Layer) -> Step:
             owner = network.layers[tensor_owner(layer)]
             own = _complete(layer, tensors.get(owner.index, {}), owner)
-            self.steps.append(build_step(layer, own, self.rows))
+            return build_step(layer, own, self.rows)
+
+        try:
+            self.steps: list[Step] = self.rows.map(step, network.layers)  # folds in parallel
+        except BaseException:
+            self.rows.close()
+            raise
 
     @property
     def threads(self) -> int:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 BLOCK_ELEMENTS = 1 << 20
 """Largest im2col block (float32 elements, 4 MB): big enough for sgemm to run at speed,
@@ -48,6 +52,12 @@ class RowPool:
             return
         for future in [self._pool.submit(fn, a, b) for a, b in blocks]:
             future.result()
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`[fn(item) for item in items]`, run on the workers (in order)."""
+        if self._pool is None:
+            return [fn(item) for item in items]
+        return list(self._pool.map(fn, items))
 
     def close(self) -> None:
         if self._pool is not None:
