@@ -7,6 +7,7 @@ depthwise conv (one input channel per group) is k*k multiply-adds instead."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.convolutional import BN_EPSILON, ConvolutionalParams
 from darknet_inspector.core.numpy_layers.activations import InPlace, activation_step
 from darknet_inspector.core.numpy_layers.registry import NotCovered, Tensors, step_for
-from darknet_inspector.core.numpy_layers.rows import RowPool
+from darknet_inspector.core.numpy_layers.rows import RowPool, scratch
 
 
 def _refuse_uncovered(layer: Layer) -> None:
@@ -112,7 +113,8 @@ class ConvStep:
         if k == 1 and self.stride == (1, 1) and self.groups == 1:
             cols = xp[start:stop].reshape(rows * out_w, c_in)
         else:
-            cols6 = np.empty((rows, out_w, self.groups, k * k, c_in), np.float32)
+            shape = (rows, out_w, self.groups, k * k, c_in)
+            cols6 = scratch(math.prod(shape)).reshape(shape)
             for tap, window in self._taps(xp, start, stop):
                 cols6[:, :, :, tap, :] = window.reshape(rows, out_w, self.groups, c_in)
             cols = cols6.reshape(rows * out_w, self.groups * k * k * c_in)

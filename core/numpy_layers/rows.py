@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,6 +36,20 @@ def row_blocks(rows: int, threads: int, row_elements: int) -> list[tuple[int, in
     count = max(1, min(rows, count))
     edges = [rows * i // count for i in range(count + 1)]
     return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(count: int) -> np.ndarray:
+    """A float32 work buffer of `count` elements owned by the calling thread, reused by
+    its next call (an im2col block): fresh memory for every block would be page-faulted
+    in again each time, which a one-shot run (`detect`) pays in full."""
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.size < count:
+        buffer = np.empty(count, np.float32)
+        _SCRATCH.buffer = buffer
+    return buffer[:count]
 
 
 class RowPool:
