@@ -20,7 +20,7 @@ from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.numpy_layers import NotCovered, build_step, check_covered
-from darknet_inspector.core.numpy_layers.registry import Step, Tensors
+from darknet_inspector.core.numpy_layers.registry import NOT_RUNNABLE, Step, Tensors
 from darknet_inspector.core.numpy_layers.rows import RowPool
 from darknet_inspector.core.weights import LayerRecord
 
@@ -41,8 +41,16 @@ def numpy_engine_refusal(network: Network) -> str | None:
         try:
             check_covered(layer)
         except NotCovered as refused:
-            return f"{_where(layer)}: {refused.reason}"
+            return f"{_where(layer)}: {_with_warning(network, layer, refused.reason)}"
     return None
+
+
+def _with_warning(network: Network, layer: Layer, reason: str) -> str:
+    """A layer this tool does not run: the reason with the network's warning about it."""
+    if reason != NOT_RUNNABLE:
+        return reason
+    warning = next((d.message for d in network.diagnostics if d.layer == layer.index), None)
+    return reason if warning is None else f"{reason}: {' '.join(warning.split())}"
 
 
 def tensor_owner(layer: Layer) -> int:

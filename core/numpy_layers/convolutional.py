@@ -26,8 +26,6 @@ def _refuse_uncovered(layer: Layer) -> None:
                           ("dontloadscales", layer.section.int("dontloadscales", 0))):
         if value:
             raise NotCovered(f"{option}={value}")
-    if layer.input_shape is None or len(layer.input_shape) != 3:
-        raise NotCovered("a flat input")
     activation_step(p.activation)
 
 

@@ -88,11 +88,6 @@ def _local_avgpool_step(layer: Layer, tensors: Tensors, rows: RowPool) -> Step:
     return local_avgpool_step(layer.params_as(PoolParams))
 
 
-def _refuse_flat(layer: Layer) -> None:
-    if layer.input_shape is None or len(layer.input_shape) != 3:
-        raise NotCovered("a flat input")
-
-
-@step_for("avgpool", check=_refuse_flat)
+@step_for("avgpool")
 def _avgpool_step(layer: Layer, tensors: Tensors, rows: RowPool) -> Step:
     return global_avgpool

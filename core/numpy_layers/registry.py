@@ -33,6 +33,8 @@ class NotCovered(Exception):
         self.reason = reason
 
 
+NOT_RUNNABLE = "not runnable in this tool"
+
 _BUILDERS: dict[str, StepBuilder] = {}
 _CHECKS: dict[str, Check] = {}
 
@@ -63,7 +65,7 @@ def check_covered(layer: Layer) -> None:
     if check is not None:
         check(layer)
     if not layer.runnable:
-        raise NotCovered("not runnable in this tool (see its warning)")
+        raise NotCovered(NOT_RUNNABLE)
 
 
 def build_step(layer: Layer, tensors: Tensors, rows: RowPool) -> Step:

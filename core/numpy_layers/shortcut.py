@@ -9,7 +9,7 @@ import numpy as np
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.shortcut import ShortcutParams
 from darknet_inspector.core.numpy_layers.activations import InPlace, activation_step
-from darknet_inspector.core.numpy_layers.registry import NotCovered, Step, Tensors, step_for
+from darknet_inspector.core.numpy_layers.registry import Step, Tensors, step_for
 from darknet_inspector.core.numpy_layers.rows import RowPool
 
 
@@ -57,8 +57,6 @@ def shortcut_step(weights: np.ndarray | None, act: InPlace) -> Step:
 
 
 def _refuse_uncovered(layer: Layer) -> None:
-    if layer.output_shape is None or len(layer.output_shape) != 3:
-        raise NotCovered("a flat input")
     activation_step(layer.params_as(ShortcutParams).activation)
 
 

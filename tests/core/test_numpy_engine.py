@@ -149,6 +149,13 @@ REFUSED = {
     "region tree": ("[convolutional]\nfilters=12\nsize=1\nactivation=linear\n\n[region]\n"
                     "classes=1\ncoords=4\nnum=2\nanchors=1,1,2,2\ntree=mine.tree\n",
                     "layer 1 ([region], cfg line 11): tree=mine.tree"),
+    "binary": ("[convolutional]\nfilters=4\nsize=3\npad=1\nbinary=1\nactivation=leaky\n",
+               "layer 0 ([convolutional], cfg line 6): binary=1"),
+    "not runnable": ("[convolutional]\nfilters=8\nsize=1\nactivation=leaky\n\n[reorg]\n"
+                     "stride=2\n", "layer 1 ([reorg], cfg line 11): not runnable in this "
+                     "tool: [reorg] stride=2: the 15x15 input is not a multiple of "
+                     "stride=2, so Darknet's reorg_cpu reads or writes past its buffers; "
+                     "this layer is not run by this tool"),
     "dontloadscales": ("[convolutional]\nbatch_normalize=1\ndontloadscales=1\nfilters=4\n"
                        "size=1\nactivation=leaky\n",
                        "layer 0 ([convolutional], cfg line 6): dontloadscales=1"),
@@ -158,7 +165,7 @@ REFUSED = {
 @pytest.mark.parametrize("kind", sorted(REFUSED))
 def test_refusal_names_the_layer_its_line_and_the_option(kind):
     body, expected = REFUSED[kind]
-    network = build(body, width=16, height=16)
+    network = build(body, width=15, height=15)
     assert numpy_engine_refusal(network) == expected
     with pytest.raises(InspectorError, match="numpy engine cannot run"):
         NumpyNetwork(network, [])
