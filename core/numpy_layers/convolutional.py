@@ -104,23 +104,29 @@ class ConvStep:
                 yield dy * k + dx, xp[y0:y0 + (rows - 1) * sy + 1:sy,
                                       x0:x0 + (out_w - 1) * sx + 1:sx]
 
-    def _gemm(self, xp: np.ndarray, out: np.ndarray, start: int, stop: int) -> None:
-        n, k, _, c_in = self.weights.shape
+    def _columns(self, xp: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """im2col of output rows start..stop: (rows*W_out, groups*k*k*C/groups), each
+        row the window of one output position, taps (dy, dx) then channels."""
+        _, k, _, c_in = self.weights.shape
         rows, out_w = stop - start, self.out_hw[1]
-        block = out[start:stop].reshape(rows * out_w, n)
         if k == 1 and self.stride == (1, 1) and self.groups == 1:
-            cols = xp[start:stop].reshape(rows * out_w, c_in)
-        else:
-            shape = (rows, out_w, self.groups, k * k, c_in)
-            cols6 = scratch(math.prod(shape)).reshape(shape)
-            for tap, window in self._taps(xp, start, stop):
-                cols6[:, :, :, tap, :] = window.reshape(rows, out_w, self.groups, c_in)
-            cols = cols6.reshape(rows * out_w, self.groups * k * k * c_in)
+            return xp[start:stop].reshape(rows * out_w, c_in)
+        shape = (rows, out_w, self.groups, k * k, c_in)
+        cols = scratch(math.prod(shape)).reshape(shape)
+        for tap, window in self._taps(xp, start, stop):
+            cols[:, :, :, tap, :] = window.reshape(rows, out_w, self.groups, c_in)
+        return cols.reshape(rows * out_w, self.groups * k * k * c_in)
+
+    def _gemm(self, xp: np.ndarray, out: np.ndarray, start: int, stop: int) -> None:
+        """Output rows start..stop: their im2col block times the weights."""
+        n, k, _, c_in = self.weights.shape
+        block = out[start:stop].reshape(-1, n)
+        cols = self._columns(xp, start, stop)
         if self.groups == 1:
             np.matmul(cols, self.weights.reshape(n, -1).T, out=block)
         else:
             per = n // self.groups
-            g_cols = cols.reshape(rows * out_w, self.groups, k * k * c_in)
+            g_cols = cols.reshape(len(block), self.groups, k * k * c_in)
             g_w = self.weights.reshape(self.groups, per, k * k * c_in)
             for g in range(self.groups):
                 block[:, g * per:(g + 1) * per] = g_cols[:, g] @ g_w[g].T

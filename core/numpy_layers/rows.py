@@ -30,9 +30,11 @@ def usable_cpus() -> int:
 
 def row_blocks(rows: int, threads: int, row_elements: int) -> list[tuple[int, int]]:
     """[start, stop) row ranges of nearly equal size: two per thread, more when a block
-    would hold over BLOCK_ELEMENTS (`row_elements` per output row)."""
+    would hold over BLOCK_ELEMENTS (`row_elements` per output row), always a multiple of
+    the threads so that each gets the same share."""
     count = max(2 * threads if threads > 1 else 1,
                 math.ceil(rows * row_elements / BLOCK_ELEMENTS))
+    count = math.ceil(count / threads) * threads
     count = max(1, min(rows, count))
     edges = [rows * i // count for i in range(count + 1)]
     return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
