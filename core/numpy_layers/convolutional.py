@@ -20,6 +20,8 @@ from darknet_inspector.core.numpy_layers.rows import RowPool, scratch
 
 
 def _refuse_uncovered(layer: Layer) -> None:
+    """NotCovered for the options this step does not implement (Darknet's antialiasing
+    blur, XNOR/binary weights, `dontloadscales`) and activations without a numpy form."""
     p = layer.params_as(ConvolutionalParams)
     for option, value in (("antialiasing", p.antialiasing), ("xnor", int(p.xnor)),
                           ("binary", int(p.binary)),
