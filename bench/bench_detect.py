@@ -41,10 +41,11 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from darknet_inspector.core.detect import Detector, resolve_device  # noqa: E402
+from darknet_inspector.core.detect import Detector  # noqa: E402
 from darknet_inspector.core.layers.registry import head_type  # noqa: E402
 from darknet_inspector.core.model import DarknetModel  # noqa: E402
 from darknet_inspector.core.network import load_network  # noqa: E402
+from darknet_inspector.core.torch_engine import resolve_device  # noqa: E402
 from darknet_inspector.core.weights import WeightsReader, random_weights, write_weights  # noqa: E402
 
 ZOO = ROOT.parent / "shared" / "zoo"

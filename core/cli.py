@@ -212,8 +212,7 @@ def _run_checked(job: Generator[object, None, JobResult]) -> JobResult | None:
     """Run a job (core.jobs) to its end; a model with errors prints its report on stderr
     and gives None (exit 1), as `_load_checked` does."""
     from darknet_inspector.core.jobs import run_job
-    from darknet_inspector.core.model import ModelHasErrors
-    from darknet_inspector.core.report import inspection_text
+    from darknet_inspector.core.report import ModelHasErrors, inspection_text
 
     try:
         return run_job(job)
@@ -272,8 +271,8 @@ def _load_network(args: argparse.Namespace):
 
 def _load_checked(args: argparse.Namespace):
     """Load cfg + weights; refuse (exit 1, report printed) a model with errors."""
-    from darknet_inspector.core.model import ModelHasErrors, checked_model
-    from darknet_inspector.core.report import inspection_text
+    from darknet_inspector.core.model import checked_model
+    from darknet_inspector.core.report import ModelHasErrors, inspection_text
 
     network = _load_network(args)
     try:
@@ -394,6 +393,10 @@ def _add_detect_parser(sub) -> None:
     detect.add_argument("image")
     detect.add_argument("--names", help="class names, one per line (coco.names style)")
     detect.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    detect.add_argument("--engine", choices=("auto", "numpy", "torch"), default="auto",
+                        help="what runs the network: numpy (CPU, no PyTorch import: the "
+                        "fastest start), torch, or auto (default: numpy on the CPU when it "
+                        "runs every layer of the model, else torch)")
     detect.add_argument("--conf", type=_unit_interval, default=0.25,
                         help="confidence threshold (default 0.25)")
     detect.add_argument("--nms", type=_unit_interval, default=0.45,
@@ -445,10 +448,10 @@ def _add_featuremaps_parser(sub) -> None:
 
 @command("featuremaps")
 def run_featuremaps(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.detect import resolve_device
     from darknet_inspector.core.featuremaps import grid_picture, heatmap_picture
     from darknet_inspector.core.jobs.detect import DetectorKey
     from darknet_inspector.core.jobs.featuremaps import FeatureMapsRequest, feature_maps
+    from darknet_inspector.core.torch_engine import resolve_device
 
     image_path = _require_file(args.image, "image")
     _writable_target(args.output, args.cfg, args.weights, args.image, args.tree)
@@ -485,17 +488,16 @@ def run_detect(args: argparse.Namespace) -> int:
     save_format = _image_format(args.save) if args.save else None
     names = _require_file(args.names, "names") if args.names else None
     with contextlib.ExitStack() as reading:
-        # the image is decoded and the weights are read on threads while torch is
-        # imported here, on this one (issue 15)
+        # the image is decoded and the weights are read on threads while the engine
+        # (torch's import, when torch runs it) is loaded here, on this one (issue 15)
         picture = reading.enter_context(ImageAhead(image_path))
         network = _load_network(args)
         ahead = reading.enter_context(ReadAhead(network, _require_file(args.weights,
                                                                        "weights")))
-        from darknet_inspector.core.detect import resolve_device
         from darknet_inspector.core.jobs.detect import DetectorKey, DetectRequest, detect
 
-        key = DetectorKey(args.cfg, args.weights, names, str(resolve_device(args.device)),
-                          args.letterbox, args.half)
+        key = DetectorKey(args.cfg, args.weights, names, _device_name(args.device),
+                          args.letterbox, args.half, args.engine)
         class_conf = _class_thresholds(args.class_conf, names)
         outcome = _run_checked(detect(DetectRequest(
             network, key, image_path, args.conf, args.nms, args.agnostic,
@@ -514,6 +516,16 @@ def run_detect(args: argparse.Namespace) -> int:
     if args.json != "-":
         print(_detect_text(args.image, inference, found))
     return EXIT_OK
+
+
+def _device_name(spec: str) -> str:
+    """The device as the jobs name it ("cpu", "cuda:0"); the CPU without importing torch,
+    which the numpy engine does not need."""
+    if spec.strip().lower() == "cpu":
+        return "cpu"
+    from darknet_inspector.core.torch_engine import resolve_device
+
+    return str(resolve_device(spec))
 
 
 def _class_thresholds(items: list[str], names_path: str | None) -> dict[int, float]:
@@ -563,7 +575,8 @@ def _detect_text(image: str, inference, found) -> str:
     net_w, net_h = inference.input_size
     how = "letterbox" if inference.letterbox else "stretch"
     lines = [f"{image}: {width}x{height} -> {net_w}x{net_h} ({how}), device "
-             f"{inference.device}, {len(found)} detection{'s' if len(found) != 1 else ''}"]
+             f"{inference.device} ({inference.engine}), {len(found)} "
+             f"detection{'s' if len(found) != 1 else ''}"]
     name_width = max((len(d.name) for d in found), default=0)
     for d in found:
         x1, y1, x2, y2 = d.box
@@ -622,8 +635,8 @@ def _add_verify_parsers(sub) -> None:
 
 @command("verify")
 def run_verify(args: argparse.Namespace) -> int:
-    from darknet_inspector.core.detect import resolve_device
     from darknet_inspector.core.jobs.verify import VerifyRequest, verify
+    from darknet_inspector.core.torch_engine import resolve_device
     from darknet_inspector.core.verify import DEFAULT_TOLERANCE, verify_text
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance

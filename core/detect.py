@@ -3,22 +3,23 @@
 Head outputs (as `DarknetModel.forward` returns them, activations applied) are decoded
 into candidate boxes once per image (`Detector.infer`); thresholds and NMS then run on
 the cached candidates (`Detector.detections`), so a slider never re-runs the network.
-Everything stays on the chosen torch device.
+The network runs on an engine: the torch model on its device (core.torch_engine) or, on
+the CPU without torch, core.numpy_engine; decoding and NMS are numpy, the same for both.
+This module never imports torch.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
-import torch
 from PIL import Image
-from torch import Tensor
 
+from darknet_inspector.core.decoding import Decoded, HeadDecoder, decoded_types, head_decoder
 from darknet_inspector.core.errors import UsageError
 from darknet_inspector.core.image import (
     darknet_letterbox,
@@ -30,10 +31,7 @@ from darknet_inspector.core.image import (
 )
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.head import HeadParams
-from darknet_inspector.core.model import DarknetModel
-from darknet_inspector.core.nms import greedy_nms
-from darknet_inspector.core.torch_layers import decoded_types, head_decoder
-from darknet_inspector.core.torch_layers.head import Decoded, HeadDecoder
+from darknet_inspector.core.nms import descending, greedy_nms
 
 Size = tuple[int, int]
 MAX_NMS_CANDIDATES = 20000  # an untrained model can put 10^5 pairs over the threshold
@@ -66,73 +64,53 @@ class Inference:
     beta_nms: float = 0.6
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    engine: str = "torch"  # what ran the network: "torch" or "numpy"
+
+
+class Engine(Protocol):
+    """What runs the network for a Detector: one (3, H, W) float32 input -> each head's
+    output (C, H, W) float32 on the CPU, in the model's head order."""
+
+    name: str
+    device: Any  # shown as str(device): "cpu", "cuda:0"
+    notes: list[str]  # said once per inference (e.g. no half precision on the CPU)
+
+    def forward(self, chw: np.ndarray, notes: list[str]) -> list[np.ndarray]: ...
 
 
 # ---------------------------------------------------------------- head decoding
 
 def decodable_types() -> list[str]:
-    """The head types the preview decodes (each has a HeadDecoder, core.torch_layers)."""
+    """The head types the preview decodes (each has a HeadDecoder, core.decoding)."""
     return decoded_types()
 
 
-def correct_boxes(boxes: Tensor, image_size: Size, input_size: Size, letterbox: bool
-                  ) -> Tensor:
+def correct_boxes(boxes: np.ndarray, image_size: Size, input_size: Size, letterbox: bool
+                  ) -> np.ndarray:
     """`correct_yolo_boxes` (src/yolo_layer.c): network-relative boxes -> image-relative;
     only a letterboxed input moves them (the padding is taken off and the scale undone)."""
     if not letterbox:
         return boxes
     net_w, net_h = input_size
     new_w, new_h = letterbox_size(image_size[0], image_size[1], net_w, net_h)
-    ratio = torch.tensor([new_w / net_w, new_h / net_h], dtype=boxes.dtype,
-                         device=boxes.device)
-    shift = torch.tensor([(net_w - new_w) / 2.0 / net_w, (net_h - new_h) / 2.0 / net_h],
-                         dtype=boxes.dtype, device=boxes.device)
-    return torch.cat([(boxes[:, :2] - shift) / ratio, boxes[:, 2:] / ratio], dim=1)
+    ratio = np.asarray([new_w / net_w, new_h / net_h], dtype=boxes.dtype)
+    shift = np.asarray([(net_w - new_w) / 2.0 / net_w, (net_h - new_h) / 2.0 / net_h],
+                       dtype=boxes.dtype)
+    return np.concatenate([(boxes[:, :2] - shift) / ratio, boxes[:, 2:] / ratio], axis=1)
 
 
-# ---------------------------------------------------------------- devices and names
-
-def cuda_unavailable_reason() -> str | None:
-    """Why CUDA cannot be used here, in one line, or None when it can."""
-    if torch.version.cuda is None:
-        return (f"this PyTorch ({torch.__version__}) is built without CUDA support; "
-                "install a CUDA build of torch to use a GPU")
-    if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-        return (f"PyTorch (CUDA {torch.version.cuda}) finds no usable NVIDIA GPU: no device "
-                "is visible or its driver is missing")
-    return None
+def non_finite_note(outputs: list[np.ndarray]) -> str | None:
+    """A warning when the head outputs hold NaN/Inf (NaN or Inf weights propagate): NMS
+    drops NaN scores silently, so "0 detections" alone would hide it."""
+    bad = sum(int(o.size - np.count_nonzero(np.isfinite(o))) for o in outputs)
+    if not bad:
+        return None
+    total = sum(o.size for o in outputs)
+    return (f"{bad:,} of {total:,} head output values are NaN or Inf (the weights hold "
+            "NaN/Inf: `inspect` flags those tensors); the detections are meaningless")
 
 
-def resolve_device(spec: str) -> torch.device:
-    """`cpu`, `cuda`, `cuda:N` or `auto` -> a torch device; UsageError (one line) if the
-    device is not there."""
-    text = str(spec).strip().lower()
-    if text == "cpu":
-        return torch.device("cpu")
-    if text == "auto":
-        return torch.device("cuda", 0) if cuda_unavailable_reason() is None else torch.device(
-            "cpu")
-    if text == "cuda" or text.startswith("cuda:"):
-        reason = cuda_unavailable_reason()
-        if reason:
-            raise UsageError(f"cannot use device {spec!r}: {reason}")
-        index_text = text.partition(":")[2] or "0"
-        count = torch.cuda.device_count()
-        if not index_text.isdigit() or int(index_text) >= count:
-            raise UsageError(f"cannot use device {spec!r}: there are {count} CUDA devices "
-                             f"(cuda:0 .. cuda:{count - 1})")
-        return torch.device("cuda", int(index_text))
-    raise UsageError(f"unknown device {spec!r}: use cpu, cuda, cuda:N or auto")
-
-
-def available_devices() -> list[tuple[str, str | None]]:
-    """Devices to offer: ("cpu", None), then ("cuda:N", None) each, or ("cuda", reason)."""
-    devices: list[tuple[str, str | None]] = [("cpu", None)]
-    reason = cuda_unavailable_reason()
-    if reason:
-        return devices + [("cuda", reason)]
-    return devices + [(f"cuda:{i}", None) for i in range(torch.cuda.device_count())]
-
+# ---------------------------------------------------------------- names
 
 def read_names(path: str | os.PathLike) -> list[str]:
     """Class names, one per line (coco.names style); trailing blank lines dropped."""
@@ -175,33 +153,58 @@ def parse_class_thresholds(items: Iterable[str], names: list[str] | None
 
 # ---------------------------------------------------------------- the detector
 
+class NumpyEngine:
+    """A core.numpy_engine.NumpyNetwork: the CPU, float32, no torch."""
+
+    name = "numpy"
+
+    def __init__(self, network: Any, device: Any = "cpu", half: bool = False):
+        if str(device) != "cpu":
+            raise UsageError(f"the numpy engine runs on the CPU only, not {device}; use the "
+                             "torch engine for a GPU")
+        self.network = network
+        self.device = "cpu"
+        self.notes = ["half precision needs a CUDA device; running in float32"] if half else []
+
+    def forward(self, chw: np.ndarray, notes: list[str]) -> list[np.ndarray]:
+        return self.network.forward(chw)
+
+
+def forward_engine(model: Any, device: Any = "cpu", half: bool = False) -> Engine:
+    """The engine that runs `model`: a core.numpy_engine.NumpyNetwork runs itself on the
+    CPU (torch never imported); a DarknetModel runs on `device` (core.torch_engine)."""
+    from darknet_inspector.core.numpy_engine import NumpyNetwork
+
+    if isinstance(model, NumpyNetwork):
+        return NumpyEngine(model, device, half)
+    from darknet_inspector.core.torch_engine import TorchEngine
+
+    return TorchEngine(model, device, half)
+
+
 class Detector:
     """Load once, detect many times: `infer` runs preprocessing and the network once per
     image; `detections` applies thresholds and NMS to the cached candidates.
 
-    The model is put in eval mode and moved to `device` (in place).
+    `model`: a DarknetModel (put in eval mode and moved to `device`, in place) or a
+    core.numpy_engine.NumpyNetwork (CPU only).
     """
 
-    def __init__(self, model: DarknetModel, names: list[str] | None = None,
-                 device: str | torch.device = "cpu", letterbox: bool | None = None,
-                 half: bool = False):
+    def __init__(self, model: Any, names: list[str] | None = None, device: Any = "cpu",
+                 letterbox: bool | None = None, half: bool = False):
         network = model.network
-        self.device = device if isinstance(device, torch.device) else resolve_device(device)
-        self.heads = [network.layers[i] for i in model.heads]
+        self.heads = [network.layers[i] for i in network.heads]
         self.head_types = _decoding_types(self.heads)
         if network.net.channels != 3:
             raise UsageError(f"{network.path}: the network takes {network.net.channels} "
                              "input channels; detection preview needs an RGB (channels=3) "
                              "network")
-        self.model = model.eval().to(self.device)
+        self.engine = forward_engine(model, device, half)
+        self.model = model
+        self.device = self.engine.device
         self.names = list(names) if names else None
         self.input_size: Size = (network.net.width, network.net.height)
         self.letterbox = bool(network.net.letter_box if letterbox is None else letterbox)
-        self.half = half and self.device.type == "cuda"
-        self.notes: list[str] = []
-        if half and not self.half:
-            self.notes.append("half precision needs a CUDA device; running in float32")
-        self._half_model: DarknetModel | None = None
 
     @property
     def classes(self) -> int:
@@ -223,18 +226,21 @@ class Detector:
         """Preprocess, run the network once and decode every head's candidates."""
         start = time.perf_counter()
         chw, image_size = self.preprocess(image)
-        x = torch.from_numpy(chw)[None].to(self.device)
-        preprocessed = self._now()
-        notes = list(self.notes)
-        outputs = self._forward(x, notes)
-        forwarded = self._now()
+        preprocessed = time.perf_counter()
+        notes = list(self.engine.notes)
+        outputs = self.engine.forward(chw, notes)
+        note = non_finite_note(outputs)
+        if note:
+            notes.append(note)
+        forwarded = time.perf_counter()
         candidates = []
-        for layer, head, output in zip(self.heads, self.head_types, outputs):
-            decoded = head.decode(layer, output[0].float(), self.input_size)
-            decoded.boxes = correct_boxes(decoded.boxes, image_size, self.input_size,
-                                          self.letterbox)
-            candidates.append(decoded)
-        decoded_at = self._now()
+        with np.errstate(over="ignore", invalid="ignore"):  # exp of an untrained head
+            for layer, head, output in zip(self.heads, self.head_types, outputs):
+                decoded = head.decode(layer, output, self.input_size)
+                decoded.boxes = correct_boxes(decoded.boxes, image_size, self.input_size,
+                                              self.letterbox)
+                candidates.append(decoded)
+        decoded_at = time.perf_counter()
         last = self.heads[-1].params_as(HeadParams)
         return Inference(
             image_size=image_size, input_size=self.input_size, letterbox=self.letterbox,
@@ -242,7 +248,7 @@ class Detector:
             nms_kind=last.nms_kind, beta_nms=last.beta_nms,
             timings={"preprocess": preprocessed - start, "forward": forwarded - preprocessed,
                      "decode": decoded_at - forwarded},
-            warnings=notes)
+            warnings=notes, engine=self.engine.name)
 
     def detections(self, inference: Inference, conf: float = 0.25, nms: float = 0.45,
                    agnostic: bool = False, max_candidates: int = MAX_NMS_CANDIDATES
@@ -258,64 +264,33 @@ class Detector:
             keep = greedy_nms(boxes, scores, classes, nms, inference.nms_kind,
                               inference.beta_nms, agnostic)
         else:
-            keep = torch.argsort(scores, descending=True, stable=True)
+            keep = descending(scores)
         found = self._records(boxes[keep], scores[keep], classes[keep], inference.image_size)
         inference.timings["nms"] = time.perf_counter() - start
         return found
 
-    def _records(self, boxes: Tensor, scores: Tensor, classes: Tensor, image_size: Size
-                 ) -> list[Detection]:
+    def _records(self, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray,
+                 image_size: Size) -> list[Detection]:
         width, height = image_size
-        scale = torch.tensor([width, height, width, height], dtype=torch.float64)
-        centre, size = boxes[:, :2].double().cpu(), boxes[:, 2:].double().cpu()
-        corners = (torch.cat([centre - size / 2, centre + size / 2], dim=1) * scale).tolist()
+        scale = np.asarray([width, height, width, height], dtype=np.float64)
+        centre, size = boxes[:, :2].astype(np.float64), boxes[:, 2:].astype(np.float64)
+        corners = (np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+                   * scale).tolist()
         return [Detection(int(c), self.name_of(int(c)), float(s), tuple(box))
                 for c, s, box in zip(classes.tolist(), scores.tolist(), corners)]
 
-    def _forward(self, x: Tensor, notes: list[str]) -> list[Tensor]:
-        with torch.inference_mode():
-            if self.half:
-                if self._half_model is None:
-                    self._half_model = copy.deepcopy(self.model).half()
-                outputs = [o.float() for o in self._half_model(x.half())]
-                if all(bool(torch.isfinite(o).all()) for o in outputs):
-                    return outputs
-                notes.append("half precision gave NaN/Inf in the head outputs; "
-                             "ran again in float32")
-            outputs = list(self.model(x))
-        note = non_finite_note(outputs)
-        if note:
-            notes.append(note)
-        return outputs
 
-    def _now(self) -> float:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        return time.perf_counter()
-
-
-def non_finite_note(outputs: list[Tensor]) -> str | None:
-    """A warning when the head outputs hold NaN/Inf (NaN or Inf weights propagate): NMS
-    drops NaN scores silently, so "0 detections" alone would hide it."""
-    bad = sum(int((~torch.isfinite(o)).sum()) for o in outputs)
-    if not bad:
-        return None
-    total = sum(o.numel() for o in outputs)
-    return (f"{bad:,} of {total:,} head output values are NaN or Inf (the weights hold "
-            "NaN/Inf: `inspect` flags those tensors); the detections are meaningless")
-
-
-def _most_confident(boxes: Tensor, scores: Tensor, classes: Tensor, limit: int,
-                    inference: Inference) -> tuple[Tensor, Tensor, Tensor]:
+def _most_confident(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, limit: int,
+                    inference: Inference) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep NMS bounded: Darknet's O(n^2) sweep over 10^5 pairs (an untrained or broken
     model) takes minutes, so only the `limit` most confident pairs go on, and we say so."""
-    if scores.numel() <= limit:
+    if scores.size <= limit:
         return boxes, scores, classes
-    note = (f"{scores.numel():,} (box, class) pairs pass the threshold, which a trained "
+    note = (f"{scores.size:,} (box, class) pairs pass the threshold, which a trained "
             f"model rarely gives; only the {limit:,} most confident go through NMS")
     if note not in inference.warnings:
         inference.warnings.append(note)
-    top = torch.topk(scores, limit).indices
+    top = np.sort(np.argpartition(-scores, limit - 1)[:limit])
     return boxes[top], scores[top], classes[top]
 
 
@@ -334,14 +309,15 @@ def _decoding_types(heads: list[Layer]) -> list[HeadDecoder]:
     return types
 
 
-def _pairs_above(candidates: list[Decoded], conf: float) -> tuple[Tensor, Tensor, Tensor]:
+def _pairs_above(candidates: list[Decoded], conf: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (box, class) with gate > conf and prob > conf, as `get_yolo_detections` and
     `get_region_boxes` keep them: boxes (n, 4), scores (n,), class ids (n,)."""
     boxes, scores, classes = [], [], []
     for decoded in candidates:
         valid = (decoded.gate > conf)[:, None] & (decoded.probs > conf)
-        box_index, class_index = torch.nonzero(valid, as_tuple=True)
+        box_index, class_index = np.nonzero(valid)
         boxes.append(decoded.boxes[box_index])
         scores.append(decoded.probs[box_index, class_index])
         classes.append(class_index)
-    return torch.cat(boxes), torch.cat(scores), torch.cat(classes)
+    return np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)

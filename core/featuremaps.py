@@ -100,7 +100,7 @@ def as_chw_tensor(output: torch.Tensor) -> torch.Tensor:
 
 
 def summarise(index: int, output: torch.Tensor, side: int, keep_full: bool,
-              objectness: torch.Tensor | None = None) -> LayerMaps:
+              objectness: np.ndarray | None = None) -> LayerMaps:
     """What the views keep of one sample's output (C, H, W) (see the module docstring)."""
     x = as_chw_tensor(output).float()
     c, h, w = x.shape
@@ -113,7 +113,7 @@ def summarise(index: int, output: torch.Tensor, side: int, keep_full: bool,
     return LayerMaps(
         index=index, shape=(c, h, w), stats=stats, energy=energy,
         thumbnails=thumbs.to(torch.float16).cpu().numpy(),
-        objectness=None if objectness is None else objectness.float().cpu().numpy(),
+        objectness=None if objectness is None else objectness.astype(np.float32, copy=False),
         full=x.cpu().numpy().copy() if keep_full else None)
 
 

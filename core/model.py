@@ -15,7 +15,7 @@ from darknet_inspector.core.layers import built_layer_type
 from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.memory import check_model_memory
 from darknet_inspector.core.network import Network, load_network
-from darknet_inspector.core.report import Report, make_report
+from darknet_inspector.core.report import checked_records
 from darknet_inspector.core.torch_layers import build_module
 from darknet_inspector.core.torch_layers.base import DarknetModule
 from darknet_inspector.core.torch_layers.convolutional import ConvModule
@@ -191,27 +191,18 @@ def load_model(cfg_path: str | os.PathLike, weights_path: str | os.PathLike | No
     return model, ledger
 
 
-class ModelHasErrors(InspectorError):
-    """cfg or weights have problems of severity error; `report` holds all of them."""
-
-    def __init__(self, report: Report):
-        first = next(p for p in report.problems if p.severity == "error")
-        super().__init__(f"the model has errors, fix them first: {first.message}")
-        self.report = report
-
-
 def checked_model(network: Network, weights_path: str | os.PathLike,
                   records: list[LayerRecord] | None = None, header: WeightsHeader | None = None,
                   ledger: Ledger | None = None) -> DarknetModel:
     """Read the weights (or take records already read), refuse a model with errors
     (ModelHasErrors), else an eval-mode model loaded with them."""
-    if records is None:
-        reader = WeightsReader(network, weights_path, copy=True)
-        records = reader.read_all()
-        header, ledger = reader.header, reader.ledger
-    report = make_report(network, records, ledger)
-    if report.has_errors:
-        raise ModelHasErrors(report)
+    records, header = checked_records(network, os.fspath(weights_path), records, header, ledger)
+    return model_from_records(network, records, header)
+
+
+def model_from_records(network: Network, records: list[LayerRecord],
+                       header: WeightsHeader | None) -> DarknetModel:
+    """An eval-mode model holding the tensors read (core.report.checked_records)."""
     model = DarknetModel(network).eval()
     model.load_records(records, header.transposed if header else False)
     model.header = header

@@ -14,44 +14,46 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
-from torch import Tensor
 
-Overlap = Callable[[Tensor, Tensor], Tensor]
+Overlap = Callable[[np.ndarray, np.ndarray], np.ndarray]
 NMS_PAIR_LIMIT = 4_000_000  # candidate pairs one class may hold at once (~100 MB)
 NMS_FIXED_POINT_ROUNDS = 4
 
 
-def _sides(boxes: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _sides(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """left, top, right, bottom of centre-size boxes (last dimension x, y, w, h)."""
-    x, y, w, h = boxes.unbind(-1)
+    x, y, w, h = (boxes[..., k] for k in range(4))
     return x - w / 2, y - h / 2, x + w / 2, y + h / 2
 
 
-def box_iou(a: Tensor, b: Tensor) -> Tensor:
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of centre-size boxes a and b (broadcast over leading dimensions), as Darknet's
-    `box_iou` (src/box.c): 0 when either side of the intersection is negative."""
-    al, at, ar, ab = _sides(a)
-    bl, bt, br, bb = _sides(b)
-    iw = (torch.minimum(ar, br) - torch.maximum(al, bl)).clamp_(min=0)
-    ih = (torch.minimum(ab, bb) - torch.maximum(at, bt)).clamp_(min=0)
-    inter = iw * ih
-    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
-    return torch.where(inter > 0, inter / union, torch.zeros_like(inter))
+    `box_iou` (src/box.c): 0 when either side of the intersection is negative. NaN and
+    infinite boxes give NaN or 0, quietly, as C's float arithmetic does."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        al, at, ar, ab = _sides(a)
+        bl, bt, br, bb = _sides(b)
+        iw = np.maximum(np.minimum(ar, br) - np.maximum(al, bl), 0)
+        ih = np.maximum(np.minimum(ab, bb) - np.maximum(at, bt), 0)
+        inter = iw * ih
+        union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+        return np.where(inter > 0, inter / union, np.zeros_like(inter))
 
 
-def box_diou(a: Tensor, b: Tensor, beta: float) -> Tensor:
+def box_diou(a: np.ndarray, b: np.ndarray, beta: float) -> np.ndarray:
     """DIoU as Darknet's `box_diounms` (src/box.c): IoU minus (centre distance^2 /
     enclosing diagonal^2) ** beta; plain IoU when the diagonal is 0."""
-    al, at, ar, ab = _sides(a)
-    bl, bt, br, bb = _sides(b)
-    cw = torch.maximum(ar, br) - torch.minimum(al, bl)
-    ch = torch.maximum(ab, bb) - torch.minimum(at, bt)
-    diagonal = cw * cw + ch * ch
-    dx, dy = a[..., 0] - b[..., 0], a[..., 1] - b[..., 1]
-    term = torch.pow((dx * dx + dy * dy) / torch.where(diagonal == 0, 1, diagonal), beta)
-    iou = box_iou(a, b)
-    return torch.where(diagonal == 0, iou, iou - term)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        al, at, ar, ab = _sides(a)
+        bl, bt, br, bb = _sides(b)
+        cw = np.maximum(ar, br) - np.minimum(al, bl)
+        ch = np.maximum(ab, bb) - np.minimum(at, bt)
+        diagonal = cw * cw + ch * ch
+        dx, dy = a[..., 0] - b[..., 0], a[..., 1] - b[..., 1]
+        ratio = (dx * dx + dy * dy) / np.where(diagonal == 0, 1, diagonal)
+        term = np.power(ratio, ratio.dtype.type(beta))
+        iou = box_iou(a, b)
+        return np.where(diagonal == 0, iou, iou - term)
 
 
 def nms_overlap(kind: str, beta: float) -> Overlap:
@@ -66,38 +68,41 @@ def nms_overlap(kind: str, beta: float) -> Overlap:
     return box_iou
 
 
-def greedy_nms(boxes: Tensor, scores: Tensor, classes: Tensor, thresh: float,
+def greedy_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, thresh: float,
                kind: str = "default", beta: float = 0.6, agnostic: bool = False,
-               pair_limit: int = NMS_PAIR_LIMIT) -> Tensor:
+               pair_limit: int = NMS_PAIR_LIMIT) -> np.ndarray:
     """Darknet's greedy NMS (`do_nms_sort` / `diounms_sort`, src/box.c): by falling
     score, each surviving box removes later boxes of its class whose overlap > thresh
     (every class when `agnostic`). Returns the kept indices, highest score first, equal
     scores in input order."""
-    order = torch.argsort(scores, descending=True, stable=True)
-    n = order.numel()
+    order = descending(scores)
+    n = order.size
     ranked = boxes[order]
-    host = ranked.detach().cpu().numpy()
-    alive = torch.ones(n, dtype=torch.bool, device=boxes.device)
+    alive = np.ones(n, dtype=bool)
     overlap = nms_overlap(kind, beta)
     firsts, seconds = [], []
-    for group in _class_groups(classes[order].cpu().numpy(), agnostic):
-        pairs = _touching_pairs(host[group], pair_limit) if thresh >= 0 else None
+    for group in _class_groups(classes[order], agnostic):
+        pairs = _touching_pairs(ranked[group], pair_limit) if thresh >= 0 else None
         if pairs is not None:  # positions in score order: the earlier one suppresses
             firsts.append(group[pairs[0]])
             seconds.append(group[pairs[1]])
             continue
-        rows = torch.from_numpy(group).to(boxes.device)
-        alive[rows] = False
-        alive[rows[_nms_by_rows(ranked[rows], thresh, overlap)]] = True
+        alive[group] = False
+        alive[group[_nms_by_rows(ranked[group], thresh, overlap)]] = True
     if firsts:
-        first, second = (torch.from_numpy(np.concatenate(p)).to(boxes.device)
-                         for p in (firsts, seconds))
+        first, second = np.concatenate(firsts), np.concatenate(seconds)
         if overlap is not box_iou:  # DIoU <= IoU: only pairs over it in IoU can pass
             over = box_iou(ranked[first], ranked[second]) > thresh
             first, second = first[over], second[over]
         hit = overlap(ranked[first], ranked[second]) > thresh
         alive &= _greedy_outcome(n, first[hit], second[hit])
     return order[alive]
+
+
+def descending(scores: np.ndarray) -> np.ndarray:
+    """Indices by falling score, equal scores in input order (Darknet's qsort is not
+    stable; a stable order makes our results reproducible)."""
+    return np.argsort(-scores, kind="stable")
 
 
 def _class_groups(classes: np.ndarray, agnostic: bool) -> list[np.ndarray]:
@@ -147,20 +152,20 @@ def _sweep(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, i
     return by_low, counts, int(counts.sum())
 
 
-def _greedy_outcome(n: int, sources: Tensor, targets: Tensor) -> Tensor:
+def _greedy_outcome(n: int, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Which of n boxes survive, from (suppressor, suppressed) pairs, suppressor earlier:
     a box survives when no surviving earlier box suppresses it."""
-    alive = torch.ones(n, dtype=torch.bool, device=sources.device)
+    alive = np.ones(n, dtype=bool)
     for _ in range(NMS_FIXED_POINT_ROUNDS):
         # the greedy result is the one fixed point; short suppression chains reach it fast
-        dead = torch.zeros_like(alive)
+        dead = np.zeros_like(alive)
         dead[targets[alive[sources]]] = True
-        if torch.equal(~dead, alive):
+        if np.array_equal(~dead, alive):
             return alive
         alive = ~dead
-    by_source = torch.argsort(sources, stable=True)
+    by_source = np.argsort(sources, kind="stable")
     swept = _greedy_sweep(n, sources[by_source].tolist(), targets[by_source].tolist())
-    return torch.tensor(swept, dtype=torch.bool, device=sources.device)
+    return np.asarray(swept, dtype=bool)
 
 
 def _greedy_sweep(n: int, sources: list[int], targets: list[int]) -> list[bool]:
@@ -172,13 +177,13 @@ def _greedy_sweep(n: int, sources: list[int], targets: list[int]) -> list[bool]:
     return alive
 
 
-def _nms_by_rows(boxes: Tensor, thresh: float, overlap: Overlap) -> Tensor:
+def _nms_by_rows(boxes: np.ndarray, thresh: float, overlap: Overlap) -> np.ndarray:
     """One overlap row per kept box (memory O(n)): for a negative threshold, or boxes so
     crowded that their pairs would not fit in memory (and then most are suppressed)."""
-    remaining = torch.arange(len(boxes), device=boxes.device)
+    remaining = np.arange(len(boxes))
     kept = []
-    while remaining.numel():
+    while remaining.size:
         first, rest = remaining[0], remaining[1:]
         kept.append(first)
         remaining = rest[~(overlap(boxes[first], boxes[rest]) > thresh)]
-    return torch.stack(kept) if kept else remaining
+    return np.asarray(kept, dtype=np.int64)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from darknet_inspector.core.diagnosis import Finding
 from darknet_inspector.core.diagnosis.training import training_state
 from darknet_inspector.core.diagnosis.transfer import TransferPreview, transfer_preview
-from darknet_inspector.core.errors import Diagnostic
+from darknet_inspector.core.errors import Diagnostic, InspectorError
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.network import Network, layer_bflops
-from darknet_inspector.core.weights import LayerRecord, Ledger
+from darknet_inspector.core.weights import LayerRecord, Ledger, WeightsHeader, WeightsReader
 
 
 @dataclass
@@ -40,6 +40,30 @@ def make_report(network: Network, records: list[LayerRecord] | None = None,
     return Report(network, records, ledger, agreeing_problems(problems, ledger, diagnosis),
                   dict(flags or {}), diagnosis,
                   transfer_preview(network, diagnosis) if diagnosis else None)
+
+
+class ModelHasErrors(InspectorError):
+    """cfg or weights have problems of severity error; `report` holds all of them."""
+
+    def __init__(self, report: Report):
+        first = next(p for p in report.problems if p.severity == "error")
+        super().__init__(f"the model has errors, fix them first: {first.message}")
+        self.report = report
+
+
+def checked_records(network: Network, weights_path: str, records: list[LayerRecord] | None
+                    = None, header: WeightsHeader | None = None, ledger: Ledger | None = None
+                    ) -> tuple[list[LayerRecord], WeightsHeader | None]:
+    """Read the weights (or take records already read) and refuse a model with errors
+    (ModelHasErrors): what a model is loaded from, by either engine."""
+    if records is None:
+        reader = WeightsReader(network, weights_path, copy=True)
+        records = reader.read_all()
+        header, ledger = reader.header, reader.ledger
+    report = make_report(network, records, ledger)
+    if report.has_errors:
+        raise ModelHasErrors(report)
+    return records, header
 
 
 def agreeing_problems(problems: list[Diagnostic], ledger: Ledger | None,

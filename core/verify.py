@@ -406,7 +406,7 @@ def compare_cpu_cuda_steps(model: DarknetModel, x: np.ndarray,
                            tolerance: float = DEFAULT_TOLERANCE, device: str = "cuda"
                            ) -> Generator[Step, None, Comparison]:
     """`compare_cpu_cuda`, a Step before the two forward passes and after each layer."""
-    from darknet_inspector.core.detect import cuda_unavailable_reason
+    from darknet_inspector.core.torch_engine import cuda_unavailable_reason
 
     comparison = Comparison("our model on CPU", "cuda", device, tolerance)
     reason = cuda_unavailable_reason()
@@ -457,7 +457,7 @@ def verify_stages(network: Network, cuda: bool = True) -> list[str]:
     """The stages `verify_model_steps` will run, in order: OpenCV's when OpenCV can load
     the network, CPU vs CUDA's when asked and a GPU is there. A reference failing midway
     skips the rest of its stages."""
-    from darknet_inspector.core.detect import cuda_unavailable_reason
+    from darknet_inspector.core.torch_engine import cuda_unavailable_reason
 
     stages: list[str] = []
     if opencv_blocker(network)[0] is None:

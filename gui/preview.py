@@ -30,11 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from darknet_inspector.core.detect import (
-    available_devices,
-    parse_class_thresholds,
-    read_names,
-)
+from darknet_inspector.core.detect import parse_class_thresholds, read_names
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.jobs.detect import (
     DetectorKey,
@@ -46,6 +42,7 @@ from darknet_inspector.core.jobs.detect import (
     refilter,
     save_drawn,
 )
+from darknet_inspector.core.torch_engine import available_devices
 from darknet_inspector.gui import palette
 from darknet_inspector.gui.document import ModelDocument
 from darknet_inspector.gui.preview_canvas import ImageCanvas

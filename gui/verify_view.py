@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from darknet_inspector.core.detect import available_devices
 from darknet_inspector.core.jobs.verify import VerifyProgress, VerifyRequest, verify
+from darknet_inspector.core.torch_engine import available_devices
 from darknet_inspector.core.verify import (
     AFTER_REFERENCE_DIFFERS,
     DEFAULT_TOLERANCE,

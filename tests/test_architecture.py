@@ -96,9 +96,11 @@ TORCH_FREE = (f"{PACKAGE}.layers", f"{PACKAGE}.activations", f"{PACKAGE}.cfg",
               f"{PACKAGE}.network", f"{PACKAGE}.weights", f"{PACKAGE}.tensor_stats",
               f"{PACKAGE}.report", f"{PACKAGE}.diagnosis", f"{PACKAGE}.memory",
               f"{PACKAGE}.rewrite", f"{PACKAGE}.jobs.stream", f"{PACKAGE}.jobs.diagnose",
-              f"{PACKAGE}.numpy_layers", f"{PACKAGE}.numpy_engine")
+              f"{PACKAGE}.numpy_layers", f"{PACKAGE}.numpy_engine", f"{PACKAGE}.decoding",
+              f"{PACKAGE}.nms")
 """What `inspect` and the app's layer tree and weights stream run, and the numpy engine
-(`detect` on CPU without torch's import): no torch in them."""
+with the head decoding and NMS (`detect` on CPU without torch's import): no torch in
+them."""
 
 
 def _within(name: str, prefixes: tuple[str, ...]) -> bool:

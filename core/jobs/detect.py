@@ -1,5 +1,7 @@
 """Detection jobs: build the detector, run the network once per image, re-filter cached
-candidates, draw. `detect` on the command line and the app's preview tab run these."""
+candidates, draw. `detect` on the command line and the app's preview tab run these. The
+network runs on torch, or on the CPU without torch (core.numpy_engine) when the key asks
+for that engine or leaves the choice to us (`chosen_engine`)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from PIL import Image
 
 from darknet_inspector.core.detect import Detection, Detector, Inference, read_names
 from darknet_inspector.core.draw import draw_detections
+from darknet_inspector.core.errors import UsageError
 from darknet_inspector.core.image import load_image
 from darknet_inspector.core.layers.head import HeadParams
-from darknet_inspector.core.model import checked_model
 from darknet_inspector.core.network import Network
 from darknet_inspector.core.read_ahead import ImageAhead, ReadAhead
-from darknet_inspector.core.torch_layers.fastconv import never_pack
+from darknet_inspector.core.report import checked_records
+
+ENGINES = ("auto", "numpy", "torch")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class DetectorKey:
     device: str
     letterbox: bool | None
     half: bool = False  # float16 on CUDA
+    engine: str = "torch"  # ENGINES: "auto" runs numpy on the CPU when it runs every layer
 
 
 @dataclass
@@ -75,20 +80,53 @@ def model_classes(network: Network) -> int | None:
     return max(counts) if counts else None
 
 
-def build_detector(network: Network, key: DetectorKey, ahead: ReadAhead | None = None
-                   ) -> Detector:
+def chosen_engine(network: Network, key: DetectorKey) -> str:
+    """"numpy" or "torch" for this key: `auto` takes numpy (no torch import, issue 15) on
+    the CPU when core.numpy_engine runs every layer of the network, else torch; `numpy`
+    refuses (UsageError, naming the layer) a network or device it cannot run."""
+    if key.engine not in ENGINES:
+        raise UsageError(f"unknown engine {key.engine!r}: use {', '.join(ENGINES)}")
+    if key.engine == "torch":
+        return "torch"
+    from darknet_inspector.core.numpy_engine import numpy_engine_refusal
+
+    refusal = (numpy_engine_refusal(network) if key.device == "cpu" else
+               f"it runs on the CPU only, not {key.device}")
+    if refusal is None:
+        return "numpy"
+    if key.engine == "numpy":
+        raise UsageError(f"the numpy engine cannot run this model: {refusal}; use --engine "
+                         "torch")
+    return "torch"
+
+
+def build_detector(network: Network, key: DetectorKey, ahead: ReadAhead | None = None,
+                   once: bool = False) -> Detector:
     """Load the weights (read here, or by `ahead`, a read of `key.weights` already under
-    way) into a model and wrap it in a Detector on the chosen device. Batch norm is folded
+    way) into a model on the chosen engine and wrap it in a Detector. Batch norm is folded
     into the convolutions, as Darknet's `detector test` does (`fuse_conv_batchnorm`)
-    before it runs: the one place that decision is made."""
+    before it runs: the one place that decision is made. `once`: the detector runs one
+    image, so torch's weights are never packed (core.torch_layers.fastconv)."""
     names = read_names(key.names) if key.names else None
-    if ahead is None:
-        model = checked_model(network, key.weights)
+    engine = chosen_engine(network, key)
+    if engine == "torch":  # torch's import runs while `ahead` reads the weights
+        from darknet_inspector.core.model import model_from_records
+        from darknet_inspector.core.torch_layers.fastconv import never_pack
     else:
-        read = ahead.result()
-        model = checked_model(network, key.weights, read.records, read.header, read.ledger)
+        from darknet_inspector.core.numpy_engine import NumpyNetwork
+    read = ahead.result() if ahead is not None else None
+    records, header = checked_records(network, key.weights,
+                                      *((read.records, read.header, read.ledger) if read
+                                        else ()))
+    if engine == "numpy":
+        return Detector(NumpyNetwork(network, records, header.transposed if header else False),
+                        names, "cpu", key.letterbox, key.half)
+    model = model_from_records(network, records, header)
     model.fuse(in_place=True)  # its tensors were read for this model alone
-    return Detector(model, names, key.device, key.letterbox, key.half)
+    detector = Detector(model, names, key.device, key.letterbox, key.half)
+    if once:  # packing the weights would cost more than it saves (fastconv)
+        never_pack(model)
+    return detector
 
 
 def draw(image: Image.Image, detections: list[Detection]) -> Drawn:
@@ -104,9 +142,8 @@ def detect(request: DetectRequest) -> Generator[str, None, DetectOutcome]:
     detector = request.detector
     if detector is None:
         yield f"loading the model on {request.key.device}"
-        detector = build_detector(request.network, request.key, request.ahead)
-        if request.once:  # packing the weights would cost more than it saves (fastconv)
-            never_pack(detector.model)
+        detector = build_detector(request.network, request.key, request.ahead,
+                                  request.once)
     yield "running the network"
     inference = detector.infer(image)
     detections = filtered(detector, inference, request.conf, request.nms, request.agnostic,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
+from darknet_inspector.core.decoding import head_decoder
 from darknet_inspector.core.detect import Detector
 from darknet_inspector.core.featuremaps import (
     DEFAULT_BUDGET_BYTES,
@@ -25,7 +26,6 @@ from darknet_inspector.core.image import load_image
 from darknet_inspector.core.jobs.detect import DetectorKey, build_detector
 from darknet_inspector.core.layers.base import as_chw
 from darknet_inspector.core.network import Network
-from darknet_inspector.core.torch_layers import head_decoder
 
 
 @dataclass
@@ -86,7 +86,7 @@ def layer_maps(layer, output: torch.Tensor, side: int, keep_full: bool) -> Layer
     objectness = None
     if head is not None and output.dim() == 3:
         try:
-            objectness = head.objectness(layer, output.float())
+            objectness = head.objectness(layer, output.float().cpu().numpy())
         except NotImplementedError:
             objectness = None
     return summarise(layer.index, output, side, keep_full, objectness)

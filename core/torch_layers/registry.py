@@ -1,5 +1,5 @@
-"""The torch side of the layer types: each type's module builder and, for heads, its
-decoder, registered by layer type name (the names of core.layers' registry)."""
+"""The torch side of the layer types: each type's module builder, registered by layer
+type name (the names of core.layers' registry). Heads decode in core.decoding."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ from typing import TypeVar
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.registry import layer_type
 from darknet_inspector.core.torch_layers.base import DarknetModule
-from darknet_inspector.core.torch_layers.head import HeadDecoder
 from darknet_inspector.core.torch_layers.held import NotRunnable
 
 ModuleBuilder = Callable[[Layer], DarknetModule]
 B = TypeVar("B", bound=ModuleBuilder)
-D = TypeVar("D", bound=type[HeadDecoder])
 
 _BUILDERS: dict[str, ModuleBuilder] = {}
-_DECODERS: dict[str, HeadDecoder] = {}
 
 
 def _checked_name(name: str, table: dict) -> None:
@@ -38,16 +35,6 @@ def module_for(*names: str) -> Callable[[B], B]:
     return register
 
 
-def decoder_for(name: str) -> Callable[[D], D]:
-    """Class decorator: registers one instance as the decoder of heads of type `name`."""
-    def register(cls: D) -> D:
-        _checked_name(name, _DECODERS)
-        _DECODERS[name] = cls()
-        return cls
-
-    return register
-
-
 def build_module(layer: Layer) -> DarknetModule:
     """The torch module layer `layer` runs as (one that refuses to run for a layer shown
     but not run that holds no tensors)."""
@@ -62,14 +49,6 @@ def build_module(layer: Layer) -> DarknetModule:
     return module
 
 
-def head_decoder(name: str) -> HeadDecoder | None:
-    """How `detector test` decodes heads of type `name`; None when not decoded."""
-    return _DECODERS.get(name)
-
-
 def module_types() -> list[str]:
     return sorted(_BUILDERS)
 
-
-def decoded_types() -> list[str]:
-    return sorted(_DECODERS)

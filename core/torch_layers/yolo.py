@@ -1,6 +1,5 @@
-"""[yolo] as torch: `forward_yolo_layer` (src/yolo_layer.c) and how `get_yolo_detections`
-decodes its output. The torch-free side
-(options, shapes, weight layout) is core.layers.yolo."""
+"""[yolo] as torch: `forward_yolo_layer` (src/yolo_layer.c). The torch-free side is
+core.layers.yolo (options, shapes, weight layout) and core.decoding.yolo (its boxes)."""
 
 from __future__ import annotations
 
@@ -10,30 +9,7 @@ from torch import Tensor
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.yolo import YoloParams
 from darknet_inspector.core.torch_layers.base import DarknetModule
-from darknet_inspector.core.torch_layers.head import (
-    Decoded,
-    HeadDecoder,
-    Size,
-    anchor_rows,
-    cell_entries,
-)
-from darknet_inspector.core.torch_layers.registry import decoder_for, module_for
-
-
-def decode_yolo(params: YoloParams, output: Tensor, input_size: Size) -> Decoded:
-    """`get_yolo_detections` / `get_yolo_box` (src/yolo_layer.c): x, y already logistic
-    and scale_x_y-shifted by the layer; w, h = exp(t)*anchor/net (new_coords=0) or
-    t*t*4*anchor/net (new_coords=1), anchors in input pixels; prob = objectness * class."""
-    _, h, w = output.shape
-    entries, col, row = cell_entries(output, len(params.mask))
-    anchor = anchor_rows(params.anchor_boxes, h * w, output.device)
-    net = torch.tensor(input_size, dtype=output.dtype, device=output.device)
-    t_wh = entries[:, 2:4]
-    scale = t_wh * t_wh * 4 if params.new_coords else torch.exp(t_wh)
-    boxes = torch.stack([(col + entries[:, 0]) / w, (row + entries[:, 1]) / h], dim=1)
-    boxes = torch.cat([boxes, scale * anchor / net], dim=1)
-    objectness = entries[:, 4]
-    return Decoded(boxes, objectness, objectness[:, None] * entries[:, 5:])
+from darknet_inspector.core.torch_layers.registry import module_for
 
 
 class YoloModule(DarknetModule):
@@ -66,9 +42,3 @@ class YoloModule(DarknetModule):
 def _yolo_module(layer: Layer) -> DarknetModule:
     p = layer.params_as(YoloParams)
     return YoloModule(len(p.mask), p.classes, p.scale_x_y, p.new_coords)
-
-
-@decoder_for("yolo")
-class YoloDecoder(HeadDecoder):
-    def decode(self, layer: Layer, output: Tensor, input_size: Size) -> Decoded:
-        return decode_yolo(layer.params_as(YoloParams), output, input_size)

@@ -12,14 +12,15 @@ import torch
 from PIL import Image
 
 from darknet_inspector.core.cli import build_parser, main
+from darknet_inspector.core.decoding.gaussian_yolo import decode_gaussian_yolo
+from darknet_inspector.core.decoding.region import decode_region
+from darknet_inspector.core.decoding.yolo import decode_yolo
 from darknet_inspector.core.detect import (
     Decoded,
     Detector,
     Inference,
-    available_devices,
     correct_boxes,
     read_names,
-    resolve_device,
 )
 from darknet_inspector.core.errors import UsageError
 from darknet_inspector.core.image import darknet_letterbox, image_to_chw
@@ -28,9 +29,8 @@ from darknet_inspector.core.layers.region import RegionParams
 from darknet_inspector.core.layers.yolo import YoloParams
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
-from darknet_inspector.core.torch_layers.gaussian_yolo import decode_gaussian_yolo
-from darknet_inspector.core.torch_layers.region import decode_region
-from darknet_inspector.core.torch_layers.yolo import YoloModule, decode_yolo
+from darknet_inspector.core.torch_engine import available_devices, resolve_device
+from darknet_inspector.core.torch_layers.yolo import YoloModule
 from tests.conftest import zoo_path
 from tests.helpers import tree_model_files, write_random_weights
 
@@ -51,7 +51,7 @@ def test_yolo_box_is_cell_plus_offset_and_exp_anchor_over_input():
     params = YoloParams(classes=2, num=2, mask=(1,), anchors=(10, 14, 20, 30))
     out = torch.zeros(7, 2, 3)
     set_entries(out, 0, 1, 2, [0.25, 0.75, math.log(2), 0.0, 0.8, 0.5, 0.9], 7)
-    decoded = decode_yolo(params, out, (64, 32))
+    decoded = decode_yolo(params, out.numpy(), (64, 32))
     index = (1 * 3 + 2) * 1  # Darknet's order: cell row-major, then anchor
     box = decoded.boxes[index].tolist()
     assert box == pytest.approx([(2 + 0.25) / 3, (1 + 0.75) / 2, 2 * 20 / 64, 1 * 30 / 32])
@@ -64,7 +64,7 @@ def test_yolo_new_coords_squares_w_h_times_four_anchors():
     params = YoloParams(classes=1, num=1, mask=(0,), anchors=(20, 30), new_coords=True)
     out = torch.zeros(6, 1, 1)
     set_entries(out, 0, 0, 0, [0.5, 0.5, 0.5, 0.25, 0.7, 1.0], 6)
-    box = decode_yolo(params, out, (64, 32)).boxes[0].tolist()
+    box = decode_yolo(params, out.numpy(), (64, 32)).boxes[0].tolist()
     assert box == pytest.approx([0.5, 0.5, 0.5 * 0.5 * 4 * 20 / 64, 0.25 * 0.25 * 4 * 30 / 32])
 
 
@@ -72,7 +72,7 @@ def test_yolo_orders_anchors_within_a_cell_and_uses_the_masked_anchor():
     params = YoloParams(classes=1, num=3, mask=(2, 0), anchors=(4, 4, 8, 8, 16, 16))
     out = torch.zeros(12, 1, 2)
     set_entries(out, 1, 0, 1, [0.5, 0.5, 0.0, 0.0, 0.9, 1.0], 6)
-    decoded = decode_yolo(params, out, (32, 32))
+    decoded = decode_yolo(params, out.numpy(), (32, 32))
     index = (0 * 2 + 1) * 2 + 1
     assert decoded.boxes[index].tolist() == pytest.approx([0.75, 0.5, 4 / 32, 4 / 32])
     assert decoded.boxes[index - 1, 2].item() == pytest.approx(16 / 32)
@@ -84,7 +84,7 @@ def test_scale_x_y_comes_from_the_layer_and_is_not_applied_twice():
     raw[0, 0, 0, 1] = math.log(3)  # sigmoid = 0.75 -> 0.75*1.2 - 0.1 = 0.8
     layer_out = YoloModule(1, 2, 1.2, False)(raw)
     params = YoloParams(classes=2, num=1, mask=(0,), anchors=(8, 8))
-    boxes = decode_yolo(params, layer_out[0], (32, 32)).boxes
+    boxes = decode_yolo(params, layer_out[0].numpy(), (32, 32)).boxes
     assert boxes[1, 0].item() == pytest.approx((1 + 0.8) / 2)
     assert boxes[0, 0].item() == pytest.approx((0 + 0.5) / 2)
 
@@ -94,7 +94,7 @@ def test_region_applies_logistic_to_x_y_and_anchors_in_grid_cells():
     out = torch.zeros(2 * 8, 2, 2)
     classes = torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0).tolist()
     set_entries(out, 1, 0, 1, [0.0, math.log(3), math.log(2), 0.0, 0.5, *classes], 8)
-    decoded = decode_region(params, out, (416, 416))
+    decoded = decode_region(params, out.numpy(), (416, 416))
     index = (0 * 2 + 1) * 2 + 1
     assert decoded.boxes[index].tolist() == pytest.approx(
         [(1 + 0.5) / 2, (0 + 0.75) / 2, 2 * 3 / 2, 1 * 4 / 2])
@@ -106,7 +106,7 @@ def test_gaussian_yolo_lowers_the_score_by_the_mean_uncertainty():
     params = GaussianYoloParams(classes=1, num=1, mask=(0,), anchors=(8, 16), yolo_point="center")
     out = torch.zeros(10, 1, 1)
     set_entries(out, 0, 0, 0, [0.5, 0.2, 0.25, 0.4, math.log(2), 0.6, 0.0, 0.8, 0.9, 0.5], 10)
-    decoded = decode_gaussian_yolo(params, out, (32, 32))
+    decoded = decode_gaussian_yolo(params, out.numpy(), (32, 32))
     assert decoded.boxes[0].tolist() == pytest.approx([0.5, 0.25, 2 * 8 / 32, 16 / 32])
     assert decoded.probs[0, 0].item() == pytest.approx(0.9 * 0.5 * (1 - 0.5))
     assert decoded.gate[0].item() == pytest.approx(0.9)
@@ -118,16 +118,17 @@ def test_gaussian_yolo_point_moves_the_centre_by_half_the_box(point, centre):
     params = GaussianYoloParams(classes=1, num=1, mask=(0,), anchors=(8, 16), yolo_point=point)
     out = torch.zeros(10, 1, 1)
     set_entries(out, 0, 0, 0, [0.5, 0, 0.25, 0, math.log(2), 0, 0.0, 0, 0.9, 0.5], 10)
-    assert decode_gaussian_yolo(params, out, (32, 32)).boxes[0, :2].tolist() == pytest.approx(
-        list(centre))
+    decoded = decode_gaussian_yolo(params, out.numpy(), (32, 32))
+    assert decoded.boxes[0, :2].tolist() == pytest.approx(list(centre))
 
 
 def test_letterboxed_boxes_lose_the_padding_and_the_scale():
     """200x100 image in a 64x64 letterbox: 64x32 content, 16 rows of bars above."""
-    boxes = torch.tensor([[0.5, 0.5, 0.5, 0.25], [0.25, 0.3, 0.1, 0.1]])
+    boxes = np.array([[0.5, 0.5, 0.5, 0.25], [0.25, 0.3, 0.1, 0.1]], dtype=np.float32)
     got = correct_boxes(boxes, (200, 100), (64, 64), letterbox=True)
-    expected = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.25, 0.1, 0.1, 0.2]])
-    torch.testing.assert_close(got, expected)
+    expected = np.array([[0.5, 0.5, 0.5, 0.5], [0.25, 0.1, 0.1, 0.2]], dtype=np.float32)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert correct_boxes(boxes, (200, 100), (64, 64), letterbox=False) is boxes
 
 
@@ -257,7 +258,7 @@ def test_half_precision_falls_back_to_float32_when_heads_are_not_finite(tiny):
         def forward(self, x):
             return [torch.full((1, 21, 12, 16), float("nan"), dtype=torch.float16)]
 
-    detector.half, detector._half_model = True, Broken()
+    detector.engine.half, detector.engine._half_model = True, Broken()
     inference = detector.infer(image)
     assert any("NaN/Inf" in note for note in inference.warnings)
     assert detector.detections(inference) == reference
@@ -298,7 +299,7 @@ def test_cuda_finds_what_the_cpu_finds(yolo_fastest):
         gpu = Detector(load_model(*yolo_fastest)[0], device="cuda", half=half)
         inference = gpu.infer(image)
         assert inference.device.startswith("cuda")
-        assert all(c.boxes.is_cuda for c in inference.candidates)
+        assert inference.engine == "torch"
         assert_same_detections(gpu.detections(inference), expected, 0.25, tolerance,
                                0.9 if half else 0.99)
 
@@ -331,7 +332,7 @@ def inference_from_darknet_reference(photo: str, model) -> tuple[Inference, dict
     detector = Detector(model)
     with torch.no_grad():
         outputs = model(torch.from_numpy(x))
-    candidates = [decode_yolo(layer.params_as(YoloParams), out[0], (320, 320))
+    candidates = [decode_yolo(layer.params_as(YoloParams), out[0].numpy(), (320, 320))
                   for layer, out in zip(detector.heads, outputs)]
     last = detector.heads[-1].params_as(YoloParams)
     inference = Inference((reference["image_w"], reference["image_h"]), (320, 320), False,
@@ -362,8 +363,7 @@ def opencv_inference(cfg, weights, x: np.ndarray, image_size, template: Inferenc
     net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
     net.setInput(x[None])
     outputs = net.forward(net.getUnconnectedOutLayersNames())
-    candidates = [Decoded(torch.from_numpy(o[:, :4].copy()), torch.from_numpy(o[:, 4].copy()),
-                          torch.from_numpy(o[:, 5:].copy())) for o in outputs]
+    candidates = [Decoded(o[:, :4].copy(), o[:, 4].copy(), o[:, 5:].copy()) for o in outputs]
     return Inference(image_size, template.input_size, False, "opencv", candidates,
                      template.nms_kind, template.beta_nms)
 
@@ -456,8 +456,10 @@ def test_nms_input_is_bounded_and_the_cut_is_reported():
     from darknet_inspector.core.detect import Decoded, Detector, Inference
 
     n = 300
-    boxes = torch.rand(n, 4) * 0.1 + torch.tensor([0.5, 0.5, 0.2, 0.2])
-    candidate = Decoded(boxes=boxes, gate=torch.ones(n), probs=torch.rand(n, 1) * 0.5 + 0.5)
+    rng = np.random.default_rng(0)
+    boxes = (rng.random((n, 4)) * 0.1 + [0.5, 0.5, 0.2, 0.2]).astype(np.float32)
+    candidate = Decoded(boxes=boxes, gate=np.ones(n, np.float32),
+                        probs=(rng.random((n, 1)) * 0.5 + 0.5).astype(np.float32))
     inference = Inference(image_size=(100, 100), input_size=(100, 100), letterbox=False,
                           device="cpu", candidates=[candidate])
     detector = Detector.__new__(Detector)

@@ -1,6 +1,8 @@
 """Commands that only look never import torch (DESIGN.md): `inspect` of a model with its
 weights (the layer tree, the byte ledger, tensor statistics, the diagnosis) runs in a
-fresh interpreter without `torch` ever entering sys.modules."""
+fresh interpreter without `torch` ever entering sys.modules; so does `detect` on the CPU
+when the numpy engine runs the model (issue 15: `import torch` alone costs about what
+OpenCV's whole detection pipeline costs)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,29 @@ def test_inspect_with_weights_never_imports_torch(extra):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["code"] == 0, done.stderr
     assert result["torch"] == []
+
+
+def probe(*argv: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True,
+                          text=True, timeout=300)
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "stderr": done.stderr}
+
+
+def test_detect_on_the_cpu_never_imports_torch(tmp_path):
+    out = tmp_path / "boxes.json"
+    result = probe("detect", str(DEMO / "demo.cfg"), str(DEMO / "demo.weights"),
+                   str(DEMO / "sample.jpg"), "--json", str(out))
+    assert result["code"] == 0, result["stderr"]
+    assert result["torch"] == []
+    assert json.loads(out.read_text())["detections"]
+
+
+def test_detect_with_the_torch_engine_imports_it():
+    """The probe sees torch when it is there: the test above could not pass vacuously."""
+    result = probe("detect", str(DEMO / "demo.cfg"), str(DEMO / "demo.weights"),
+                   str(DEMO / "sample.jpg"), "--engine", "torch")
+    assert result["code"] == 0, result["stderr"]
+    assert "torch" in result["torch"]
 
 
 def test_naming_a_finding_does_not_load_the_diagnosis_engine():

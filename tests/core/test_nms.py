@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from darknet_inspector.core.nms import NMS_PAIR_LIMIT, greedy_nms, nms_overlap
 
@@ -68,14 +67,13 @@ def test_nms_keeps_what_darknets_loops_keep(kind, agnostic, pair_limit, rounds, 
     monkeypatch.setattr("darknet_inspector.core.nms.NMS_FIXED_POINT_ROUNDS", rounds)
     boxes, probs = random_candidates(seed)
     pair_box, pair_class = np.nonzero(probs > 0)
-    kept = greedy_nms(torch.from_numpy(boxes[pair_box]),
-                      torch.from_numpy(probs[pair_box, pair_class]),
-                      torch.from_numpy(pair_class), 0.45, kind, 0.8, agnostic, pair_limit)
+    kept = greedy_nms(boxes[pair_box], probs[pair_box, pair_class], pair_class, 0.45, kind,
+                      0.8, agnostic, pair_limit)
     ours = {(int(pair_box[i]), int(pair_class[i])) for i in kept.tolist()}
     expected = darknet_nms_reference(boxes.tolist(), probs.tolist(), 0.45, kind, 0.8,
                                      agnostic)
     assert ours == expected
-    scores = probs[pair_box, pair_class][kept.numpy()]
+    scores = probs[pair_box, pair_class][kept]
     assert (np.diff(scores) <= 0).all()
 
 
@@ -83,31 +81,31 @@ def test_a_long_suppression_chain_keeps_every_other_box():
     """Each box overlaps only its neighbours and scores fall along the row: box 0 removes
     1, so 2 survives and removes 3, ... (longer than the vectorised rounds resolve)."""
     n = 25
-    boxes = torch.tensor([[0.1 + 0.03 * i, 0.5, 0.05, 0.2] for i in range(n)])
-    scores = torch.linspace(0.9, 0.3, n)
-    kept = greedy_nms(boxes, scores, torch.zeros(n, dtype=torch.long), 0.2)
+    boxes = np.array([[0.1 + 0.03 * i, 0.5, 0.05, 0.2] for i in range(n)], np.float32)
+    scores = np.linspace(0.9, 0.3, n, dtype=np.float32)
+    kept = greedy_nms(boxes, scores, np.zeros(n, np.int64), 0.2)
     assert kept.tolist() == list(range(0, n, 2))
 
 
 def test_greedynms_is_diou_with_exponent_point_six_not_plain_iou():
     """Two same-class boxes with IoU 0.5 whose centres are apart: plain IoU NMS removes
     the weaker one, Darknet's greedynms (DIoU, exponent 0.6) keeps both."""
-    boxes = torch.tensor([[0.3, 0.5, 0.4, 0.4], [0.4333333, 0.5, 0.4, 0.4]], dtype=torch.float64)
-    scores, classes = torch.tensor([0.9, 0.8], dtype=torch.float64), torch.tensor([0, 0])
+    boxes = np.array([[0.3, 0.5, 0.4, 0.4], [0.4333333, 0.5, 0.4, 0.4]], np.float64)
+    scores, classes = np.array([0.9, 0.8], np.float64), np.array([0, 0])
     assert greedy_nms(boxes, scores, classes, 0.45, "default").tolist() == [0]
     assert greedy_nms(boxes, scores, classes, 0.45, "greedynms").tolist() == [0, 1]
 
 
 def test_nms_never_suppresses_across_classes_unless_agnostic():
-    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.2]] * 2)
-    scores, classes = torch.tensor([0.9, 0.8]), torch.tensor([0, 1])
+    boxes = np.array([[0.5, 0.5, 0.2, 0.2]] * 2, np.float32)
+    scores, classes = np.array([0.9, 0.8], np.float32), np.array([0, 1])
     assert greedy_nms(boxes, scores, classes, 0.45).tolist() == [0, 1]
     assert greedy_nms(boxes, scores, classes, 0.45, agnostic=True).tolist() == [0]
 
 
 def test_nms_of_nothing_is_nothing():
-    empty = torch.zeros(0, 4)
-    assert greedy_nms(empty, torch.zeros(0), torch.zeros(0, dtype=torch.long), 0.45).numel() == 0
+    empty = np.zeros((0, 4), np.float32)
+    assert greedy_nms(empty, np.zeros(0, np.float32), np.zeros(0, np.int64), 0.45).size == 0
 
 
 
@@ -143,8 +141,7 @@ def tied_candidates(seed: int, n: int = 200, classes: int = 3):
     boxes[rng.choice(n, 3, replace=False), 0] = np.nan
     boxes[rng.choice(n, 3, replace=False), 3] = np.inf
     scores = (rng.integers(1, 9, n) / 8).astype(np.float32)
-    return (torch.from_numpy(boxes), torch.from_numpy(scores),
-            torch.from_numpy(rng.integers(0, classes, n)))
+    return boxes, scores, rng.integers(0, classes, n)
 
 
 @pytest.mark.parametrize("kind", ["default", "greedynms", "diounms"])
@@ -159,8 +156,9 @@ def test_fast_nms_equals_the_plain_greedy_loop_with_ties(kind, thresh, agnostic)
 
 
 def test_equal_scores_keep_their_input_order_in_the_result():
-    boxes = torch.tensor([[0.1 * i + 0.05, 0.5, 0.05, 0.05] for i in range(6)])
-    scores, classes = torch.tensor([0.5, 0.9, 0.5, 0.5, 0.9, 0.5]), torch.tensor([1, 0] * 3)
+    boxes = np.array([[0.1 * i + 0.05, 0.5, 0.05, 0.05] for i in range(6)], np.float32)
+    scores = np.array([0.5, 0.9, 0.5, 0.5, 0.9, 0.5], np.float32)
+    classes = np.array([1, 0] * 3)
     assert greedy_nms(boxes, scores, classes, 0.45).tolist() == [1, 4, 0, 2, 3, 5]
 
 
@@ -168,10 +166,10 @@ def test_crowded_boxes_fall_back_to_rows_with_the_same_result():
     """A pile of near-identical boxes has n^2/2 touching pairs: past the pair limit the
     row-by-row pass runs, and it keeps the same boxes."""
     rng = np.random.default_rng(3)
-    boxes = torch.from_numpy(np.column_stack([0.5 + rng.normal(0, 0.01, (500, 2)),
-                                              rng.uniform(0.3, 0.4, (500, 2))])).float()
-    scores, classes = torch.rand(500, generator=torch.Generator().manual_seed(0)), \
-        torch.zeros(500, dtype=torch.long)
+    boxes = np.column_stack([0.5 + rng.normal(0, 0.01, (500, 2)),
+                             rng.uniform(0.3, 0.4, (500, 2))]).astype(np.float32)
+    scores = rng.random(500).astype(np.float32)
+    classes = np.zeros(500, np.int64)
     fast = greedy_nms(boxes, scores, classes, 0.45)
     rows = greedy_nms(boxes, scores, classes, 0.45, pair_limit=1000)
     assert fast.tolist() == rows.tolist() and len(fast) < 10

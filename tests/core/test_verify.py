@@ -244,7 +244,7 @@ def test_cli_verify_of_a_corrupted_converted_model_exits_1_naming_the_layer(tmp_
 def test_cli_verify_without_any_reference_exits_2(tmp_path, capsys, monkeypatch):
     _, weights = tiny_model(tmp_path, PLAIN)
     monkeypatch.setitem(sys.modules, "cv2", None)
-    monkeypatch.setattr("darknet_inspector.core.detect.cuda_unavailable_reason",
+    monkeypatch.setattr("darknet_inspector.core.torch_engine.cuda_unavailable_reason",
                         lambda: "no GPU in this test")
     code = main(["verify", str(tmp_path / "tiny.cfg"), str(weights)])
     assert code == 2

@@ -8,9 +8,9 @@ from darknet_inspector.core.cli import main
 from darknet_inspector.core.jobs import convert as convert_job
 from darknet_inspector.core.jobs import run_job
 from darknet_inspector.core.jobs.convert import ConvertOptions, ConvertProgress, convert_model
-from darknet_inspector.core.model import ModelHasErrors
 from darknet_inspector.core.network import load_network
 from darknet_inspector.core.read_ahead import ReadAhead
+from darknet_inspector.core.report import ModelHasErrors
 from tests.core.test_report import CFG
 from tests.helpers import write_random_weights
 

@@ -41,9 +41,9 @@ def demo_request() -> VerifyRequest:
 @pytest.fixture(autouse=True)
 def no_gpu(monkeypatch):
     """The stages of OpenCV's reference only, also on a machine with a GPU."""
-    from darknet_inspector.core import detect
+    from darknet_inspector.core import torch_engine
 
-    monkeypatch.setattr(detect, "cuda_unavailable_reason", lambda: "no GPU in this test")
+    monkeypatch.setattr(torch_engine, "cuda_unavailable_reason", lambda: "no GPU in this test")
 
 
 def records_of(request: VerifyRequest) -> tuple[list[VerifyProgress], object]:

@@ -7,16 +7,15 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
+from darknet_inspector.core.decoding import head_decoder
+from darknet_inspector.core.decoding.detection import decode_detection
 from darknet_inspector.core.detect import Detector
 from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers.detection import DetectionParams
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
-from darknet_inspector.core.torch_layers import head_decoder
-from darknet_inspector.core.torch_layers.detection import decode_detection
 from tests.core.layers.layer_support import (
     build,
     loaded,
@@ -73,7 +72,7 @@ def test_detection_decodes_as_get_detection_detections():
     params = DetectionParams(classes=3, coords=4, num=2, side=2, sqrt=True, softmax=True)
     rng = np.random.default_rng(0)
     flat = rng.uniform(0.1, 0.9, 52).astype(np.float32)
-    decoded = decode_detection(params, torch.from_numpy(flat))
+    decoded = decode_detection(params, flat)
     classes, scales, boxes = flat[:12].reshape(4, 3), flat[12:20], flat[20:].reshape(8, 4)
     for i in range(4):  # cells, row-major
         row, col = divmod(i, 2)
@@ -81,17 +80,17 @@ def test_detection_decodes_as_get_detection_detections():
             k = i * 2 + n
             x, y, w, h = boxes[k]
             expected = [(x + col) / 2, (y + row) / 2, w * w, h * h]
-            np.testing.assert_allclose(decoded.boxes[k].numpy(), expected, rtol=1e-6)
-            np.testing.assert_allclose(decoded.probs[k].numpy(), scales[k] * classes[i],
+            np.testing.assert_allclose(decoded.boxes[k], expected, rtol=1e-6)
+            np.testing.assert_allclose(decoded.probs[k], scales[k] * classes[i],
                                        rtol=1e-6)
-    assert torch.isinf(decoded.gate).all()
-    no_sqrt = decode_detection(dataclasses.replace(params, sqrt=False), torch.from_numpy(flat))
-    np.testing.assert_allclose(no_sqrt.boxes[:, 2:].numpy(), boxes[:, 2:], rtol=1e-6)
+    assert np.isinf(decoded.gate).all()
+    no_sqrt = decode_detection(dataclasses.replace(params, sqrt=False), flat)
+    np.testing.assert_allclose(no_sqrt.boxes[:, 2:], boxes[:, 2:], rtol=1e-6)
 
 
 def test_detection_objectness_is_each_boxs_scale_per_cell():
     network = build(detection())
-    flat = torch.arange(52, dtype=torch.float32)
+    flat = np.arange(52, dtype=np.float32)
     got = head_decoder("detection").objectness(network.layers[1], flat)
     assert got.shape == (2, 2, 2)
     assert got[1, 0, 1].item() == 12 + 1 * 2 + 1  # box 1 of cell (row 0, col 1)
@@ -100,7 +99,7 @@ def test_detection_objectness_is_each_boxs_scale_per_cell():
 def test_detection_with_fewer_than_four_coords_says_darknet_reads_past_it():
     params = DetectionParams(classes=1, coords=2, num=1, side=1)
     with pytest.raises(InspectorError, match="coords=2: Darknet reads 4 box values"):
-        decode_detection(params, torch.zeros(params.required_inputs))
+        decode_detection(params, np.zeros(params.required_inputs, np.float32))
 
 
 def test_detect_finds_yolov1_boxes_in_image_pixels(tmp_path):
@@ -116,7 +115,7 @@ def test_detect_finds_yolov1_boxes_in_image_pixels(tmp_path):
     decoded = inference.candidates[0]
     assert len(found) == int((decoded.probs > 0).sum()) > 0
     best = max(found, key=lambda d: d.confidence)
-    index, k = divmod(int(torch.argmax(decoded.probs)), 3)
+    index, k = divmod(int(np.argmax(decoded.probs)), 3)
     x, y, w, h = decoded.boxes[index].tolist()
     assert best.class_id == k
     assert best.box == pytest.approx([(x - w / 2) * 50, (y - h / 2) * 30,

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from darknet_inspector.core.decoding import head_decoder
 from darknet_inspector.core.detect import decodable_types
 from darknet_inspector.core.layers import head_type, is_head, layer_type, registered_types
 from darknet_inspector.core.layers.base import LayerParams, NoParams
@@ -16,7 +17,6 @@ from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.layers.yolo import YoloParams
 from darknet_inspector.core.network import load_network
 from darknet_inspector.core.opencv_dnn import HEAD_SECTIONS, as_opencv
-from darknet_inspector.core.torch_layers import head_decoder
 from darknet_inspector.core.weights import tensor_offsets
 from tests.core.layers.layer_support import build
 

@@ -1,15 +1,18 @@
 """The torch side covers the shape side exactly: every registered layer type has one
-torch module builder, every head type a decoder, every activation name a function."""
+torch module builder, every head type a decoder (core.decoding), every activation name a
+function."""
 
 from __future__ import annotations
 
 import pytest
 
 from darknet_inspector.core.activations import ACTIVATION_NAMES
+from darknet_inspector.core.decoding import decoded_types
+from darknet_inspector.core.decoding.base import decoder_for
 from darknet_inspector.core.layers import head_type, registered_types
-from darknet_inspector.core.torch_layers import decoded_types, module_types
+from darknet_inspector.core.torch_layers import module_types
 from darknet_inspector.core.torch_layers.activations import ACTIVATIONS
-from darknet_inspector.core.torch_layers.registry import decoder_for, module_for
+from darknet_inspector.core.torch_layers.registry import module_for
 
 
 def test_every_layer_type_has_a_torch_module():

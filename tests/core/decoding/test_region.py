@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from darknet_inspector.core.darknet_tree import parse_tree
-from darknet_inspector.core.layers import layer_type
-from darknet_inspector.core.layers.region import RegionParams
-from darknet_inspector.core.torch_layers import head_decoder
-from darknet_inspector.core.torch_layers.region import (
+from darknet_inspector.core.decoding import head_decoder
+from darknet_inspector.core.decoding.region import (
     decode_region,
     hierarchy_predictions,
     tree_class_probabilities,
 )
+from darknet_inspector.core.layers import layer_type
+from darknet_inspector.core.layers.region import RegionParams
 from darknet_inspector.core.torch_layers.softmax import group_of_each_class, softmax_tree
 from tests.core.layers.layer_support import loaded, outputs, random_input
 from tests.helpers import net_from_text
@@ -62,7 +62,7 @@ def test_hierarchy_predictions_multiply_down_the_tree_bit_for_bit():
     tree = parse_tree(TREE, "t.tree")
     rng = np.random.default_rng(0)
     conditional = rng.uniform(0, 1, (50, tree.n)).astype(np.float32)
-    got = hierarchy_predictions(torch.from_numpy(conditional), tree).numpy()
+    got = hierarchy_predictions(conditional, tree)
     want = np.stack([darknet_hierarchy_predictions(row, tree.parents) for row in conditional])
     np.testing.assert_array_equal(got, want)
     c = conditional[0]
@@ -72,7 +72,7 @@ def test_hierarchy_predictions_multiply_down_the_tree_bit_for_bit():
 def test_hierarchy_predictions_follow_darknets_order_for_a_parent_listed_later():
     tree = parse_tree("a 2\nb -1\nc 1\nd 0\n", "t.tree")
     conditional = np.array([[0.5, 0.9, 0.8, 0.7]], dtype=np.float32)
-    got = hierarchy_predictions(torch.from_numpy(conditional), tree).numpy()
+    got = hierarchy_predictions(conditional, tree)
     np.testing.assert_array_equal(got, darknet_hierarchy_predictions(conditional[0],
                                                                      tree.parents)[None])
     assert got[0, 0] == np.float32(0.5) * np.float32(0.8)  # c not yet times b
@@ -81,11 +81,11 @@ def test_hierarchy_predictions_follow_darknets_order_for_a_parent_listed_later()
 def test_only_the_last_listed_class_above_half_keeps_its_absolute_probability():
     tree = parse_tree(TREE, "t.tree")
     # animal .9 > dog .8*.9=.72 > puppy .6*.72=.432: dog (index 2) is the last above .5
-    conditional = torch.tensor([[0.9, 0.1, 0.8, 0.1, 0.1, 0.5, 0.5, 0.6, 0.9]])
+    conditional = np.array([[0.9, 0.1, 0.8, 0.1, 0.1, 0.5, 0.5, 0.6, 0.9]], np.float32)
     probs = tree_class_probabilities(conditional, tree)
-    assert torch.nonzero(probs).tolist() == [[0, 2]]
+    assert np.argwhere(probs).tolist() == [[0, 2]]
     assert probs[0, 2].item() == np.float32(0.8) * np.float32(0.9)
-    nothing = tree_class_probabilities(torch.full((1, tree.n), 0.5), tree)
+    nothing = tree_class_probabilities(np.full((1, tree.n), 0.5, np.float32), tree)
     assert not nothing.any()  # .5 is not above .5
 
 
@@ -105,9 +105,9 @@ def test_tree_decoding_matches_darknets_loops_on_random_heads(classfix):
     per_box = torch.from_numpy(raw[:, 5:]).permute(0, 2, 3, 1).reshape(-1, classes)
     soft = softmax_tree(per_box, group_of_each_class(tree), len(tree.group_sizes))
     raw[:, 5:] = soft.reshape(num, h, w, classes).permute(0, 3, 1, 2).numpy()
-    decoded = decode_region(params, torch.from_numpy(raw.reshape(-1, h, w)), (160, 128))
+    decoded = decode_region(params, raw.reshape(-1, h, w), (160, 128))
     thresh = 0.4
-    got = np.where(decoded.gate.numpy()[:, None] > thresh, decoded.probs.numpy(), 0)
+    got = np.where(decoded.gate[:, None] > thresh, decoded.probs, 0)
     kept = 0
     for i in range(h * w):
         for n in range(num):
@@ -171,9 +171,9 @@ def test_classfix_minus_one_zeroes_objectness_below_half_when_decoding(classfix,
     model, _, _ = loaded(network, tmp_path, seed=3)
     output = outputs(model, random_input(network, seed=2))[1][0]
     thresh = 0.05
-    decoded = head_decoder("region").decode(layer, torch.from_numpy(output), (32, 32))
-    got = np.where((decoded.gate.numpy()[:, None] > thresh) & (decoded.probs.numpy() > thresh),
-                   decoded.probs.numpy(), 0)
+    decoded = head_decoder("region").decode(layer, output, (32, 32))
+    got = np.where((decoded.gate[:, None] > thresh) & (decoded.probs > thresh),
+                   decoded.probs, 0)
     memory = layer_type("region").darknet_output(layer, output)
     want = darknet_region_probs(memory, 2, 2, classfix, thresh)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
