@@ -29,8 +29,10 @@ from darknet_inspector.core.layers.region import RegionParams
 from darknet_inspector.core.layers.yolo import YoloParams
 from darknet_inspector.core.model import load_model
 from darknet_inspector.core.network import load_network
+from darknet_inspector.core.numpy_engine import NumpyNetwork
 from darknet_inspector.core.torch_engine import available_devices, resolve_device
 from darknet_inspector.core.torch_layers.yolo import YoloModule
+from darknet_inspector.core.weights import WeightsReader
 from tests.conftest import zoo_path
 from tests.helpers import tree_model_files, write_random_weights
 
@@ -325,14 +327,22 @@ def assert_same_detections(ours, theirs, conf, tolerance, min_iou) -> None:
             assert partners or d.confidence - conf <= tolerance, f"no partner for {d}"
 
 
-def inference_from_darknet_reference(photo: str, model) -> tuple[Inference, dict]:
+def engine_detector(engine: str, yolo_fastest) -> Detector:
+    """Yolo-Fastest on the torch model or on the numpy engine (core.numpy_engine)."""
+    if engine == "torch":
+        return Detector(load_model(*yolo_fastest)[0])
+    network = load_network(str(yolo_fastest[0]))
+    reader = WeightsReader(network, yolo_fastest[1], copy=True)
+    return Detector(NumpyNetwork(network, reader.read_all(), reader.header.transposed))
+
+
+def inference_from_darknet_reference(photo: str, detector: Detector
+                                     ) -> tuple[Inference, dict]:
     folder = zoo_path("darknet-reference", "yolo-fastest-1.1", photo)
     reference = json.loads((folder / "detections.json").read_text())
-    x = np.fromfile(folder / "input.f32", np.float32).reshape(1, 3, 320, 320)
-    detector = Detector(model)
-    with torch.no_grad():
-        outputs = model(torch.from_numpy(x))
-    candidates = [decode_yolo(layer.params_as(YoloParams), out[0].numpy(), (320, 320))
+    x = np.fromfile(folder / "input.f32", np.float32).reshape(3, 320, 320)
+    outputs = detector.engine.forward(x, [])
+    candidates = [decode_yolo(layer.params_as(YoloParams), out, (320, 320))
                   for layer, out in zip(detector.heads, outputs)]
     last = detector.heads[-1].params_as(YoloParams)
     inference = Inference((reference["image_w"], reference["image_h"]), (320, 320), False,
@@ -340,11 +350,12 @@ def inference_from_darknet_reference(photo: str, model) -> tuple[Inference, dict
     return inference, reference
 
 
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
 @pytest.mark.parametrize("photo", ["dog", "horses", "person"])
-def test_same_detections_as_real_darknet_on_its_own_input(photo, yolo_fastest):
-    model = load_model(*yolo_fastest)[0]
-    inference, reference = inference_from_darknet_reference(photo, model)
-    found = Detector(model).detections(inference, reference["thresh"], reference["nms"])
+def test_same_detections_as_real_darknet_on_its_own_input(photo, engine, yolo_fastest):
+    detector = engine_detector(engine, yolo_fastest)
+    inference, reference = inference_from_darknet_reference(photo, detector)
+    found = detector.detections(inference, reference["thresh"], reference["nms"])
     width, height = reference["image_w"], reference["image_h"]
     expected = sorted(reference["detections"], key=lambda d: -d["prob"])
     assert len(found) == reference["num_detections"] == len(expected)

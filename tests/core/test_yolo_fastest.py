@@ -21,6 +21,8 @@ import torch
 
 from darknet_inspector.core.layers import layer_type
 from darknet_inspector.core.model import DarknetModel, load_model
+from darknet_inspector.core.network import load_network
+from darknet_inspector.core.numpy_engine import NumpyNetwork
 from darknet_inspector.core.weights import WeightsReader
 from tests.conftest import zoo_path
 from tests.opencv_reference import (
@@ -98,6 +100,26 @@ def test_heads_equal_darknet(fused, photo):
         assert error <= TOLERANCE * scale, (
             f"layer {entry['index']} [{entry['type']}]: {error:.3g} from Darknet "
             f"(largest magnitude {scale:.3g})")
+
+
+@pytest.mark.parametrize("photo", PHOTOS)
+def test_numpy_engine_heads_equal_darknet(files, photo):
+    """The torch-free engine `detect` runs on the CPU (core.numpy_engine) gives Darknet's
+    two [yolo] outputs within the same tolerance as the torch model."""
+    folder, index, x = reference(photo)
+    network = load_network(str(files[0]))
+    reader = WeightsReader(network, files[1], copy=True)
+    with NumpyNetwork(network, reader.read_all(), reader.header.transposed) as engine:
+        outputs = engine.forward(x[0])
+    files_of = {e["index"]: e["file"] for e in index["layers"] if e["file"]}
+    assert network.heads == [121, 130]
+    for head, out in zip(network.heads, outputs):
+        layer = network.layers[head]
+        expected = np.fromfile(folder / files_of[head], "<f4")
+        got = layer_type(layer.type).darknet_output(layer, out).ravel()
+        scale = float(np.abs(expected).max())
+        error = float(np.abs(got - expected).max())
+        assert error <= TOLERANCE * scale, f"layer {head}: {error:.3g} from Darknet"
 
 
 @pytest.mark.parametrize("photo", PHOTOS)
