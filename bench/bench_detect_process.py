@@ -9,8 +9,9 @@ yolov4 at 416 (our writer, a temp folder), two cases:
 
 Every round runs, alternating, two fresh processes:
 
-- ours: `darknet-inspector detect CFG WEIGHTS IMAGE --conf C` (imports, cfg, weights,
-  model, Darknet's resize, forward, decoding, NMS on the 20,000 most confident pairs);
+- ours: `darknet-inspector detect CFG WEIGHTS IMAGE --conf C` (on the CPU the numpy
+  engine: imports, cfg, weights, model, Darknet's resize, forward, decoding, NMS on the
+  20,000 most confident pairs);
 - OpenCV: `python -c ...`: import cv2, `readNetFromDarknet`, `imread`, `blobFromImage`,
   forward, the same thresholds, the same cut to the 20,000 most confident pairs, and
   `NMSBoxesBatched`.
