@@ -14,7 +14,7 @@ from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import built_layer_type
 from darknet_inspector.core.layers.convolutional import ConvolutionalParams
 from darknet_inspector.core.memory import check_model_memory
-from darknet_inspector.core.network import Network, load_network
+from darknet_inspector.core.network import Network, last_uses, load_network
 from darknet_inspector.core.report import checked_records
 from darknet_inspector.core.torch_layers import build_module
 from darknet_inspector.core.torch_layers.base import DarknetModule
@@ -35,21 +35,11 @@ def darknet_module(module: nn.Module) -> DarknetModule:
 
 
 def _kept(outputs: list[Tensor | None], index: int) -> Tensor:
-    """Layer `index`'s output, held until its last reader ran (`_last_uses`)."""
+    """Layer `index`'s output, held until its last reader ran (`last_uses`)."""
     output = outputs[index]
     if output is None:
         raise RuntimeError(f"the output of layer {index} was freed before its last use")
     return output
-
-
-def _last_uses(network: Network) -> list[int]:
-    """For each layer, the index of the last layer that reads its output."""
-    last = [layer.index for layer in network.layers]
-    for layer in network.layers:
-        for source in layer.inputs:
-            if source >= 0:
-                last[source] = max(last[source], layer.index)
-    return last
 
 
 class DarknetModel(nn.Module):
@@ -77,7 +67,7 @@ class DarknetModel(nn.Module):
         self.layers = nn.ModuleList(modules)
         self.sources = [tuple(layer.inputs) for layer in network.layers]
         self.heads = list(network.heads)
-        self.last_use = _last_uses(network)
+        self.last_use = last_uses(network)
         for layer, module in zip(network.layers, modules):
             p = layer.params
             if isinstance(p, ConvolutionalParams) and p.share_from is not None:

@@ -96,6 +96,16 @@ class Network:
         return darknet_total_bflops(layer_bflops(layer) for layer in self.layers)
 
 
+def last_uses(network: Network) -> list[int]:
+    """For each layer, the index of the last layer that reads its output."""
+    last = [layer.index for layer in network.layers]
+    for layer in network.layers:
+        for source in layer.inputs:
+            if source >= 0:
+                last[source] = max(last[source], layer.index)
+    return last
+
+
 def layer_bflops(layer: Layer) -> float:
     """Darknet's `l.bflops` of one layer, answered by its type; 0 for a layer not built."""
     kind = layer_type(layer.type)

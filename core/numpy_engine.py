@@ -18,7 +18,7 @@ from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import built_layer_type
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.convolutional import ConvolutionalParams
-from darknet_inspector.core.network import Network
+from darknet_inspector.core.network import Network, last_uses
 from darknet_inspector.core.numpy_layers import NotCovered, build_step, check_covered
 from darknet_inspector.core.numpy_layers.registry import NOT_RUNNABLE, Step, Tensors
 from darknet_inspector.core.numpy_layers.rows import RowPool
@@ -84,16 +84,6 @@ def _complete(layer: Layer, tensors: Tensors, owner: Layer) -> Tensors:
         raise InspectorError(f"{_where(layer)}: the weights lack {', '.join(missing)} of "
                              f"layer {owner.index}")
     return tensors
-
-
-def last_uses(network: Network) -> list[int]:
-    """For each layer, the index of the last layer that reads its output."""
-    last = [layer.index for layer in network.layers]
-    for layer in network.layers:
-        for source in layer.inputs:
-            if source >= 0:
-                last[source] = max(last[source], layer.index)
-    return last
 
 
 class NumpyNetwork:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from darknet_inspector.core.activations import activation_or_default, is_known_activation
+from darknet_inspector.core.activations import activation_or_default, activation_registrar
 from darknet_inspector.core.numpy_layers.registry import NotCovered
 
 InPlace = Callable[[np.ndarray], None]
@@ -17,17 +17,7 @@ IN_PLACE: dict[str, InPlace] = {}
 F32 = np.float32
 
 
-def activation(*names: str) -> Callable[[InPlace], InPlace]:
-    def register(fn: InPlace) -> InPlace:
-        for name in names:
-            if not is_known_activation(name):
-                raise ValueError(f"activation {name!r} is not in core.activations' names")
-            if name in IN_PLACE:
-                raise ValueError(f"activation {name!r} registered twice")
-            IN_PLACE[name] = fn
-        return fn
-
-    return register
+activation = activation_registrar(IN_PLACE)
 
 
 def activation_step(name: str) -> InPlace:

@@ -13,22 +13,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from darknet_inspector.core.activations import activation_or_default, is_known_activation
+from darknet_inspector.core.activations import activation_or_default, activation_registrar
 
 Activation = Callable[[Tensor], Tensor]
 ACTIVATIONS: dict[str, Activation] = {}
 
 
-def activation(name: str) -> Callable[[Activation], Activation]:
-    def register(fn: Activation) -> Activation:
-        if not is_known_activation(name):
-            raise ValueError(f"activation {name!r} is not in core.activations' names")
-        if name in ACTIVATIONS:
-            raise ValueError(f"activation {name!r} registered twice")
-        ACTIVATIONS[name] = fn
-        return fn
-
-    return register
+activation = activation_registrar(ACTIVATIONS)
 
 
 @activation("linear")
