@@ -18,6 +18,7 @@ from darknet_inspector.core.errors import InspectorError
 from darknet_inspector.core.layers import built_layer_type
 from darknet_inspector.core.layers.base import Layer
 from darknet_inspector.core.layers.convolutional import ConvolutionalParams
+from darknet_inspector.core.memory import check_model_memory
 from darknet_inspector.core.network import Network, last_uses
 from darknet_inspector.core.numpy_layers import NotCovered, build_step, check_covered
 from darknet_inspector.core.numpy_layers.registry import NOT_RUNNABLE, Step, Tensors
@@ -96,6 +97,7 @@ class NumpyNetwork:
         refusal = numpy_engine_refusal(network)
         if refusal is not None:
             raise InspectorError(f"the numpy engine cannot run this model: {refusal}")
+        check_model_memory(network)  # as the torch model: refused before allocating
         self.network = network
         self.heads = list(network.heads)
         self.sources = [tuple(layer.inputs) for layer in network.layers]

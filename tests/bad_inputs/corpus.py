@@ -125,6 +125,16 @@ DETECT_CFG = edited(("filters=4", "filters=18"), append=(
     "[yolo]\nmask=0,1,2\nanchors=4,6, 8,10, 12,14\nclasses=1\nnum=3\n"))
 
 
+def detect_cfg(cfg: str, *extra: str) -> Callable[[Path], list[str]]:
+    """`detect` of a model (its weights random) on a small JPEG."""
+    def make(folder: Path) -> list[str]:
+        network = net_from_text(cfg)
+        blob = b"".join(serialize_weights(network, random_weights(network), WeightsHeader()))
+        return ["detect", write(folder, "bad.cfg", cfg), write(folder, "model.weights", blob),
+                write(folder, "photo.jpg", jpeg()), *extra]
+    return make
+
+
 def detect_weights() -> bytes:
     network = net_from_text(DETECT_CFG)
     return b"".join(serialize_weights(network, random_weights(network), WeightsHeader()))
@@ -270,6 +280,11 @@ CFG_CASES = [
         ("width=32", "width=100000"), ("height=32", "height=100000"))), EXIT_UNUSABLE,
          ("refused before allocating", "--max-memory-mb", "DARKNET_INSPECTOR_MAX_MEMORY_MB",
           "layer 0 ([convolutional], cfg line 6)"), "bad.cfg"),
+    *(Case(f"cfg-absurd-width-detect-{engine}", detect_cfg(DETECT_CFG.replace(
+        "width=32", "width=100000", 1).replace("height=32", "height=100000", 1),
+        "--engine", engine), EXIT_UNUSABLE,
+        ("refused before allocating", "--max-memory-mb", "layer 0 ([convolutional], cfg line 6)"),
+        "bad.cfg") for engine in ("numpy", "torch")),
     Case("cfg-absurd-filters-inspect", inspect_cfg(edited(("filters=8", "filters=1000000000"))),
          EXIT_OK, ("more than the 16,384 MB limit", "--max-memory-mb")),
     Case("cfg-absurd-filters-convert", convert_cfg(edited(("filters=8", "filters=1000000000"))),
