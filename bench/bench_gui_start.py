@@ -1,6 +1,9 @@
 """Whole-process start of the desktop app (issue 15): launch -> window with the layer tree
 drawn, launch -> yolov4's 258 MB of weights streamed with their histograms, launch ->
-PyTorch loaded in the background, against `python -c "import torch"` in the same run.
+PyTorch loaded in the background, against `python -c "import torch"` in the same run;
+and the longest stall of the event loop from launch until torch is loaded, with and
+without mapping torch's libraries before the import (gui/torch_loader.py's
+`preload_torch_libraries`; the app with it and one with it replaced by a no-op alternate).
 
     .venv/bin/python bench/bench_gui_start.py [--repeat 5] [--cfg PATH]
 
@@ -38,6 +41,16 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 marks = {}
+gap = {"last": None, "worst": 0.0}
+if sys.argv[3] == "plain":
+    import darknet_inspector.gui.torch_loader as loader
+    loader.preload_torch_libraries = lambda: False
+
+def probe():
+    now = time.perf_counter()
+    if gap["last"] is not None and "torch" not in marks:
+        gap["worst"] = max(gap["worst"], now - gap["last"])
+    gap["last"] = now
 
 class TreePainted(QObject):
     def __init__(self, window):
@@ -59,7 +72,7 @@ def exec_(*_):
         marks.setdefault(name, time.time())
         if {"stream", "torch"} <= marks.keys():
             print("MARKS", marks.get("window", 0), marks["stream"], marks["torch"],
-                  window.doc.stream_state, len(window.doc.stats), flush=True)
+                  gap["worst"], window.doc.stream_state, len(window.doc.stats), flush=True)
             app.quit()
 
     window.stream_finished.connect(lambda state: mark("stream"))
@@ -68,6 +81,9 @@ def exec_(*_):
     if window.torch.is_ready:
         marks["torch"] = 0.0
     QTimer.singleShot(60_000, app.quit)
+    ticker = QTimer(window)
+    ticker.timeout.connect(probe)
+    ticker.start(5)
     return REAL_EXEC()
 
 REAL_EXEC = QApplication.exec
@@ -77,16 +93,20 @@ sys.exit(main(["gui", sys.argv[1], sys.argv[2]]))
 """
 
 
-def run_app(cfg: Path, weights: Path, env: dict) -> tuple[float, float, float, str]:
+def run_app(cfg: Path, weights: Path, env: dict, preload: bool = True
+            ) -> tuple[float, float, float, float, str]:
     start = time.time()
-    done = subprocess.run([sys.executable, "-c", APP, str(cfg), str(weights)], env=env,
+    done = subprocess.run([sys.executable, "-c", APP, str(cfg), str(weights),
+                           "preload" if preload else "plain"], env=env,
                           capture_output=True, text=True, timeout=120)
     line = next((x for x in done.stdout.splitlines() if x.startswith("MARKS")), None)
     if line is None:
-        raise SystemExit(f"the app did not report:\n{done.stdout}{done.stderr[-3000:]}")
-    _, window, stream, torch, state, stats = line.split()
+        raise SystemExit(f"the app did not report (exit {done.returncode}):\n{done.stdout}"
+                         f"{done.stderr[-3000:]}")
+    _, window, stream, torch, stall, state, stats = line.split()
     return (float(window) - start, float(stream) - start,
-            float(torch) - start if float(torch) else 0.0, f"{state}, {stats} tensors")
+            float(torch) - start if float(torch) else 0.0, float(stall),
+            f"{state}, {stats} tensors")
 
 
 def import_torch(env: dict) -> float:
@@ -120,11 +140,13 @@ def main() -> int:
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
         run_app(cfg, weights, env)  # warm-up: page cache, .pyc files
         import_torch(env)
-        windows, streams, torches, imports = [], [], [], []
+        windows, streams, torches, imports, stalls, plain = [], [], [], [], [], []
         for _ in range(args.repeat):
-            window, stream, torch, said = run_app(cfg, weights, env)
+            window, stream, torch, stall, said = run_app(cfg, weights, env)
             windows.append(window), streams.append(stream), torches.append(torch)
+            stalls.append(stall)
             imports.append(import_torch(env))
+            plain.append(run_app(cfg, weights, env, preload=False)[3])
     floor = statistics.median(imports)
     print(f"{args.cfg.name} with random weights ({weights_mb(network):.1f} MB), {args.repeat} "
           f"rounds, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "
@@ -136,6 +158,9 @@ def main() -> int:
         print(f"  launch -> {name:22s} {median:5.2f} s (min {min(values):.2f}); "
               f"{median / floor:.2f}x import torch" + (f"; goal <= {goal} s" if goal else ""))
     print(f"  python -c 'import torch'        {floor:5.2f} s (min {min(imports):.2f})")
+    print(f"  longest UI stall until torch is loaded: {statistics.median(stalls) * 1e3:.0f} ms "
+          f"(max {max(stalls) * 1e3:.0f}); without the library preload "
+          f"{statistics.median(plain) * 1e3:.0f} ms (max {max(plain) * 1e3:.0f})")
     return 0
 
 

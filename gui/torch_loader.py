@@ -10,14 +10,26 @@ pyqtgraph comes first (0.5-1 s): no plot shows at the start, so the app does not
 it then (gui/plots.py), and the first plot asked for afterwards finds it loaded.
 
 One loader per process (`torch_loader()`): once loaded, every window has it.
+
+Two things around `import torch` hold the GIL long enough to freeze the window the user is
+already looking at, so the loader takes them out: Python's own `dlopen` of torch's shared
+libraries inside the import (0.3-0.4 s; on Linux the loader maps them first with the GIL
+released, `preload_torch_libraries`), and the UI thread's garbage collections
+(gui/workers.py) walking the ~10^5 objects the import creates (~0.1 s each second; they
+wait until the import ends, when those objects are frozen: they live as long as the
+process).
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import importlib
+import importlib.util
+import os
 import sys
 from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
@@ -42,6 +54,45 @@ MODEL_MODULES = (
 own imports later find it loaded."""
 
 LOADING_TEXT = "Loading PyTorch\u2026"
+TORCH_PYTHON_LIBRARY = "libtorch_python.so"  # torch._C's library: needs all of libtorch
+GLOBAL_DEPS_LIBRARY = "libtorch_global_deps.so"  # what torch maps first, RTLD_GLOBAL
+
+
+def preload_torch_libraries() -> bool:
+    """Map torch's shared libraries before `import torch`, through libc's `dlopen` called
+    with ctypes, which releases the GIL for the call (ctypes.CDLL and Python's import hold
+    it): the import then finds them mapped. In torch's own order (`_load_global_deps`,
+    torch/__init__.py): its global deps RTLD_GLOBAL, then the libraries behind torch._C.
+    Linux only, and not for a CUDA build, whose libraries torch loads with care of its own
+    (`_preload_cuda_deps`). Best effort: False, and the import maps them as usual, when
+    anything is missing; never imports torch."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        spec = importlib.util.find_spec("torch")
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        libc = ctypes.CDLL(None)
+        dlopen = libc.dlopen
+    except (ImportError, OSError, AttributeError, ValueError):
+        return False
+    if not folders:
+        return False
+    dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    lib = Path(folders[0]) / "lib"
+    if not dlopen(os.fsencode(lib / GLOBAL_DEPS_LIBRARY), os.RTLD_NOW | os.RTLD_GLOBAL):
+        return False
+    if _mapped("libcudart"):
+        return False
+    return bool(dlopen(os.fsencode(lib / TORCH_PYTHON_LIBRARY), os.RTLD_NOW | os.RTLD_LOCAL))
+
+
+def _mapped(name: str) -> bool:
+    """A library whose file name holds `name` is mapped into this process."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return name in maps.read()
+    except OSError:
+        return True  # cannot tell: do nothing more
 
 
 def import_modules(modules: Sequence[str], importer: Callable[[str], object]
@@ -90,17 +141,24 @@ class TorchLoader(QObject):
         self.state = "loading"
         # normal priority: this thread holds the GIL nearly all the time, and a niced
         # holder descheduled on busy cores would keep the UI thread waiting for it
-        runner = TaskRunner(lambda: import_modules(self.modules, self._importer),
-                            "import-torch", self, lower_priority=False)
+        preload = "torch" in self.modules and self._importer is importlib.import_module
+        runner = TaskRunner(lambda: self._job(preload), "import-torch", self,
+                            lower_priority=False, hold_collection=True)
         runner.returned.connect(self._loaded)
         runner.errored.connect(self._failed)
         runner.cancelled.connect(lambda: self._failed("the app is closing", ""))
         self._runner = runner
         runner.start()
 
+    def _job(self, preload: bool) -> Generator[str, None, None]:
+        if preload and "torch" not in sys.modules:
+            yield "torch's libraries"
+            preload_torch_libraries()
+        yield from import_modules(self.modules, self._importer)
+        gc.freeze()  # its objects live as long as the process: no collection walks them
+
     def _loaded(self, _result) -> None:
         self.state = "ready"
-        gc.freeze()  # torch's objects live as long as the process: no collection walks them
         self.ready.emit()
 
     def _failed(self, message: str, details: str) -> None:

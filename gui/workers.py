@@ -105,12 +105,17 @@ class TaskRunner(QObject):
     finished = Signal()
 
     def __init__(self, factory: Callable[[], Generator], name: str = "task",
-                 parent: QObject | None = None, lower_priority: bool = True):
+                 parent: QObject | None = None, lower_priority: bool = True,
+                 hold_collection: bool = False):
         """`lower_priority=False` for a task that mostly waits (on a pipe, a child
         process): a low-priority thread descheduled while it holds the GIL keeps the UI
-        thread waiting for the GIL for as long (priority inversion)."""
+        thread waiting for the GIL for as long (priority inversion). `hold_collection`:
+        while it runs, the UI thread's collections wait (`_collect`): the task makes
+        ~10^5 objects that live as long as the process (a big import), and walking them
+        each second would stall the event loop ~0.1 s each time."""
         super().__init__(parent)
         self.name = name
+        self.hold_collection = hold_collection
         self._thread = QThread()
         self._thread.setObjectName(name)
         self._worker = GeneratorWorker(factory, lower_priority)
@@ -200,8 +205,10 @@ def _collect_on_the_ui_thread() -> None:
 
 
 def _collect() -> None:
-    gc.collect(YOUNG_GENERATIONS)
-    if not running_tasks() and _gc_timer is not None:
+    tasks = running_tasks()
+    if not any(task.hold_collection for task in tasks):
+        gc.collect(YOUNG_GENERATIONS)
+    if not tasks and _gc_timer is not None:
         _gc_timer.stop()
         gc.enable()
 
